@@ -1,0 +1,291 @@
+"""The results ledger: one append-only JSON Lines file per output folder; replay gives each take's state.
+
+Every event is written, flushed and fsynced before the program acts on it. Events that arrive
+together share one fsync (group commit), so 10,000 concurrent takes do not pay 50,000 fsyncs.
+A torn last line (a crash mid-write) is ignored and cut off before the next append; any other
+bad line is an error naming its line. The ledger never holds the API key or a data URL.
+
+Event kinds, in the order a take meets them:
+    intent      about to send a create (a crash after it leaves the take "uncertain")
+    submitted   the create answered a task_id: poll it, never create again
+    create_failed  the create was refused with proof that no task exists (final or not)
+    uncertain   the create was sent and its answer lost: a billed task may exist
+    succeeded   the task reached Success with a file_id
+    failed      the task failed for good (code, reason)
+    downloaded  the video is on disk, verified, renamed: file, bytes, sha256, mtime_ns
+    archived    a replaced video was moved to history/
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Literal
+
+from pipeline.errors import AbortError
+
+LEDGER_NAME = "ledger.jsonl"
+LOCK_NAME = ".run.lock"
+FORMAT_VERSION = 1
+
+State = Literal["new", "intent", "submitted", "uncertain", "succeeded", "failed", "downloaded"]
+TakeKey = tuple[str, int]  # (shot id, take number from 1)
+
+
+class LedgerError(AbortError):
+    """The ledger cannot be read safely: a damaged line, or a format newer than this program."""
+
+
+@dataclass(frozen=True)
+class TakeState:
+    """What the ledger knows of one take for one fingerprint."""
+
+    shot: str
+    take: int
+    fingerprint: str
+    state: State = "new"
+    task_id: str | None = None
+    file_id: str | None = None
+    file: str | None = None  # path relative to the output folder
+    bytes: int | None = None
+    sha256: str | None = None
+    mtime_ns: int | None = None
+    code: int | None = None
+    reason: str | None = None
+    cost: float | None = None
+    request: dict[str, Any] | None = field(default=None, compare=False)  # canonical, images by hash
+    updated: float = 0.0
+
+
+@dataclass
+class LedgerView:
+    """The replayed ledger: state per (shot, take, fingerprint), and the latest fingerprint per take."""
+
+    states: dict[tuple[str, int, str], TakeState] = field(default_factory=dict)
+    latest: dict[TakeKey, str] = field(default_factory=dict)
+    events: int = 0
+    torn_tail: bool = False
+
+    def get(self, shot: str, take: int, fingerprint: str) -> TakeState:
+        return self.states.get((shot, take, fingerprint)) or TakeState(shot, take, fingerprint)
+
+    def current(self, shot: str, take: int) -> TakeState | None:
+        """The take's state under the fingerprint it was last worked on."""
+        fp = self.latest.get((shot, take))
+        return self.states.get((shot, take, fp)) if fp else None
+
+    def files_of(self, shot: str, take: int) -> Iterator[TakeState]:
+        """Every state of this take that still points at a video file, any fingerprint."""
+        for (s, t, _), state in self.states.items():
+            if s == shot and t == take and state.file:
+                yield state
+
+
+def ledger_path(out_dir: Path) -> Path:
+    return out_dir / LEDGER_NAME
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def read(path: Path) -> tuple[list[dict[str, Any]], int, bool]:
+    """(events, byte length of the good prefix, whether a torn last line was dropped)."""
+    if not path.exists():
+        return [], 0, False
+    data = path.read_bytes()
+    events: list[dict[str, Any]] = []
+    offset = 0
+    lines = data.split(b"\n")
+    for number, raw in enumerate(lines, start=1):
+        is_last = number == len(lines)
+        if is_last and not raw:
+            break  # the file ends with a newline: nothing torn
+        try:
+            event = json.loads(raw)
+            if not isinstance(event, dict) or "e" not in event:
+                raise ValueError("not a ledger event")
+        except ValueError as exc:
+            if is_last:  # no newline after it: a write cut short by a crash
+                return events, offset, True
+            raise LedgerError(
+                f"{path}:{number}: damaged ledger line ({exc}); move the ledger aside or cut that line "
+                f"to recover (videos are untouched)"
+            ) from None
+        if is_last:  # parsed, but its newline never made it: treat as torn, rewrite it on append
+            return events, offset, True
+        version = event.get("v", FORMAT_VERSION)
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise LedgerError(
+                f"{path}:{number}: ledger format {version} is newer than this shots (format {FORMAT_VERSION}); "
+                f"upgrade shots to read it"
+            )
+        events.append(event)
+        offset += len(raw) + 1
+    return events, offset, False
+
+
+def replay(events: Iterable[dict[str, Any]]) -> LedgerView:
+    """Fold events into the state of every (shot, take, fingerprint). Pure."""
+    view = LedgerView()
+    for event in events:
+        view.events += 1
+        kind = event["e"]
+        if kind not in _TRANSITIONS:
+            continue  # run_started, run_finished and unknown kinds carry no take state
+        key = (event["shot"], int(event["take"]), event["fp"])
+        state = view.states.get(key) or TakeState(*key)
+        view.states[key] = _TRANSITIONS[kind](state, event)
+        view.latest[key[:2]] = key[2]
+    return view
+
+
+def load(out_dir: Path) -> LedgerView:
+    events, _, torn = read(ledger_path(out_dir))
+    view = replay(events)
+    view.torn_tail = torn
+    return view
+
+
+def _apply(state: TakeState, event: dict[str, Any], new_state: State, **fields: Any) -> TakeState:
+    return replace(state, state=new_state, updated=float(event.get("t", 0.0)), **fields)
+
+
+_TRANSITIONS = {
+    "intent": lambda s, e: _apply(s, e, "intent", task_id=None, file_id=None, code=None, reason=None,
+                                  cost=e.get("cost"), request=e.get("req")),
+    "submitted": lambda s, e: _apply(s, e, "submitted", task_id=e["task_id"]),
+    "create_failed": lambda s, e: _apply(s, e, "failed" if e.get("final") else "new",
+                                         code=e.get("code"), reason=e.get("reason")),
+    "uncertain": lambda s, e: _apply(s, e, "uncertain", reason=e.get("reason")),
+    "succeeded": lambda s, e: _apply(s, e, "succeeded", task_id=e.get("task_id", s.task_id),
+                                     file_id=str(e["file_id"])),
+    "failed": lambda s, e: _apply(s, e, "failed", code=e.get("code"), reason=e.get("reason")),
+    "downloaded": lambda s, e: _apply(s, e, "downloaded", file=e["file"], bytes=e["bytes"],
+                                      sha256=e["sha256"], mtime_ns=e.get("mtime_ns")),
+    "archived": lambda s, e: replace(s, file=e["to"], updated=float(e.get("t", 0.0))),
+}
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+def event(kind: str, shot: str | None = None, take: int | None = None, fp: str | None = None,
+          **fields: Any) -> dict[str, Any]:
+    """A ledger event; None-valued fields are left out."""
+    out: dict[str, Any] = {"v": FORMAT_VERSION, "t": round(time.time(), 3), "e": kind}
+    if shot is not None:
+        out.update(shot=shot, take=take, fp=fp)
+    out.update({k: v for k, v in fields.items() if v is not None})
+    return out
+
+
+def _encode(ev: dict[str, Any]) -> bytes:
+    return (json.dumps(ev, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+class LedgerWriter:
+    """Appends events durably. `await write(...)` returns once the events are on disk."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _, good, torn = read(path)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        if torn:  # cut the torn line so the next event does not glue onto it
+            os.ftruncate(self._fd, good)
+            os.fsync(self._fd)
+        self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self.repaired_torn_tail = torn
+
+    def write_now(self, *events: dict[str, Any]) -> None:
+        """Synchronous append + fsync, for the few events outside the event loop."""
+        self._write(b"".join(_encode(e) for e in events))
+
+    async def write(self, *events: dict[str, Any]) -> None:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._pending.append((b"".join(_encode(e) for e in events), done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush())
+        # Shielded: a cancelled caller must not leave its event half-committed or unreported.
+        await asyncio.shield(done)
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await asyncio.to_thread(self._write, b"".join(data for data, _ in batch))
+            except BaseException as exc:  # noqa: BLE001 - every waiter must hear of it
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc if isinstance(exc, Exception) else OSError(str(exc)))
+                raise
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_result(None)
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        os.fsync(self._fd)
+
+    async def drain(self) -> None:
+        if self._flusher is not None:
+            await asyncio.shield(self._flusher)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+# -- the run lock ----------------------------------------------------------------------------
+
+
+class RunLock:
+    """One run per output folder: an flock'd file naming its holder. The kernel drops it on kill -9."""
+
+    def __init__(self, out_dir: Path):
+        self.path = out_dir / LOCK_NAME
+        self._fd = -1
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 4096).decode("utf-8", "replace").strip() or "unknown process"
+            os.close(fd)
+            raise AbortError(
+                f"{self.path.parent}: another run is using this output folder ({holder}); "
+                f"wait for it or stop it"
+            ) from None
+        os.ftruncate(fd, 0)
+        holder = f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}"
+        os.write(fd, holder.encode())
+        os.fsync(fd)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

@@ -1,0 +1,61 @@
+"""Retry, backoff, polling and pacing decisions: small pure functions beside named constants.
+
+Times are real seconds at `time_scale` 1.0; the runner multiplies them when it drives the
+simulator's fast clock, so the same policy runs in tests and against the real API.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+BACKOFF_BASE = 2.0  # seconds before the first retry (before jitter)
+BACKOFF_CAP = 60.0
+RATE_LIMIT_BACKOFF_BASE = 10.0  # a 1002 says "later", not "again": wait longer than for a blip
+MAX_CREATE_ATTEMPTS = 8  # creates refused with proof that no task was made
+MAX_READ_ATTEMPTS = 10  # consecutive failures of one query/retrieve/download before the take fails
+POLL_INTERVAL = 10.0  # the documented recommendation
+FIRST_POLL_DELAY = 90.0  # generation takes about 1.5 to 4 minutes: nothing to see before
+POLL_JITTER = 0.1  # +-10% so polls of tasks created together spread out
+POLL_DEADLINE = 3600.0  # a task still unfinished after an hour is reported, not polled forever
+RATE_WINDOW = 60.0  # "requests per minute", read strictly as any 60 s window
+RATE_WINDOW_MARGIN = 1.02  # our send time is not the server's receive time
+
+
+def backoff_delay(attempt: int, rng: random.Random, *, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+    return rng.uniform(0.0, min(cap, base * (2 ** max(0, attempt))))
+
+
+def poll_delay(polls_done: int, rng: random.Random, *, first: float = FIRST_POLL_DELAY,
+               interval: float = POLL_INTERVAL) -> float:
+    """Seconds to wait before the next query of a task that has been polled `polls_done` times."""
+    base = first if polls_done == 0 else interval
+    return base * rng.uniform(1.0 - POLL_JITTER, 1.0 + POLL_JITTER)
+
+
+@dataclass
+class AdaptiveRate:
+    """Creates per window: halve on a rate-limit answer, creep back up (AIMD) to the ceiling.
+
+    The additive step is one request per window for every `rate` successes, i.e. about +1 RPM
+    per minute of clean creates.
+    """
+
+    ceiling: float
+    rate: float = 0.0
+    floor: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.rate = self.rate or self.ceiling
+
+    def on_rate_limited(self) -> None:
+        self.rate = max(self.floor, self.rate / 2)
+
+    def on_success(self) -> None:
+        self.rate = min(self.ceiling, self.rate + 1.0 / max(self.rate, 1.0))
+
+    @property
+    def allowed(self) -> int:
+        """Whole creates allowed per window now."""
+        return max(int(self.floor), int(self.rate))

@@ -1,0 +1,178 @@
+"""The ledger: replay, torn tails, damaged lines, newer formats, durable group commit, the run lock."""
+
+import asyncio
+import json
+import multiprocessing
+import os
+
+import pytest
+
+from pipeline import ledger
+from pipeline.errors import AbortError
+from pipeline.ledger import LedgerError, LedgerWriter, RunLock, event
+
+
+def write_lines(path, *lines, end="\n"):
+    path.write_text("\n".join(lines) + end, encoding="utf-8")
+
+
+def ev(kind, shot="s01", take=1, fp="fp1", **fields):
+    return json.dumps(event(kind, shot, take, fp, **fields))
+
+
+def test_replay_follows_a_take_through_its_states(tmp_path):
+    path = tmp_path / "ledger.jsonl"
+    write_lines(
+        path,
+        ev("intent", req={"model": "m"}, cost=0.28),
+        ev("submitted", task_id="123"),
+        ev("succeeded", task_id="123", file_id="456"),
+        ev("downloaded", file="s01.mp4", bytes=10, sha256="ab", mtime_ns=5),
+    )
+    view = ledger.load(tmp_path)
+    state = view.get("s01", 1, "fp1")
+    assert (state.state, state.task_id, state.file_id, state.file, state.sha256) == (
+        "downloaded", "123", "456", "s01.mp4", "ab")
+    assert state.request == {"model": "m"} and state.cost == 0.28
+    assert view.current("s01", 1) == state
+    assert view.get("s01", 1, "other").state == "new"
+
+
+@pytest.mark.parametrize(
+    "kinds, expected",
+    [
+        (["intent"], "intent"),
+        (["intent", "uncertain"], "uncertain"),
+        (["intent", "create_failed"], "new"),  # proven no task: submit again
+        (["intent", "create_failed_final"], "failed"),
+        (["intent", "submitted", "failed"], "failed"),
+        (["intent", "submitted", "failed", "intent", "submitted"], "submitted"),  # --retry-failed
+    ],
+)
+def test_replay_state_table(tmp_path, kinds, expected):
+    lines = []
+    for kind in kinds:
+        if kind == "submitted":
+            lines.append(ev("submitted", task_id="1"))
+        elif kind == "create_failed_final":
+            lines.append(ev("create_failed", final=True, code=2013, reason="bad"))
+        elif kind == "failed":
+            lines.append(ev("failed", code=1027, reason="flagged"))
+        else:
+            lines.append(ev(kind))
+    write_lines(tmp_path / "ledger.jsonl", *lines)
+    assert ledger.load(tmp_path).get("s01", 1, "fp1").state == expected
+
+
+def test_fingerprints_keep_separate_states_and_latest_tracks_the_last(tmp_path):
+    write_lines(
+        tmp_path / "ledger.jsonl",
+        ev("intent", fp="old"), ev("submitted", fp="old", task_id="1"),
+        ev("intent", fp="new"),
+    )
+    view = ledger.load(tmp_path)
+    assert view.get("s01", 1, "old").state == "submitted"
+    assert view.current("s01", 1).fingerprint == "new"
+
+
+def test_a_torn_last_line_is_ignored_and_cut_before_the_next_append(tmp_path):
+    path = tmp_path / "ledger.jsonl"
+    good = ev("intent")
+    path.write_text(good + "\n" + '{"v":1,"t":1,"e":"subm', encoding="utf-8")
+    view = ledger.load(tmp_path)
+    assert view.torn_tail and view.get("s01", 1, "fp1").state == "intent"
+
+    writer = LedgerWriter(path)
+    assert writer.repaired_torn_tail
+    writer.write_now(event("submitted", "s01", 1, "fp1", task_id="9"))
+    writer.close()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2 and all(json.loads(line) for line in lines)
+    assert ledger.load(tmp_path).get("s01", 1, "fp1").task_id == "9"
+
+
+def test_a_complete_last_event_without_its_newline_counts_as_torn(tmp_path):
+    path = tmp_path / "ledger.jsonl"
+    path.write_text(ev("intent") + "\n" + ev("submitted", task_id="1"), encoding="utf-8")
+    assert ledger.load(tmp_path).get("s01", 1, "fp1").state == "intent"
+
+
+def test_a_damaged_line_in_the_middle_is_an_error_naming_the_line(tmp_path):
+    path = tmp_path / "ledger.jsonl"
+    write_lines(path, ev("intent"), "garbage here", ev("submitted", task_id="1"))
+    with pytest.raises(LedgerError, match=r"ledger.jsonl:2: damaged ledger line"):
+        ledger.load(tmp_path)
+    assert issubclass(LedgerError, AbortError)
+
+
+def test_a_newer_format_is_refused(tmp_path):
+    newer = dict(event("intent", "s01", 1, "fp"), v=ledger.FORMAT_VERSION + 1)
+    write_lines(tmp_path / "ledger.jsonl", json.dumps(newer))
+    with pytest.raises(LedgerError, match="newer than this shots"):
+        ledger.load(tmp_path)
+
+
+def test_concurrent_writes_share_fsyncs_and_all_land(tmp_path, monkeypatch):
+    path = tmp_path / "ledger.jsonl"
+    writer = LedgerWriter(path)
+    fsyncs = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (fsyncs.append(fd), real_fsync(fd)))
+
+    async def main():
+        await asyncio.gather(*(writer.write(event("intent", f"s{i}", 1, "fp")) for i in range(200)))
+
+    asyncio.run(main())
+    writer.close()
+    view = ledger.load(tmp_path)
+    assert sum(1 for key in view.states if key[0].startswith("s")) == 200
+    assert 1 <= len(fsyncs) < 200  # group commit
+
+
+def test_write_returns_only_after_the_event_is_on_disk(tmp_path):
+    path = tmp_path / "ledger.jsonl"
+    writer = LedgerWriter(path)
+
+    async def main():
+        await writer.write(event("intent", "s01", 1, "fp"))
+        return path.read_text(encoding="utf-8")
+
+    text = asyncio.run(main())
+    writer.close()
+    assert '"e":"intent"' in text
+
+
+def _hold_lock(out_dir, ready, release):
+    lock = RunLock(out_dir)
+    lock.acquire()
+    ready.set()
+    release.wait(10)
+    lock.release()
+
+
+def test_a_second_run_on_the_same_folder_is_refused_naming_the_holder(tmp_path):
+    ctx = multiprocessing.get_context("fork")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(tmp_path, ready, release))
+    holder.start()
+    try:
+        assert ready.wait(10)
+        with pytest.raises(AbortError, match=rf"another run is using this output folder \(pid {holder.pid} "):
+            RunLock(tmp_path).acquire()
+    finally:
+        release.set()
+        holder.join(10)
+    with RunLock(tmp_path):  # free again once the holder is gone
+        pass
+
+
+def test_the_lock_is_released_when_the_holder_is_killed(tmp_path):
+    ctx = multiprocessing.get_context("fork")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(tmp_path, ready, release))
+    holder.start()
+    assert ready.wait(10)
+    holder.kill()
+    holder.join(10)
+    with RunLock(tmp_path):
+        pass

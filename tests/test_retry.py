@@ -1,0 +1,65 @@
+"""Retry, polling and pacing policy as tables: pure functions, seeded RNG, no sleeping."""
+
+import random
+
+import pytest
+
+from pipeline import retry
+
+
+@pytest.mark.parametrize(
+    "attempt, ceiling",
+    [(0, 2.0), (1, 4.0), (2, 8.0), (4, 32.0), (5, 60.0), (30, 60.0)],
+)
+def test_backoff_is_full_jitter_under_an_exponential_ceiling(attempt, ceiling):
+    rng = random.Random(1)
+    delays = [retry.backoff_delay(attempt, rng) for _ in range(2000)]
+    assert min(delays) >= 0.0
+    assert max(delays) <= ceiling
+    # Full jitter spreads over the whole range, not just near the ceiling.
+    assert min(delays) < ceiling * 0.05 and max(delays) > ceiling * 0.95
+
+
+def test_rate_limit_backoff_waits_longer_than_a_blip():
+    rng_a, rng_b = random.Random(3), random.Random(3)
+    blip = retry.backoff_delay(0, rng_a)
+    limited = retry.backoff_delay(0, rng_b, base=retry.RATE_LIMIT_BACKOFF_BASE)
+    assert limited == pytest.approx(blip * retry.RATE_LIMIT_BACKOFF_BASE / retry.BACKOFF_BASE)
+
+
+@pytest.mark.parametrize("polls_done, base", [(0, retry.FIRST_POLL_DELAY), (1, retry.POLL_INTERVAL), (9, retry.POLL_INTERVAL)])
+def test_poll_delay_first_near_generation_time_then_interval_with_jitter(polls_done, base):
+    rng = random.Random(7)
+    delays = [retry.poll_delay(polls_done, rng) for _ in range(500)]
+    assert all(base * 0.9 <= d <= base * 1.1 for d in delays)
+    assert len({round(d, 6) for d in delays}) > 400  # jittered, not constant
+
+
+def test_queries_per_task_stay_within_the_target_bound():
+    """ceil(generation / interval) + 1 queries at most, for generation times in the documented range."""
+    import math
+
+    rng = random.Random(11)
+    for generation in (90, 95, 120, 165, 240):
+        elapsed, queries = 0.0, 0
+        while True:
+            elapsed += retry.poll_delay(queries, rng)
+            queries += 1
+            if elapsed >= generation:
+                break
+        assert queries <= math.ceil(generation / retry.POLL_INTERVAL) + 1, generation
+
+
+def test_adaptive_rate_halves_on_rate_limit_and_creeps_back():
+    rate = retry.AdaptiveRate(ceiling=20)
+    assert rate.allowed == 20
+    rate.on_rate_limited()
+    assert rate.allowed == 10
+    rate.on_rate_limited()
+    rate.on_rate_limited()
+    rate.on_rate_limited()
+    rate.on_rate_limited()
+    assert rate.allowed == 1  # never below the floor
+    for _ in range(400):
+        rate.on_success()
+    assert rate.allowed == 20  # back to, and never above, the ceiling
