@@ -1,0 +1,61 @@
+"""Probe downloaded videos with PyAV: is it a playable video, of about the requested duration?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DURATION_TOLERANCE = 0.5  # seconds; encoders round to whole frames and GOPs
+
+
+class VideoError(ValueError):
+    """The file is not a playable video of the expected duration."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    codec: str
+    width: int
+    height: int
+    duration: float
+    frames: int
+
+
+def probe(path: Path) -> VideoInfo:
+    """Open the container, find its video stream and read its duration; VideoError if it cannot."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise VideoError(f"{path.name}: no video stream")
+            stream = container.streams.video[0]
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                duration = container.duration / 1_000_000
+            else:
+                raise VideoError(f"{path.name}: no duration")
+            # Decode the first frame: a header alone can sit in front of garbage.
+            next(container.decode(video=0))
+            return VideoInfo(
+                codec=stream.codec_context.name,
+                width=stream.codec_context.width,
+                height=stream.codec_context.height,
+                duration=duration,
+                frames=stream.frames,
+            )
+    except VideoError:
+        raise
+    except (av.FFmpegError, StopIteration, OSError, ValueError) as exc:
+        raise VideoError(f"{path.name}: not a playable video ({type(exc).__name__}: {exc})") from exc
+
+
+def verify(path: Path, expected_duration: float | None) -> VideoInfo:
+    """probe(), plus the duration check against what the shot asked for."""
+    info = probe(path)
+    if expected_duration is not None and abs(info.duration - expected_duration) > DURATION_TOLERANCE:
+        raise VideoError(
+            f"{path.name}: video lasts {info.duration:.2f} s, the shot asked for {expected_duration:g} s"
+        )
+    return info
