@@ -1,0 +1,295 @@
+"""Task state: keys, create validation, the schedule, rate limits, files and download links.
+
+Everything is a function of an injected clock `now()`: a task's whole schedule is drawn at
+create time, so its status is computed from timestamps and nothing runs in the background.
+With a concurrency cap, a key's tasks start Processing in creation order as slots free up.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from pipeline.catalogue import MODELS, RESOLUTION_SIZES
+from pipeline.sim import codes
+from pipeline.sim.codes import ApiError, invalid, missing, wrong_type
+from pipeline.sim.config import RATE_WINDOW, SimConfig
+from pipeline.sim.ratelimit import Limiter, make_limiter
+from pipeline.sim.render import RenderSpec, VideoCache
+from pipeline.sim.validate import CreateSpec, ImageInput, fingerprint, parse_body, validate_create
+
+PREPARING, QUEUEING, PROCESSING, SUCCESS, FAIL = "Preparing", "Queueing", "Processing", "Success", "Fail"
+
+
+def redact(key: str) -> str:
+    """A key as it may appear in stats and logs: its first 4 characters."""
+    return key[:4] + "…"
+
+
+@dataclass
+class Task:
+    task_id: str
+    key: str
+    fingerprint: str
+    spec: CreateSpec
+    created_at: float
+    queued_at: float  # Preparing ends
+    started_at: float  # Processing begins
+    finished_at: float
+    file_id: int
+    fail_code: int | None
+    video_width: int
+    video_height: int
+    render: RenderSpec
+
+    def status(self, now: float) -> str:
+        if now < self.queued_at:
+            return PREPARING
+        if now < self.started_at:
+            return QUEUEING
+        if now < self.finished_at:
+            return PROCESSING
+        return FAIL if self.fail_code else SUCCESS
+
+
+@dataclass(frozen=True)
+class Link:
+    file_id: int
+    expires_at: float
+
+
+class LinkError(Exception):
+    """A download URL that does not work: `status` is the HTTP status a CDN would answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class Engine:
+    """The simulated account state behind the HTTP server. Thread-safe."""
+
+    def __init__(self, cfg: SimConfig, *, videos: VideoCache | None = None,
+                 now: Callable[[], float] = time.time, roll: Callable[[str], bool] = lambda name: False) -> None:
+        self.cfg = cfg
+        self.videos = videos
+        self.now = now
+        self._roll = roll  # fault dice: roll("fail_1027") -> bool, counted by the caller
+        self._lock = threading.Lock()
+        self._ids = random.Random(f"{cfg.seed}:ids")
+        self._timing = random.Random(f"{cfg.seed}:timing")
+        self._tasks: dict[str, Task] = {}
+        self._files: dict[int, Task] = {}
+        self._links: dict[str, Link] = {}
+        self._slots: dict[str, list[float]] = {}  # key -> heap of times a Processing slot frees
+        self._limiters: dict[str, Limiter] = {}
+        self._valid = frozenset(cfg.keys) | frozenset(cfg.no_balance_keys)
+
+    # --- auth and limits -------------------------------------------------------------------
+
+    def authenticate(self, key: str | None) -> str:
+        """The key if it may use the API; 1004 (missing or unknown) or 2049 (other region)."""
+        if not key:
+            raise ApiError(codes.AUTH_FAILED, codes.MISSING_KEY)
+        if key in self.cfg.other_region_keys:
+            raise ApiError(codes.INVALID_KEY)
+        if key not in self._valid:
+            raise ApiError(codes.AUTH_FAILED, codes.UNKNOWN_KEY)
+        return key
+
+    def _limiter(self, key: str) -> Limiter | None:
+        if self.cfg.rpm is None:
+            return None
+        if key not in self._limiters:
+            window = self.cfg.scaled(RATE_WINDOW)
+            self._limiters[key] = make_limiter(self.cfg.rate_limiter, self.cfg.rpm, window)
+        return self._limiters[key]
+
+    def _admit(self, key: str, now: float) -> None:
+        """Spend one request of the key's budget, or 1002 (spending nothing). Call under the lock."""
+        limiter = self._limiter(key)
+        if limiter is None:
+            return
+        if not limiter.allow(now):
+            raise ApiError(codes.RATE_LIMITED)
+        limiter.take(now)
+
+    def _admit_read(self, key: str) -> None:
+        if self.cfg.rate_limit_queries:
+            with self._lock:
+                self._admit(key, self.now())
+
+    # --- create ----------------------------------------------------------------------------
+
+    def create(self, key: str | None, raw: bytes) -> Task:
+        """Make a task from a create body, or raise the ApiError the API would answer."""
+        key = self.authenticate(key)
+        if key in self.cfg.no_balance_keys:
+            raise ApiError(codes.NO_BALANCE)
+        body = parse_body(raw)
+        spec = validate_create(body)
+        lowered = spec.prompt.lower()
+        if any(word.lower() in lowered for word in self.cfg.sensitive_words if word):
+            raise ApiError(codes.INPUT_SENSITIVE)
+        width, height = video_size(spec)
+        render = RenderSpec(
+            spec.mode, spec.prompt, spec.duration, width, height,
+            height=self.cfg.render_height, fps=self.cfg.render_fps,
+            camera=spec.mode in MODELS[spec.model].honours_camera,
+            first=_source(spec.first_frame), last=_source(spec.last_frame), subject=_source(spec.subject),
+        )
+        with self._lock:
+            now = self.now()
+            self._admit(key, now)
+            queued_at, started_at, finished_at = self._schedule(key, now)
+            task = Task(
+                task_id=self._new_task_id(), key=key, fingerprint=fingerprint(body), spec=spec,
+                created_at=now, queued_at=queued_at, started_at=started_at, finished_at=finished_at,
+                file_id=self._new_file_id(),
+                fail_code=codes.OUTPUT_SENSITIVE if self._roll("fail_1027") else None,
+                video_width=width, video_height=height, render=render,
+            )
+            self._tasks[task.task_id] = task
+            self._files[task.file_id] = task
+        return task
+
+    def _schedule(self, key: str, now: float) -> tuple[float, float, float]:
+        """(Preparing ends, Processing starts, task ends), all drawn now."""
+        cfg, draw = self.cfg, self._timing.uniform
+        queued_at = now + cfg.scaled(draw(*cfg.preparing))
+        ready = queued_at + cfg.scaled(draw(*cfg.queueing))
+        processing = cfg.scaled(draw(*cfg.processing))
+        start = ready
+        if cfg.concurrency is not None:
+            slots = self._slots.setdefault(key, [])
+            if len(slots) >= cfg.concurrency:
+                start = max(ready, heapq.heappop(slots))
+            heapq.heappush(slots, start + processing)
+        return queued_at, start, start + processing
+
+    def _new_task_id(self) -> str:
+        while True:
+            task_id = str(self._ids.randrange(10**14, 10**18))  # 15 to 18 digits
+            if task_id not in self._tasks:
+                return task_id
+
+    def _new_file_id(self) -> int:
+        while True:
+            file_id = self._ids.randrange(10**14, 10**15)
+            if file_id not in self._files:
+                return file_id
+
+    # --- query, files, downloads -----------------------------------------------------------
+
+    def query(self, key: str | None, task_id: str | None) -> dict[str, Any]:
+        """The query answer for one task of this key."""
+        key = self.authenticate(key)
+        self._admit_read(key)
+        if not task_id:
+            raise missing("task_id")
+        task = self._tasks.get(task_id)
+        if task is None or task.key != key:
+            raise invalid(f"task_id {task_id} not found (a task is visible only to the API key that created it)")
+        status = task.status(self.now())
+        answer: dict[str, Any] = {"task_id": task.task_id, "status": status}
+        if status == SUCCESS:
+            answer.update(file_id=str(task.file_id), video_width=task.video_width, video_height=task.video_height)
+            answer["base_resp"] = codes.base_resp()
+        elif status == FAIL:
+            answer["base_resp"] = codes.base_resp(task.fail_code)
+        else:
+            answer["base_resp"] = codes.base_resp()
+        return answer
+
+    def _owned_file(self, key: str | None, file_id: str | None) -> Task:
+        key = self.authenticate(key)
+        self._admit_read(key)
+        if file_id is None or file_id == "":
+            raise missing("file_id")
+        if not file_id.isascii() or not file_id.isdigit():
+            raise wrong_type("file_id", "integer")
+        task = self._files.get(int(file_id))
+        if task is None or task.key != key or task.status(self.now()) != SUCCESS:
+            raise invalid(f"file_id {file_id} not found (a file is visible only to the API key that created it)")
+        return task
+
+    def retrieve(self, key: str | None, file_id: str | None, base_url: str) -> dict[str, Any]:
+        """The files/retrieve answer, with a fresh download URL."""
+        task = self._owned_file(key, file_id)
+        size = self.video_path(task).stat().st_size
+        token = secrets.token_urlsafe(18)
+        now = self.now()
+        expires_at = now - 1 if self._roll("expire_url") else now + self.cfg.scaled(self.cfg.url_ttl)
+        with self._lock:
+            self._links[token] = Link(task.file_id, expires_at)
+        return {
+            "file": {
+                "file_id": task.file_id,
+                "bytes": size,
+                "created_at": int(task.finished_at),
+                "filename": "output_aigc.mp4",
+                "purpose": "video_generation",
+                "download_url": f"{base_url}/download/{token}?expires={int(expires_at)}",
+            },
+            "base_resp": codes.base_resp(),
+        }
+
+    def content(self, key: str | None, file_id: str | None) -> Path:
+        """The video file behind files/retrieve_content."""
+        return self.video_path(self._owned_file(key, file_id))
+
+    def download(self, token: str) -> Path:
+        """The video a download URL points to; LinkError 404 (unknown) or 403 (expired)."""
+        link = self._links.get(token)
+        if link is None:
+            raise LinkError(404, "Not Found")
+        if self.now() >= link.expires_at:
+            raise LinkError(403, "Request has expired")
+        return self.video_path(self._files[link.file_id])
+
+    def video_path(self, task: Task) -> Path:
+        if self.videos is None:
+            raise RuntimeError("this engine has no video cache")
+        return self.videos.path(str(task.file_id), task.render)
+
+    # --- introspection ---------------------------------------------------------------------
+
+    def tasks(self) -> list[dict[str, Any]]:
+        """Every task, in creation order, for tests and benchmarks (keys redacted)."""
+        now = self.now()
+        with self._lock:
+            tasks = list(self._tasks.values())
+        out = []
+        for t in tasks:
+            status = t.status(now)
+            out.append({
+                "task_id": t.task_id, "key": redact(t.key), "fingerprint": t.fingerprint,
+                "model": t.spec.model, "mode": t.spec.mode, "duration": t.spec.duration,
+                "resolution": t.spec.resolution, "status": status,
+                "created_at": t.created_at, "started_at": t.started_at, "finished_at": t.finished_at,
+                "file_id": str(t.file_id) if status == SUCCESS else None,
+                "fail_code": t.fail_code,
+            })
+        return out
+
+
+def video_size(spec: CreateSpec) -> tuple[int, int]:
+    """The size the query reports: the resolution's, or for I2V/FL2V its height at the first frame's aspect."""
+    width, height = RESOLUTION_SIZES[spec.resolution]
+    if spec.mode in ("image_to_video", "first_last_frame"):
+        image = spec.first_frame or spec.last_frame
+        if image is not None and image.info is not None:
+            width = max(2, round(height * image.info.width / image.info.height / 2) * 2)
+    return width, height
+
+
+def _source(image: ImageInput | None) -> bytes | str | None:
+    if image is None:
+        return None
+    return image.data if image.data is not None else image.url

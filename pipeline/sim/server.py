@@ -1,0 +1,536 @@
+"""The HTTP face of the simulator: routes, faults on the wire, streaming. I/O only; the
+decisions live in engine.py (state), faults.py (dice) and stats.py (counters).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import random
+import secrets
+import shutil
+import socket
+import struct
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
+
+from pipeline.sim import codes
+from pipeline.sim.codes import ApiError
+from pipeline.sim.config import SimConfig
+from pipeline.sim.engine import Engine, LinkError, redact
+from pipeline.sim.faults import API, ERROR_FAULTS, FAULTS, HTTP_FAULTS, FaultDice
+from pipeline.sim.render import VideoCache
+from pipeline.sim.stats import Stats
+
+MAX_BODY_BYTES = 32 * 1024 * 1024  # base64 of a 20 MB image fits; more is refused with 413
+CHUNK = 64 * 1024
+MAX_BLOB_BYTES = 1 << 40
+
+ROUTES: dict[tuple[str, str], str] = {
+    ("POST", "/v1/video_generation"): "create",
+    ("GET", "/v1/query/video_generation"): "query",
+    ("GET", "/v1/files/retrieve"): "retrieve",
+    ("GET", "/v1/files/retrieve_content"): "retrieve_content",
+    ("GET", "/_sim/stats"): "sim",
+    ("GET", "/_sim/tasks"): "sim",
+    ("GET", "/_sim/blob"): "blob",
+}
+DOWNLOAD_PREFIX = "/download/"
+
+_HTTP_FAULT_BODIES = {
+    500: ("application/json", b'{"error":"internal server error"}'),
+    502: ("text/html", b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway"
+                       b"</h1></center><hr><center>nginx</center></body></html>"),
+    503: ("text/html", b"<html><head><title>503 Service Temporarily Unavailable</title></head><body><center>"
+                       b"<h1>503 Service Temporarily Unavailable</h1></center><hr><center>nginx</center></body></html>"),
+}
+
+
+@dataclass
+class _State:
+    """What every handler thread shares."""
+
+    cfg: SimConfig
+    engine: Engine
+    stats: Stats
+    dice: FaultDice
+    inject: Callable[[str], bool]  # roll for a fault by name; counted when it strikes
+    base_url: str = ""
+    log: Callable[[str], None] | None = None
+    blob_chunk: bytes = b""
+    connections: set[socket.socket] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128  # the default 5 drops connections under a load test
+    state: _State
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive; every answer carries Content-Length
+    server_version = "minimax-sim"
+    sys_version = ""
+    timeout = 300  # an idle keep-alive connection is closed after this
+    disable_nagle_algorithm = True  # headers and body go out in separate writes: no 40 ms stalls
+    server: _Server
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    @property
+    def state(self) -> _State:
+        return self.server.state
+
+    def setup(self) -> None:
+        super().setup()
+        with self.state.lock:
+            self.state.connections.add(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        except OSError:
+            pass
+        finally:
+            with self.state.lock:
+                self.state.connections.discard(self.connection)
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        """Every answer, including the standard library's own error pages, gets a Trace-Id."""
+        super().send_response(code, message)
+        self.send_header("Trace-Id", secrets.token_hex(16))
+        self.state.stats.answer(code, getattr(self, "_base_code", None))
+        self._base_code = None
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.state.log is not None:
+            self.state.log(f"{self.address_string()} {format % args}")
+
+    def handle_expect_100(self) -> bool:
+        if self._too_large():
+            self._refuse_large()
+            return False
+        return super().handle_expect_100()
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    # --- dispatch --------------------------------------------------------------------------
+
+    def _handle(self, method: str) -> None:
+        url = urlsplit(self.path)
+        params = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        endpoint = ROUTES.get((method, url.path))
+        if endpoint is None and method == "GET" and url.path.startswith(DOWNLOAD_PREFIX):
+            endpoint = "download"
+        key = self._bearer()
+        self.state.stats.request(endpoint or "other", redact(key) if key else None)
+        try:
+            if endpoint in FAULTS["reset"] and self.state.inject("reset"):
+                self._reset()
+                return
+            body = self._read_body() if method == "POST" else b""
+            if body is None:
+                return
+            if endpoint is None:
+                self._not_found(method, url.path)
+            else:
+                if endpoint in FAULTS["slow"] and self.state.inject("slow"):
+                    time.sleep(self.state.cfg.slow_seconds)
+                if not self._inject_errors(endpoint):
+                    getattr(self, f"_do_{endpoint}")(url.path, params, key, body)
+        except ApiError as exc:
+            self._business_error(endpoint, exc)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception:  # a simulator bug: answer 500 and say why in the log
+            self.close_connection = True
+            message = traceback.format_exc()
+            if self.state.log is not None:
+                self.state.log(message)
+            else:
+                sys.stderr.write(message)
+            self._json(500, {"error": "simulator error", "detail": message.strip().splitlines()[-1]})
+
+    def _inject_errors(self, endpoint: str) -> bool:
+        """HTTP 5xx and base_resp error faults; True if one was answered."""
+        if endpoint in FAULTS["http_500"]:
+            for name in HTTP_FAULTS:
+                if self.state.inject(name):
+                    status = int(name[5:])
+                    content_type, body = _HTTP_FAULT_BODIES[status]
+                    self._send(status, body, content_type)
+                    return True
+        if endpoint in API:
+            for name in ERROR_FAULTS:
+                if self.state.inject(name):
+                    self._business_error(endpoint, ApiError(int(name[6:])))
+                    return True
+        return False
+
+    # --- routes ----------------------------------------------------------------------------
+
+    def _do_create(self, path: str, params: dict, key: str | None, body: bytes) -> None:
+        task = self.state.engine.create(key, body)
+        self.state.stats.task_created(task.fingerprint)
+        if self.state.inject("drop_create"):
+            self._reset()
+            return
+        self._json(200, {"task_id": task.task_id, "base_resp": codes.base_resp()})
+
+    def _do_query(self, path: str, params: dict, key: str | None, body: bytes) -> None:
+        self._json(200, self.state.engine.query(key, params.get("task_id")))
+
+    def _do_retrieve(self, path: str, params: dict, key: str | None, body: bytes) -> None:
+        # GroupId (legacy) is accepted and ignored.
+        self._json(200, self.state.engine.retrieve(key, params.get("file_id"), self.state.base_url))
+
+    def _do_retrieve_content(self, path: str, params: dict, key: str | None, body: bytes) -> None:
+        video = self.state.engine.content(key, params.get("file_id"))
+        self._send_file(video, truncate=self.state.inject("truncate_download"))
+
+    def _do_download(self, path: str, params: dict, key: str | None, body: bytes) -> None:
+        try:
+            video = self.state.engine.download(path[len(DOWNLOAD_PREFIX):])
+        except LinkError as exc:
+            self._send(exc.status, f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>"
+                       f"{'AccessDenied' if exc.status == 403 else 'NoSuchKey'}</Code><Message>{exc.message}"
+                       f"</Message></Error>".encode(), "application/xml")
+            return
+        self._send_file(video, truncate=self.state.inject("truncate_download"))
+
+    def _do_sim(self, path: str, params: dict, key: str | None, body: bytes) -> None:
+        if path.endswith("/stats"):
+            self._json(200, self.state.stats.snapshot())
+        else:
+            self._json(200, self.state.engine.tasks())
+
+    def _do_blob(self, path: str, params: dict, key: str | None, body: bytes) -> None:
+        """N pseudo-random bytes, streamed, for download throughput benchmarks."""
+        text = params.get("bytes", "")
+        if not text.isascii() or not text.isdigit() or int(text) > MAX_BLOB_BYTES:
+            self._json(400, {"error": f"bytes must be a whole number from 0 to {MAX_BLOB_BYTES}"})
+            return
+        remaining = int(text)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(remaining))
+        self.end_headers()
+        chunk = self.state.blob_chunk
+        while remaining:
+            n = min(remaining, len(chunk))
+            self.wfile.write(chunk[:n] if n < len(chunk) else chunk)
+            remaining -= n
+
+    def _not_found(self, method: str, path: str) -> None:
+        if any(p == path for _, p in ROUTES):
+            allowed = ", ".join(m for m, p in ROUTES if p == path)
+            self._json(405, {"error": f"method {method} not allowed on {path}; use {allowed}"}, {"Allow": allowed})
+        else:
+            self._json(404, {"error": "404 page not found", "path": path})
+
+    # --- answers ---------------------------------------------------------------------------
+
+    def _bearer(self) -> str | None:
+        value = self.headers.get("Authorization", "")
+        scheme, _, token = value.strip().partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        return token.strip() or None
+
+    def _business_error(self, endpoint: str | None, exc: ApiError) -> None:
+        answer: dict[str, Any] = {"base_resp": codes.base_resp(exc.code, exc.message)}
+        if endpoint == "create":
+            answer = {"task_id": "", **answer}
+        self._json(200, answer)
+
+    def _json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
+        if isinstance(obj, dict) and isinstance(obj.get("base_resp"), dict):
+            self._base_code = obj["base_resp"].get("status_code")
+        self._send(status, json.dumps(obj, ensure_ascii=False).encode("utf-8"),
+                   "application/json; charset=utf-8", headers)
+
+    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _send_file(self, path: Path, truncate: bool = False) -> None:
+        """Stream a video, honouring one `Range: bytes=...`; `truncate` sends half and hangs up."""
+        size = path.stat().st_size
+        start, end, status = 0, size - 1, 200
+        wanted = _parse_range(self.headers.get("Range"), size)
+        if wanted == "unsatisfiable":
+            self._send(416, b"", "video/mp4", {"Content-Range": f"bytes */{size}"})
+            return
+        if wanted is not None:
+            (start, end), status = wanted, 206
+        length = end - start + 1
+        self.send_response(status)
+        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Content-Length", str(length))
+        self.send_header("Accept-Ranges", "bytes")
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.end_headers()
+        remaining = length // 2 if truncate else length
+        sent = 0
+        try:
+            with open(path, "rb") as f:
+                f.seek(start)
+                while remaining:
+                    data = f.read(min(CHUNK, remaining))
+                    if not data:
+                        break
+                    self.wfile.write(data)
+                    sent += len(data)
+                    remaining -= len(data)
+        finally:
+            self.state.stats.sent(sent)
+        if truncate:
+            self.close_connection = True
+
+    # --- bodies and broken connections -----------------------------------------------------
+
+    def _too_large(self) -> bool:
+        try:
+            return int(self.headers.get("Content-Length") or 0) > MAX_BODY_BYTES
+        except ValueError:
+            return False
+
+    def _refuse_large(self) -> None:
+        self.close_connection = True
+        self._base_code = codes.INVALID_PARAMS
+        self._send(413, json.dumps({"base_resp": codes.base_resp(
+            codes.INVALID_PARAMS, f"invalid params, request body is over {MAX_BODY_BYTES} bytes")}).encode(),
+            "application/json; charset=utf-8", {"Connection": "close"})
+
+    def _read_body(self) -> bytes | None:
+        """The request body (Content-Length or chunked), or None once a 4xx has been answered."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.close_connection = True
+            self._json(400, {"error": "bad Content-Length"}, {"Connection": "close"})
+            return None
+        if length > MAX_BODY_BYTES:
+            self._refuse_large()
+            return None
+        return self.rfile.read(length)
+
+    def _read_chunked(self) -> bytes | None:
+        parts, total = [], 0
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                n = int(line.split(b";")[0].strip() or b"x", 16)
+            except ValueError:
+                self.close_connection = True
+                self._json(400, {"error": "bad chunked encoding"}, {"Connection": "close"})
+                return None
+            if n == 0:
+                while self.rfile.readline(1024).strip():  # trailers
+                    pass
+                return b"".join(parts)
+            total += n
+            if total > MAX_BODY_BYTES:
+                self._refuse_large()
+                return None
+            parts.append(self.rfile.read(n))
+            self.rfile.readline(16)
+
+    def _reset(self) -> None:
+        """Drop the connection with a TCP RST (SO_LINGER 0), answering nothing."""
+        self.close_connection = True
+        sock = self.connection
+        with self.state.lock:
+            self.state.connections.discard(sock)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            os.close(sock.detach())  # close the descriptor now, whatever rfile/wfile still hold
+        except OSError:
+            pass
+
+
+def _parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
+    """(start, end) of a single byte range, 'unsatisfiable', or None to send everything."""
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None
+    first, _, last = header[6:].strip().partition("-")
+    try:
+        if first == "":
+            n = int(last)
+            if n <= 0:
+                return "unsatisfiable"
+            return max(0, size - n), size - 1
+        start = int(first)
+        end = int(last) if last else size - 1
+    except ValueError:
+        return None
+    if start >= size or end < start:
+        return "unsatisfiable"
+    return start, min(end, size - 1)
+
+
+def check_loopback(host: str) -> None:
+    """ValueError unless `host` is a loopback address: the simulator never listens on a network."""
+    if host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(f"the simulator listens only on loopback (127.0.0.1, ::1, localhost), not {host!r}")
+
+
+class Simulator:
+    """A MiniMax v1 video API on 127.0.0.1, in a background thread.
+
+        with Simulator(SimConfig(time_scale=0.01)) as sim:
+            client = httpx.Client(base_url=sim.base_url)
+    """
+
+    def __init__(self, cfg: SimConfig | None = None, *, host: str = "127.0.0.1", port: int = 0,
+                 log: Callable[[str], None] | None = None) -> None:
+        check_loopback(host)
+        self.cfg = cfg or SimConfig()
+        self.host, self._port, self._log = host, port, log
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._tempdir: str | None = None
+        self._state: _State | None = None
+
+    def start(self) -> "Simulator":
+        if self._server is not None:
+            raise RuntimeError("simulator already started")
+        cfg = self.cfg
+        if cfg.render_cache_dir is None:
+            self._tempdir = tempfile.mkdtemp(prefix="shots-sim-")
+        cache = VideoCache(cfg.render_cache_dir or self._tempdir)
+        stats, dice = Stats(), FaultDice(cfg.faults, cfg.seed)
+
+        def inject(name: str) -> bool:
+            if dice.roll(name):
+                stats.fault(name)
+                return True
+            return False
+
+        state = _State(cfg, Engine(cfg, videos=cache, roll=inject), stats, dice, inject, log=self._log,
+                       blob_chunk=random.Random(f"{cfg.seed}:blob").randbytes(CHUNK))
+        server_class = _Server
+        if ":" in self.host:
+            server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
+        self._server = server_class((self.host, self._port), _Handler)
+        self._server.state = state
+        self._state = state
+        port = self._server.server_address[1]
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        state.base_url = f"http://{host}:{port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"minimax-sim:{port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening, cut open connections, remove the temporary render folder."""
+        if self._server is None:
+            return
+        self._server.shutdown()
+        with self._state.lock:
+            connections = list(self._state.connections)
+        for sock in connections:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._server.server_close()
+        self._thread.join(timeout=5)
+        self._server = None
+        if self._tempdir is not None:
+            shutil.rmtree(self._tempdir, ignore_errors=True)
+            self._tempdir = None
+
+    def __enter__(self) -> "Simulator":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _live(self) -> _State:
+        if self._state is None:
+            raise RuntimeError("simulator not started")
+        return self._state
+
+    @property
+    def base_url(self) -> str:
+        """'http://127.0.0.1:PORT', versionless like the real API host."""
+        return self._live().base_url
+
+    @property
+    def port(self) -> int:
+        return int(self.base_url.rsplit(":", 1)[1])
+
+    @property
+    def engine(self) -> Engine:
+        return self._live().engine
+
+    def stats(self) -> dict[str, Any]:
+        """The same dict as GET /_sim/stats."""
+        return self._live().stats.snapshot()
+
+    def tasks(self) -> list[dict[str, Any]]:
+        """The same list as GET /_sim/tasks."""
+        return self._live().engine.tasks()
+
+    def set_faults(self, faults: dict[str, float]) -> None:
+        """Replace the fault probabilities (ValueError for an unknown name or a bad probability)."""
+        self._live().dice.set(faults)
+
+    def reset_stats(self) -> None:
+        self._live().stats.reset()
+
+    def __repr__(self) -> str:
+        where = self._state.base_url if self._server is not None and self._state else "stopped"
+        return f"<Simulator {where} time_scale={self.cfg.time_scale:g}>"
+
+
+def serve(cfg: SimConfig, host: str = "127.0.0.1", port: int = 8765) -> None:
+    """Run the simulator in the foreground until Ctrl-C, logging each request to stderr."""
+    check_loopback(host)
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    sim = Simulator(cfg, host=host, port=port, log=log).start()
+    print(f"MiniMax simulator on {sim.base_url} (keys: {', '.join(redact(k) for k in cfg.keys)}; "
+          f"time scale {cfg.time_scale:g}); Ctrl-C stops it", file=sys.stderr, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("simulator stopped", file=sys.stderr)
+    finally:
+        sim.stop()

@@ -1,0 +1,64 @@
+"""Request counters for tests and benchmarks: per endpoint, per key, per answer, per fault."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, defaultdict
+from typing import Any
+
+ENDPOINTS = ("create", "query", "retrieve", "retrieve_content", "download", "blob", "sim", "other")
+
+
+class Stats:
+    """Thread-safe counters; `snapshot()` is the JSON of GET /_sim/stats."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._requests: Counter[str] = Counter({e: 0 for e in ENDPOINTS})
+            self._by_key: defaultdict[str, Counter[str]] = defaultdict(Counter)
+            self._answers: Counter[str] = Counter()
+            self._faults: Counter[str] = Counter()
+            self._fingerprints: Counter[str] = Counter()
+            self._tasks_created = 0
+            self._downloads_bytes = 0
+
+    def request(self, endpoint: str, key_prefix: str | None) -> None:
+        with self._lock:
+            self._requests[endpoint] += 1
+            if key_prefix is not None:
+                self._by_key[key_prefix][endpoint] += 1
+
+    def answer(self, http_status: int, code: int | None = None) -> None:
+        with self._lock:
+            self._answers[f"http_{http_status}"] += 1
+            if code is not None:
+                self._answers[str(code)] += 1
+
+    def fault(self, name: str) -> None:
+        with self._lock:
+            self._faults[name] += 1
+
+    def task_created(self, fingerprint: str) -> None:
+        with self._lock:
+            self._tasks_created += 1
+            self._fingerprints[fingerprint] += 1
+
+    def sent(self, nbytes: int) -> None:
+        with self._lock:
+            self._downloads_bytes += nbytes
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": dict(self._requests),
+                "by_key": {k: dict(v) for k, v in sorted(self._by_key.items())},
+                "answers": dict(sorted(self._answers.items())),
+                "faults": dict(sorted(self._faults.items())),
+                "tasks_created": self._tasks_created,
+                "creates_by_fingerprint": dict(self._fingerprints),
+                "downloads_bytes": self._downloads_bytes,
+            }
