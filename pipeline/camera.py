@@ -55,17 +55,55 @@ def canonical(item: str) -> str | None:
     return _BY_LOWER.get(text.lower()) or CN_COMMANDS.get(text)
 
 
+# How a move is made, by the verb people use for it: turning the camera (pan, tilt), moving it
+# (truck, pedestal, dolly, crane), or changing the lens (zoom). "pan up" is a turn, so it means
+# [Tilt up] first and [Pedestal up] second.
+_VERB_FAMILY = {
+    "pan": "turn", "tilt": "turn", "turn": "turn", "rotate": "turn", "swivel": "turn", "look": "turn",
+    "truck": "move", "pedestal": "move", "dolly": "move", "crane": "move", "boom": "move", "jib": "move",
+    "track": "move", "move": "move", "slide": "move", "push": "move", "pull": "move", "rise": "move",
+    "zoom": "lens",
+}
+_BY_DIRECTION = {  # direction -> the command for each family, in the order to suggest them
+    "up": {"turn": "Tilt up", "move": "Pedestal up"},
+    "down": {"turn": "Tilt down", "move": "Pedestal down"},
+    "left": {"turn": "Pan left", "move": "Truck left"},
+    "right": {"turn": "Pan right", "move": "Truck right"},
+    "in": {"move": "Push in", "lens": "Zoom in"},
+    "out": {"move": "Pull out", "lens": "Zoom out"},
+    "forward": {"move": "Push in", "lens": "Zoom in"},
+    "back": {"move": "Pull out", "lens": "Zoom out"},
+    "backward": {"move": "Pull out", "lens": "Zoom out"},
+}
+_SYNONYMS = {
+    "static": ["Static shot"], "still": ["Static shot"], "locked": ["Static shot"], "fixed": ["Static shot"],
+    "follow": ["Tracking shot"], "tracking": ["Tracking shot"], "track": ["Tracking shot"],
+    "handheld": ["Shake"], "shaky": ["Shake"], "shaking": ["Shake"], "zoom": ["Zoom in", "Zoom out"],
+    "push": ["Push in"], "pull": ["Pull out"], "pan": ["Pan left", "Pan right"], "tilt": ["Tilt up", "Tilt down"],
+}
+
+
 def suggest(item: str) -> list[str]:
-    """Likely meant commands for an unknown item: close spellings, then same-direction moves."""
-    text = item.strip().lower()
-    close = difflib.get_close_matches(text, list(_BY_LOWER), n=2, cutoff=0.6)
-    found = [_BY_LOWER[c] for c in close]
+    """Likely meant commands for an unknown item, best first: near spellings, then moves in the same direction."""
+    text = " ".join(item.strip().lower().replace("-", " ").replace("_", " ").split())
+    found: list[str] = []
+
+    def add(*names: str) -> None:
+        for name in names:
+            if name not in found:
+                found.append(name)
+
+    add(*(_BY_LOWER[c] for c in difflib.get_close_matches(text, list(_BY_LOWER), n=2, cutoff=0.8)))
     words = text.split()
-    if len(words) == 2:  # "pan up" -> moves that go up: Tilt up, Pedestal up
-        same_direction = [c for c in COMMANDS if c.lower().endswith(" " + words[1])]
-        for c in same_direction:
-            if c not in found:
-                found.append(c)
+    if len(words) == 2 and words[1] in _BY_DIRECTION and words[0] in _VERB_FAMILY:
+        options = _BY_DIRECTION[words[1]]
+        family = _VERB_FAMILY[words[0]]
+        if family in options:
+            add(options[family])
+        add(*options.values())
+    elif len(words) == 1 and words[0] in _SYNONYMS:
+        add(*_SYNONYMS[words[0]])
+    add(*(_BY_LOWER[c] for c in difflib.get_close_matches(text, list(_BY_LOWER), n=2, cutoff=0.6)))
     return found[:3]
 
 

@@ -1,0 +1,145 @@
+"""Image references in a manifest: a local file (kept inside the project) or an https URL.
+
+A local file is read once per version of it: its content hash and its image check are cached
+by (resolved path, size, mtime_ns), so 10,000 shots that share one image cost one read, and
+an edited image (new size or mtime) is read again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pipeline import images
+
+Kind = Literal["https", "http", "data", "other-url", "path"]
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")  # two letters at least: "C:" is a drive
+_PROJECT_MARKERS = (".git", "pyproject.toml")
+
+
+class ImageRefError(ValueError):
+    """An image reference that cannot be used; the message names the rule (no absolute paths)."""
+
+
+def kind(value: str) -> Kind:
+    """What an image field holds: an https URL, another URL, a data URL, or a file path."""
+    low = value[:8].lower()
+    if low.startswith("https://"):
+        return "https"
+    if low.startswith("http://"):
+        return "http"
+    if low.startswith("data:"):
+        return "data"
+    if _SCHEME.match(value):
+        return "other-url"
+    return "path"
+
+
+def url_problem(value: str) -> str | None:
+    """Why a non-path reference cannot be used, or None for a usable https URL."""
+    k = kind(value)
+    if k == "https":
+        host = value[8:].split("/", 1)[0]
+        if not host or any(c.isspace() for c in value):
+            return f"'{value}' is not a valid https URL"
+        return None
+    if k == "http":
+        return "plain http URLs are not allowed; use https (or a local file)"
+    if k == "data":
+        return "inline data URLs are not supported; save the image as a file next to the manifest"
+    if k == "other-url":
+        return f"'{_SCHEME.match(value).group(1)}:' URLs are not supported; use an https URL or a file path"
+    return None
+
+
+_roots: dict[str, tuple[str, str]] = {}
+
+
+def project_root(manifest_dir: Path) -> Path:
+    """The folder images may come from: the enclosing project (a .git or pyproject.toml), else the manifest's folder."""
+    return Path(_bases(manifest_dir)[1])
+
+
+def _bases(manifest_dir: str | os.PathLike) -> tuple[str, str]:
+    """(real path of the manifest's folder, real path of its project), cached per folder."""
+    key = os.fspath(manifest_dir)
+    hit = _roots.get(key)
+    if hit is None:
+        base = os.path.realpath(key)
+        root = base
+        folder = base
+        while True:
+            if any(os.path.exists(os.path.join(folder, marker)) for marker in _PROJECT_MARKERS):
+                root = folder
+                break
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                break
+            folder = parent
+        hit = _roots[key] = (base, root)
+    return hit
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def resolve_local(value: str, manifest_dir: str | os.PathLike) -> Path:
+    """The real path of a local image, refusing one that leads outside the project (by '..' or a symlink)."""
+    base, root = _bases(manifest_dir)
+    target = os.path.realpath(os.path.join(base, value))  # an absolute value replaces base
+    if not (_inside(target, base) or _inside(target, root)):
+        raise ImageRefError(
+            f"'{value}' leads outside the manifest's folder and project (through '..', an absolute path "
+            "or a symlink); keep images inside the project"
+        )
+    return Path(target)
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What one read of an image file told us: its content hash and whether the API would take it."""
+
+    sha256: str
+    size: int
+    info: images.ImageInfo | None
+    error: str | None  # the broken image rule, None when the image is fine
+
+
+_facts: dict[tuple[str, int, int], FileFacts] = {}
+_FACTS_MAX = 10_000
+
+
+def facts(path: Path) -> FileFacts:
+    """Hash and check a local image file, once per (path, size, mtime_ns). OSError if unreadable."""
+    name = os.fspath(path)
+    st = os.stat(name)
+    key = (name, st.st_size, st.st_mtime_ns)
+    hit = _facts.get(key)
+    if hit is not None:
+        return hit
+    if st.st_size >= images.MAX_BYTES:
+        # Do not read a huge file just to refuse it; hash it in chunks for the fingerprint.
+        digest = hashlib.sha256()
+        with open(name, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        out = FileFacts(digest.hexdigest(), st.st_size, None,
+                        f"image is {st.st_size / 1e6:.1f} MB; the API takes images under 20 MB")
+    else:
+        with open(name, "rb") as fh:
+            data = fh.read()
+        try:
+            info, error = images.inspect(data), None
+        except images.ImageError as exc:
+            info, error = None, str(exc)
+        out = FileFacts(hashlib.sha256(data).hexdigest(), len(data), info, error)
+    if len(_facts) >= _FACTS_MAX:
+        _facts.clear()
+    _facts[key] = out
+    return out

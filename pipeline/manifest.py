@@ -1,0 +1,602 @@
+"""Load and check a manifest: YAML with positions, the JSON Schema, then the catalogue's rules.
+
+Every problem is one line that names the file, line, column, shot and field, and says the fix:
+
+    manifests/x.yaml:7:5: shot 's03' field 'resolution': 1080P allows only 6 s; MiniMax-Hailuo-02 allows ...
+
+`check(path)` returns every problem (errors and warnings, sorted by position) and never raises
+for bad input; `load(path)` returns a typed `Manifest` or raises `ManifestError`. Nothing here
+touches the network.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, field as dc_field
+from pathlib import Path
+from typing import Any, Iterable, Literal
+
+from pydantic import ValidationError
+
+from pipeline import catalogue, imagefiles, lint, schemacheck
+from pipeline.errors import InputError
+from pipeline.manifest_models import (
+    FLAG_FIELDS, IMAGE_FIELDS, SHOT_FIELDS, Settings, Shot,
+)
+from pipeline.schemacheck import SCHEMA_PATH
+from pipeline.yamlpos import MAX_FILE_BYTES, Positions, YamlError, decode, parse
+
+__all__ = ["load", "check", "Manifest", "ManifestError", "Shot", "Problem", "Settings", "SCHEMA_PATH"]
+
+SETTING_FIELDS = ("rpm", "concurrency", "poll_interval", "max_cost")
+TOP_FIELDS = ("version", "name", *SETTING_FIELDS, "defaults", "shots")
+
+# Which images each mode needs; a mode takes exactly the images it needs.
+NEEDS_IMAGES: dict[str, tuple[str, ...]] = {
+    "text_to_video": (),
+    "image_to_video": ("first_frame_image",),
+    "first_last_frame": ("first_frame_image", "last_frame_image"),
+    "subject_reference": ("subject_image",),
+}
+_OTHER_MODE_FOR = {  # an image field that is wrong in this mode -> the mode that takes it
+    "first_frame_image": "image_to_video or first_last_frame",
+    "last_frame_image": "first_last_frame",
+    "subject_image": "subject_reference",
+}
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One error or warning, at a place in the file; str() is the one-line form the CLI prints."""
+
+    file: str
+    line: int
+    col: int
+    message: str
+    severity: Severity = "error"
+    shot: str | None = None  # the shot's id, when the problem is inside a shot that has one
+    field: str | None = None  # dotted path: 'resolution' in a shot, 'defaults.model', 'name'
+
+    def __str__(self) -> str:
+        where = ""
+        if self.shot is not None:
+            where = f"shot '{lint.show(self.shot)}' "
+        if self.field is not None:
+            where += f"field '{lint.show(self.field)}' "
+        if where:
+            where = where.rstrip() + ": "
+        warn = "warning: " if self.severity == "warning" else ""
+        return f"{self.file}:{self.line}:{self.col}: {warn}{where}{self.message}"
+
+    def to_json(self) -> dict:
+        return {
+            "file": self.file, "line": self.line, "col": self.col, "severity": self.severity,
+            "shot": self.shot, "field": self.field, "message": self.message, "text": str(self),
+        }
+
+
+class ManifestError(InputError):
+    """The manifest has at least one error; `.problems` holds every error and warning, sorted."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        errors = [p for p in problems if p.severity == "error"]
+        first = errors[0] if errors else problems[0]
+        more = len(problems) - 1
+        text = str(first)
+        if more:
+            text += f" ({more} more problem{'s' if more > 1 else ''})"
+        super().__init__(text)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A valid manifest: shots with defaults merged and model, duration and resolution filled in."""
+
+    path: Path
+    dir: Path
+    version: int
+    name: str
+    shots: list[Shot]
+    settings: Settings
+    warnings: list[Problem] = dc_field(default_factory=list)
+    defaults: dict = dc_field(default_factory=dict)
+
+    def shot(self, shot_id: str) -> Shot:
+        """The shot with this id; KeyError if there is none."""
+        for s in self.shots:
+            if s.id == shot_id:
+                return s
+        raise KeyError(shot_id)
+
+
+def load(path: str | os.PathLike) -> Manifest:
+    """The checked manifest at `path`; ManifestError listing every problem if it has any error."""
+    problems, manifest = _Checker(path).run()
+    if manifest is None:
+        raise ManifestError(problems)
+    return manifest
+
+
+def check(path: str | os.PathLike) -> list[Problem]:
+    """Every error and warning in the manifest at `path`, sorted by position. Never raises for bad input."""
+    return _Checker(path).run()[0]
+
+
+# ---------------------------------------------------------------------------------- the schema
+
+
+_TYPE_WORDS = {
+    "string": "text", "integer": "a whole number", "number": "a number", "boolean": "true or false",
+    "object": "a mapping (key: value lines)", "array": "a list", "null": "nothing",
+}
+
+
+def _describe_value(value: Any) -> str:
+    if value is None:
+        return "nothing (an empty value)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        shown = lint.show(value if len(value) <= 40 else value[:37] + "...")
+        return f"the text '{shown}'"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _did_you_mean(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str | None:
+    choices = list(choices)
+    by_lower = {c.lower(): c for c in choices}
+    if word.lower() in by_lower:
+        return by_lower[word.lower()]
+    close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=cutoff)
+    return by_lower[close[0]] if close else None
+
+
+def _or_list(items: Iterable[str]) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+# ---------------------------------------------------------------------------------- the checker
+
+
+class _Checker:
+    """One check of one file: collects problems, then builds the Manifest if there is no error."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.file = os.fspath(path)
+        self.path = Path(path)
+        self.dir = self.path.parent
+        self.problems: list[Problem] = []
+        self.data: Any = None
+        self.pos: Positions | None = None
+        self.guessed: dict[tuple, set[str]] = {}  # mapping path -> fields an unknown key probably meant
+        self.image_results: dict[str, tuple[str, str] | None] = {}
+
+    # -- reporting
+
+    def where(self, path: tuple) -> tuple[str | None, str | None]:
+        """(shot id, field path) for a JSON path, for the message prefix."""
+        if len(path) >= 2 and path[0] == "shots" and isinstance(path[1], int):
+            shot = self._shot_id(path[1])
+            if shot is not None:
+                return shot, _dotted(path[2:]) or None
+        return None, _dotted(path) or None
+
+    def _shot_id(self, index: int) -> str | None:
+        shots = self.data.get("shots") if isinstance(self.data, dict) else None
+        if isinstance(shots, list) and 0 <= index < len(shots) and isinstance(shots[index], dict):
+            sid = shots[index].get("id")
+            if isinstance(sid, str) and sid:
+                return sid
+        return None
+
+    def add(self, line: int, col: int, message: str, severity: Severity = "error",
+            shot: str | None = None, field: str | None = None) -> None:
+        self.problems.append(Problem(self.file, line, col, message, severity, shot, field))
+
+    def at_value(self, path: tuple, message: str, severity: Severity = "error", report_as: tuple | None = None):
+        line, col = self.pos.value(path)
+        shot, field = self.where(report_as if report_as is not None else path)
+        self.add(line, col, message, severity, shot, field)
+
+    def at_key(self, path: tuple, message: str, severity: Severity = "error", report_as: tuple | None = None):
+        line, col = self.pos.key(path)
+        shot, field = self.where(report_as if report_as is not None else path)
+        self.add(line, col, message, severity, shot, field)
+
+    # -- the run
+
+    def run(self) -> tuple[list[Problem], Manifest | None]:
+        try:
+            self._read()
+        except YamlError as exc:
+            self.add(exc.line, exc.col, exc.message)
+        except _Stop:
+            pass
+        self.problems.sort(key=lambda p: (p.line, p.col, p.severity != "error"))
+        if any(p.severity == "error" for p in self.problems):
+            return self.problems, None
+        return self.problems, self._build()
+
+    def _read(self) -> None:
+        try:
+            st = self.path.stat()
+        except OSError as exc:
+            self.add(1, 1, f"cannot read the manifest: {exc.strerror or exc}")
+            raise _Stop from None
+        if self.path.is_dir():
+            self.add(1, 1, "this is a folder; give the manifest file (a .yaml file)")
+            raise _Stop
+        if st.st_size > MAX_FILE_BYTES:
+            self.add(1, 1, f"the file is {st.st_size / 1e6:.1f} MB; a manifest may be at most "
+                           f"{MAX_FILE_BYTES // (1024 * 1024)} MB")
+            raise _Stop
+        try:
+            raw = self.path.read_bytes()
+        except OSError as exc:
+            self.add(1, 1, f"cannot read the manifest: {exc.strerror or exc}")
+            raise _Stop from None
+        if len(raw) > MAX_FILE_BYTES:  # it grew between stat and read
+            self.add(1, 1, f"the file is over {MAX_FILE_BYTES // (1024 * 1024)} MB")
+            raise _Stop
+        text = decode(raw)
+        self.data, self.pos, notes = parse(text)
+        for note in notes:
+            line_col = (note.line, note.col)
+            shot, field = self.where(note.path)
+            self.add(*line_col, note.message, "error", shot, field)
+        if not isinstance(self.data, dict):
+            line, col = self.pos.value(())
+            self.add(line, col, "the top level must be a mapping with version, name and shots; "
+                                f"found {_describe_value(self.data)}")
+            raise _Stop
+        self._schema_check()
+        self._semantic_check()
+
+    # -- schema errors, translated
+
+    def _schema_check(self) -> None:
+        seen: set[tuple] = set()
+        errors = list(schemacheck.validator().iter_errors(self.data))
+        for err in errors:
+            path = tuple(err.absolute_path)
+            kind = err.validator
+            if kind == "additionalProperties":
+                self._unknown_keys(path, err.instance, err.schema)
+                continue
+            if kind == "required":
+                continue  # reported after all unknown keys are known (see below)
+            key = (path, kind if kind in ("type", "const", "enum", "minItems") else "value")
+            if key in seen:
+                continue
+            seen.add(key)
+            self.at_value(path, self._schema_message(path, err))
+        # Missing required fields, skipping any that an unknown key near it probably meant.
+        for err in errors:
+            if err.validator != "required":
+                continue
+            path = tuple(err.absolute_path)
+            for name in err.validator_value:
+                if name in err.instance or name in self.guessed.get(path, ()):
+                    continue
+                self.at_value(path, _missing_message(path, name), report_as=(*path, name))
+
+    def _unknown_keys(self, path: tuple, instance: dict, subschema: dict) -> None:
+        allowed = list(subschema.get("properties", {}))
+        for key in instance:
+            if key in allowed:
+                continue
+            guess = _did_you_mean(key, allowed)
+            if key == "id" and path == ("defaults",):
+                msg = "a shot id cannot be a default; each shot sets its own"
+            elif path == () and key in SHOT_FIELDS:
+                msg = f"unknown field at the top level; put '{key}' under 'defaults:' or in a shot"
+            elif guess:
+                msg = f"unknown field; did you mean '{guess}'?"
+                self.guessed.setdefault(path, set()).add(guess)
+            else:
+                msg = "unknown field; allowed: " + ", ".join(allowed)
+            self.at_key((*path, key), msg)
+
+    def _schema_message(self, path: tuple, err) -> str:
+        kind, value, rule = err.validator, err.instance, err.validator_value
+        name = path[-1] if path else ""
+        if kind == "type":
+            expected = _TYPE_WORDS.get(rule, rule)
+            msg = f"expected {expected}, got {_describe_value(value)}"
+            if isinstance(value, bool) and rule == "string":
+                msg += " (YAML reads yes/no/on/off as true/false; put the text in quotes)"
+            if name == "shots" and rule == "array":
+                msg += "; write each shot as a '- id: ...' item"
+            elif len(path) == 2 and path[0] == "shots" and rule == "object":
+                msg = f"each shot must be a mapping (id, mode, prompt, ...), got {_describe_value(value)}"
+            return msg
+        if kind == "const":
+            return f"must be {rule}; this shots reads manifest version {rule}, got {_describe_value(value)}"
+        if kind == "enum":
+            choices = [str(c) for c in rule]
+            msg = f"{_describe_value(value)} is not allowed; use {_or_list(choices)}"
+            if isinstance(value, str):
+                guess = _did_you_mean(value.replace("-", "_").replace(" ", "_"), choices)
+                guess = guess or _did_you_mean(value + "P", choices)
+                if guess:
+                    msg += f"; did you mean '{guess}'?"
+            return msg
+        if name in ("id", "name") and isinstance(value, str) and len(path) in (1, 3):
+            reason = lint.name_problem(value)
+            if reason:
+                return reason
+        if kind == "maxLength" and isinstance(value, str):
+            if name == "prompt":
+                return (f"is {len(value)} characters long; the API takes at most "
+                        f"{catalogue.PROMPT_MAX_CHARS}")
+            return f"is {len(value)} characters long; at most {rule}"
+        if kind == "minLength":
+            return "must not be empty"
+        if kind == "pattern" and name == "callback_url":
+            return f"'{lint.show(str(value))}' is not an https URL; the callback must be https://..."
+        if kind == "minimum":
+            return f"must be at least {rule}, got {value}"
+        if kind == "maximum":
+            return f"must be at most {rule}, got {value}"
+        if kind == "minItems":
+            return "the shot list is empty; add at least one shot"
+        return err.message
+
+    # -- rules beyond the schema
+
+    def _semantic_check(self) -> None:
+        top = self.data
+        name = top.get("name")
+        if isinstance(name, str) and lint.NAME_PATTERN.search(name) and len(name) <= lint.NAME_MAX:
+            reason = lint.name_problem(name)
+            if reason:
+                self.at_value(("name",), reason)
+        defaults = top.get("defaults") if isinstance(top.get("defaults"), dict) else {}
+        shots = top.get("shots") if isinstance(top.get("shots"), list) else []
+        self._check_files(shots)
+        for i, raw in enumerate(shots):
+            if isinstance(raw, dict):
+                self._check_shot(i, raw, defaults)
+
+    def _check_files(self, shots: list) -> None:
+        """Ids unique, also without case, and no two shots or takes writing one output file."""
+        owners: dict[str, tuple[int, str, int]] = {}  # lower-case file stem -> (shot index, id, take)
+        reported: set[tuple[int, int]] = set()
+        for i, raw in enumerate(shots):
+            if not isinstance(raw, dict):
+                continue
+            sid = raw.get("id")
+            if not isinstance(sid, str) or not sid:
+                continue
+            if lint.NAME_PATTERN.search(sid) and len(sid) <= lint.NAME_MAX:
+                reason = lint.name_problem(sid)
+                if reason:  # what the schema's pattern cannot see: a reserved name, a trailing newline
+                    self.at_value(("shots", i, "id"), reason)
+            takes = raw.get("takes", 1)
+            takes = takes if isinstance(takes, int) and not isinstance(takes, bool) and 1 <= takes <= 100 else 1
+            for take in range(1, takes + 1):
+                stem = sid if take == 1 else f"{sid}.take{take}"
+                other = owners.get(stem.lower())
+                if other is None:
+                    owners[stem.lower()] = (i, sid, take)
+                    continue
+                j, other_id, other_take = other
+                if j == i or (j, i) in reported:
+                    continue
+                reported.add((j, i))
+                line = self.pos.value(("shots", j))[0]
+                if other_id == sid:
+                    msg = f"duplicate id '{lint.show(sid)}' (first used by the shot on line {line}); ids must be unique"
+                elif other_id.lower() == sid.lower():
+                    msg = (f"id '{lint.show(sid)}' differs from '{lint.show(other_id)}' (line {line}) only in case; "
+                           "both would write one file on macOS and Windows")
+                else:
+                    msg = (f"take {take} would write {stem}.mp4, which shot '{lint.show(other_id)}' "
+                           f"(line {line}) also writes; rename one of them")
+                self.at_value(("shots", i, "id"), msg)
+
+    def _check_shot(self, i: int, raw: dict, defaults: dict) -> None:
+        here = ("shots", i)
+        merged = {**defaults, **raw}
+
+        def src(field: str) -> tuple:
+            if field in raw:
+                return (*here, field)
+            if field in defaults:
+                return ("defaults", field)
+            return here
+
+        def report(field: str, message: str, severity: Severity = "error", at: tuple | None = None) -> None:
+            where = at if at is not None else src(field)
+            if field not in raw and field in defaults and at is None:
+                message += " (set in defaults)"
+            self.at_value(where, message, severity, report_as=(*here, field))
+
+        mode = merged.get("mode")
+        if "mode" not in merged:
+            if "mode" not in self.guessed.get(here, ()):
+                self.at_value(here, "no mode; set mode (text_to_video, image_to_video, first_last_frame "
+                                    "or subject_reference) on the shot or in defaults")
+            mode = None
+        elif mode not in catalogue.MODES:
+            mode = None  # the schema reported it
+
+        model_name = merged.get("model")
+        if model_name is None and mode is not None:
+            model_name = catalogue.DEFAULT_MODEL[mode]
+        model = catalogue.MODELS.get(model_name) if isinstance(model_name, str) else None
+
+        # The model, and what it allows.
+        if isinstance(model_name, str) and model_name and model is None:
+            guess = _did_you_mean(model_name, catalogue.MODELS, cutoff=0.75)
+            hint = f"; did you mean '{guess}'?" if guess else ""
+            report("model", f"'{lint.show(model_name)}' is not in the catalogue; sent as written, and its "
+                            f"duration and resolution are not checked{hint}", "warning")
+        if model is not None and mode is not None:
+            if mode not in model.options:
+                report("model", f"{model.name} does not do {mode}; for {mode} use "
+                                f"{_or_list(catalogue.models_for(mode))}")
+            else:
+                self._check_options(model, mode, merged, raw, report)
+                fast = merged.get("fast_pretreatment")
+                if fast is True and mode not in model.fast_pretreatment:
+                    takers = [n for n, m in catalogue.MODELS.items() if mode in m.fast_pretreatment]
+                    where = f"; in {mode} only {_or_list(takers)} take it" if takers else f"; no model takes it in {mode}"
+                    report("fast_pretreatment", f"{model.name} does not take fast_pretreatment in {mode}{where}")
+
+        # Images: exactly the ones the mode needs, each usable.
+        if mode is not None:
+            needs = NEEDS_IMAGES[mode]
+            for f in IMAGE_FIELDS:
+                if f in merged and f not in needs:
+                    takes_it = _OTHER_MODE_FOR[f]
+                    if mode == "text_to_video":
+                        msg = f"text_to_video takes no images; remove {f} or use mode {takes_it}"
+                    elif mode == "subject_reference" and f == "first_frame_image":
+                        msg = "subject_reference takes no first_frame_image; the face goes in subject_image"
+                    else:
+                        msg = f"{mode} takes no {f}; {f} belongs to mode {takes_it}"
+                    report(f, msg)
+            for f in needs:
+                if f not in merged and f not in self.guessed.get(here, ()):
+                    report(f, f"{mode} needs {f} (a file path relative to the manifest, or an https URL)",
+                           at=here)
+        for f in IMAGE_FIELDS:
+            value = merged.get(f)
+            if isinstance(value, str) and value and (mode is None or f in NEEDS_IMAGES[mode]):
+                problem = self._image_problem(value)
+                if problem:
+                    report(f, problem)
+
+        # The prompt.
+        prompt = merged.get("prompt")
+        if mode == "text_to_video" and "prompt" not in merged and "prompt" not in self.guessed.get(here, ()):
+            report("prompt", "text_to_video needs a prompt", at=here)
+        if isinstance(prompt, str):
+            if mode == "text_to_video" and not prompt.strip():
+                report("prompt", "text_to_video needs a prompt; this one is empty")
+            hidden = lint.hidden_char(prompt, allow_newlines=True)
+            if hidden:
+                report("prompt", hidden)
+            if len(prompt) <= catalogue.PROMPT_MAX_CHARS and "[" in prompt:
+                lint_model = model.name if model is not None else None
+                for finding in lint.camera_findings(prompt, lint_model, mode):
+                    at = self.pos.find_text(src("prompt"), finding.snippet)
+                    line, col = at if at else self.pos.value(src("prompt"))
+                    shot, field = self.where((*here, "prompt"))
+                    self.add(line, col, finding.message, "warning", shot, field)
+
+    def _check_options(self, model, mode, merged, raw, report) -> None:
+        options = model.options[mode]
+        duration = merged.get("duration", model.default_duration)
+        resolution = merged.get("resolution", model.default_resolution)
+        if not isinstance(duration, int) or isinstance(duration, bool) or not isinstance(resolution, str):
+            return
+        durations = options.get(resolution)
+        if durations is not None and duration in durations:
+            return
+        allowed = catalogue.describe_options(options)
+        if durations is None:
+            report("resolution", f"{model.name} does not offer {resolution} for {mode}; it allows {allowed}")
+        elif not any(duration in durs for durs in options.values()):
+            report("duration", f"{model.name} does not offer {duration} s for {mode}; it allows {allowed}")
+        else:
+            only = " or ".join(str(d) for d in durations)
+            blame = "duration" if "resolution" not in raw and "duration" in raw else "resolution"
+            report(blame, f"{resolution} allows only {only} s; {model.name} allows {allowed}")
+
+    def _image_problem(self, value: str) -> str | None:
+        if value in self.image_results:
+            return self.image_results[value]
+        hidden = lint.hidden_char(value)
+        if hidden:
+            result = hidden
+        elif imagefiles.kind(value) != "path":
+            result = imagefiles.url_problem(value)
+        else:
+            result = self._local_image_problem(value)
+        self.image_results[value] = result
+        return result
+
+    def _local_image_problem(self, value: str) -> str | None:
+        try:
+            target = imagefiles.resolve_local(value, self.dir)
+        except imagefiles.ImageRefError as exc:
+            return str(exc)
+        except (OSError, RuntimeError) as exc:  # a symlink loop, an unreadable folder
+            return f"cannot resolve '{lint.show(value)}': {exc}"
+        if not target.exists():
+            return f"image file not found: '{lint.show(value)}' (paths are relative to the manifest's folder)"
+        if not target.is_file():
+            return f"'{lint.show(value)}' is not a file"
+        try:
+            facts = imagefiles.facts(target)
+        except OSError as exc:
+            return f"cannot read '{lint.show(value)}': {exc.strerror or exc}"
+        if facts.error:
+            return f"'{lint.show(value)}': {facts.error}"
+        return None
+
+    # -- the result
+
+    def _build(self) -> Manifest | None:
+        top = self.data
+        defaults = dict(top.get("defaults") or {})
+        shots: list[Shot] = []
+        for i, raw in enumerate(top["shots"]):
+            merged = {**defaults, **raw}
+            mode = merged["mode"]
+            merged.setdefault("model", catalogue.DEFAULT_MODEL[mode])
+            known = catalogue.MODELS.get(merged["model"])
+            if known is not None:
+                merged.setdefault("duration", known.default_duration)
+                merged.setdefault("resolution", known.default_resolution)
+            if "tags" in merged:
+                merged["tags"] = tuple(merged["tags"])
+            merged["line"] = self.pos.value(("shots", i))[0]
+            try:
+                shots.append(Shot.model_validate(merged))
+            except ValidationError as exc:  # the schema and the models disagree: a bug, said plainly
+                line, col = self.pos.value(("shots", i))
+                self.add(line, col, f"internal check failed (please report): {exc.errors()[0]['msg']}")
+                return None
+        settings = Settings(**{k: top.get(k) for k in SETTING_FIELDS})
+        return Manifest(
+            path=self.path, dir=self.dir, version=top["version"], name=top["name"], shots=shots,
+            settings=settings, warnings=[p for p in self.problems if p.severity == "warning"],
+            defaults=defaults,
+        )
+
+
+class _Stop(Exception):
+    """Reading cannot go on (the file is missing, too big, not a mapping)."""
+
+
+def _dotted(path: Iterable) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _missing_message(path: tuple, name: str) -> str:
+    if path == ():
+        return {
+            "version": "missing; add 'version: 1' at the top",
+            "name": "missing; add 'name: <output folder name>'",
+            "shots": "missing; add 'shots:' with at least one shot",
+        }.get(name, "missing")
+    if name == "id":
+        return "missing; every shot needs an id (it names the output file)"
+    return "missing"

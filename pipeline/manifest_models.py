@@ -1,0 +1,147 @@
+"""The manifest's typed models: the document as written (kept in agreement with the JSON Schema
+by tests), and the `Shot` the runner sees, with defaults merged and the catalogue's values filled in.
+
+The document models are strict like the schema: `duration: "6"` is text, not a number, and
+`true` is not 1. An integral float such as `6.0` is accepted as 6, because JSON Schema's
+"integer" accepts it too.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, Optional
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
+
+from pipeline import catalogue, lint
+
+ModeName = Literal["text_to_video", "image_to_video", "first_last_frame", "subject_reference"]
+Resolution = Literal["512P", "720P", "768P", "1080P"]
+
+IMAGE_FIELDS = ("first_frame_image", "last_frame_image", "subject_image")
+FLAG_FIELDS = ("prompt_optimizer", "fast_pretreatment", "aigc_watermark")
+
+
+def _integral(value):
+    """6.0 -> 6, as JSON Schema's "integer" allows; anything else is left to the strict check."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+def _search(pattern: str, what: str):
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        # re.search, as jsonschema applies "pattern": the two must agree on every input.
+        if not compiled.search(value):
+            raise ValueError(f"{what} does not match {pattern}")
+        return value
+
+    return check
+
+
+Int = Annotated[int, Strict(), BeforeValidator(_integral)]
+Number = Annotated[float, Strict()]
+Text = Annotated[str, Strict()]
+Flag = Annotated[bool, Strict()]
+SafeName = Annotated[
+    str, Strict(), Field(min_length=1, max_length=lint.NAME_MAX),
+    AfterValidator(_search(lint.NAME_PATTERN.pattern, "name")),
+]
+ImageRef = Annotated[str, Strict(), Field(min_length=1)]
+Prompt = Annotated[str, Strict(), Field(max_length=catalogue.PROMPT_MAX_CHARS)]
+ModelName = Annotated[str, Strict(), Field(min_length=1)]
+CallbackUrl = Annotated[str, Strict(), AfterValidator(_search(r"^https://[^\s/]+", "callback_url"))]
+Duration = Annotated[int, Strict(), BeforeValidator(_integral), Field(ge=1)]
+Takes = Annotated[int, Strict(), BeforeValidator(_integral), Field(ge=1, le=100)]
+
+_DOC = ConfigDict(extra="forbid", strict=True)
+# A document field may be absent (None, by its default, which pydantic does not validate) but
+# never null: `prompt:` with no value is an error in the schema, so it is one here too.
+
+
+class DefaultsDoc(BaseModel):
+    """`defaults:` as written: any shot field except id."""
+
+    model_config = _DOC
+
+    mode: ModeName = None
+    prompt: Prompt = None
+    model: ModelName = None
+    duration: Duration = None
+    resolution: Resolution = None
+    first_frame_image: ImageRef = None
+    last_frame_image: ImageRef = None
+    subject_image: ImageRef = None
+    prompt_optimizer: Flag = None
+    fast_pretreatment: Flag = None
+    aigc_watermark: Flag = None
+    callback_url: CallbackUrl = None
+    takes: Takes = None
+    notes: Text = None
+    tags: list[Text] = None
+
+
+class ShotDoc(DefaultsDoc):
+    """One item of `shots:` as written."""
+
+    id: SafeName
+
+
+class ManifestDoc(BaseModel):
+    """The whole document as written."""
+
+    model_config = _DOC
+
+    version: Annotated[Literal[1], BeforeValidator(_integral)]
+    name: SafeName
+    rpm: Annotated[int, Strict(), BeforeValidator(_integral), Field(ge=1, le=10000)] = None
+    concurrency: Annotated[int, Strict(), BeforeValidator(_integral), Field(ge=1, le=10000)] = None
+    poll_interval: Annotated[float, Strict(), Field(ge=1, le=3600)] = None
+    max_cost: Annotated[float, Strict(), Field(ge=0)] = None
+    defaults: DefaultsDoc = None
+    shots: Annotated[list[ShotDoc], Field(min_length=1)]
+
+
+SHOT_FIELDS = tuple(ShotDoc.model_fields)
+
+
+class Settings(BaseModel):
+    """Run settings from the manifest; None where the manifest does not set one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rpm: Optional[int] = None
+    concurrency: Optional[int] = None
+    poll_interval: Optional[float] = None
+    max_cost: Optional[float] = None
+
+
+class Shot(BaseModel):
+    """One checked shot: defaults merged, model filled in, and duration and resolution too when
+    the catalogue knows the model. `line` is where the shot starts in the manifest."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    mode: ModeName
+    model: str
+    prompt: Optional[str] = None
+    duration: Optional[int] = None
+    resolution: Optional[str] = None
+    first_frame_image: Optional[str] = None
+    last_frame_image: Optional[str] = None
+    subject_image: Optional[str] = None
+    prompt_optimizer: Optional[bool] = None
+    fast_pretreatment: Optional[bool] = None
+    aigc_watermark: Optional[bool] = None
+    callback_url: Optional[str] = None
+    takes: int = 1
+    notes: Optional[str] = None
+    tags: tuple[str, ...] = ()
+    line: int = 0
+
+    def images(self) -> dict[str, str]:
+        """The image fields this shot sets: field name -> path or URL, as written."""
+        return {f: getattr(self, f) for f in IMAGE_FIELDS if getattr(self, f) is not None}
