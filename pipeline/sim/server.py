@@ -449,7 +449,7 @@ class Simulator:
         port = self._server.server_address[1]
         host = f"[{self.host}]" if ":" in self.host else self.host
         state.base_url = f"http://{host}:{port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
                                         name=f"minimax-sim:{port}", daemon=True)
         self._thread.start()
         return self
