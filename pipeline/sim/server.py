@@ -10,6 +10,7 @@ import os
 import random
 import secrets
 import shutil
+import signal
 import socket
 import struct
 import sys
@@ -518,12 +519,18 @@ class Simulator:
 
 
 def serve(cfg: SimConfig, host: str = "127.0.0.1", port: int = 8765) -> None:
-    """Run the simulator in the foreground until Ctrl-C, logging each request to stderr."""
+    """Run the simulator in the foreground until Ctrl-C (or SIGTERM), logging each request to stderr."""
     check_loopback(host)
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # SIGTERM stops as cleanly as Ctrl-C, so the temporary render folder is removed.
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, interrupt) if in_main else None
     sim = Simulator(cfg, host=host, port=port, log=log).start()
     print(f"MiniMax simulator on {sim.base_url} (keys: {', '.join(redact(k) for k in cfg.keys)}; "
           f"time scale {cfg.time_scale:g}); Ctrl-C stops it", file=sys.stderr, flush=True)
@@ -531,6 +538,8 @@ def serve(cfg: SimConfig, host: str = "127.0.0.1", port: int = 8765) -> None:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
-        print("simulator stopped", file=sys.stderr)
+        print("simulator stopped", file=sys.stderr, flush=True)
     finally:
         sim.stop()
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
