@@ -72,6 +72,8 @@ def _dimensions(data: bytes) -> tuple[int, int]:
     try:
         with Image.open(io.BytesIO(data)) as img:
             return img.size
+    except Image.DecompressionBombError as exc:  # not an OSError: it escaped as a crash before
+        raise ImageError(f"image has too many pixels to decode safely ({exc})") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"image data is damaged or unreadable ({exc})") from exc
 
