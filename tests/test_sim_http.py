@@ -155,7 +155,7 @@ def test_file_not_retrievable_before_success(sim_factory, api):
     sim = sim_factory(time_scale=1.0)
     client = api(sim)
     client.create(**T2V)
-    file_id = sim.engine._tasks[sim.tasks()[0]["task_id"]].file_id  # known only to the simulator
+    file_id = sim.tasks()[0]["file_id"]  # known to the simulator before the query reveals it
     assert client.retrieve(file_id)["base_resp"]["status_code"] == 2013
 
 

@@ -168,3 +168,11 @@ def test_subject_reference_shows_the_subject(tmp_path):
     video = render(tmp_path, "She smiles", mode="subject_reference", first=None, subject=picture(400, 600))
     x, y, _ = marker(video[0])
     assert abs(x - 80) < 5 and y < 45  # the portrait sits above the caption
+
+
+def test_image_whose_body_is_damaged_renders_a_placeholder(tmp_path):
+    buf = io.BytesIO()
+    Image.new("RGB", (640, 360), "white").save(buf, "JPEG")
+    damaged = buf.getvalue()[: len(buf.getvalue()) // 3]  # the header still passes the API checks
+    video = render(tmp_path, "", first=damaged)
+    assert len(video) == 24 and 60 < ImageStat.Stat(video[0].convert("L")).mean[0] < 200  # the grey card

@@ -252,3 +252,17 @@ def test_sensitive_word_gives_1026_and_no_task(sim_factory, api):
     answer = client.create(model="MiniMax-Hailuo-02", prompt="a FORBIDDEN door")
     assert answer == {"task_id": "", "base_resp": {"status_code": 1026, "status_msg": "input new_sensitive"}}
     assert sim.tasks() == [] and status(client.create(model="MiniMax-Hailuo-02", prompt="a door"))[0] == 0
+
+
+def test_image_with_too_many_pixels_is_refused_not_crashed(client):
+    """A PNG header claiming 20000x20000 (400 MP) is tiny but would not decode safely."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    bomb = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 20001)) + chunk(b"IEND", b""))
+    code, message = status(client.create(model="MiniMax-Hailuo-02", first_frame_image=_data_url(bomb)))
+    assert code == 2013 and "too many pixels" in message

@@ -83,7 +83,7 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
         help="a key that answers 2049 'invalid api key', as a wrong-region key does; repeatable (default: none)")
     add("--no-balance-key", action="append", dest="no_balance_keys", metavar="KEY", default=[],
         help="a valid key whose creates answer 1008 'insufficient balance'; repeatable (default: none)")
-    add("--time-scale", type=float, default=d.time_scale,
+    add("--time-scale", type=float, default=d.time_scale, metavar="X",
         help="multiplies every simulated duration (phases, the rate window, URL lifetime); "
              "0.01 runs 100x faster (default: %(default)s)")
     add("--concurrency", type=int, default=None, metavar="N",
@@ -99,14 +99,14 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
         help="download URL lifetime in simulated seconds (default: %(default)s)")
     add("--faults", default="", metavar="NAME=P,...",
         help=f"fault probabilities, e.g. reset=0.05,http_500=0.02; names: {', '.join(FAULTS)} (default: none)")
-    add("--seed", type=int, default=d.seed, help="seed for ids, timings and faults (default: %(default)s)")
+    add("--seed", type=int, default=d.seed, metavar="N", help="seed for ids, timings and faults (default: %(default)s)")
     add("--sensitive-word", action="append", dest="sensitive_words", metavar="W", default=[],
         help="a prompt containing W (any case) answers 1026 at create; repeatable (default: none)")
     add("--slow-seconds", type=float, default=d.slow_seconds, metavar="S",
         help="real seconds the 'slow' fault delays an answer (default: %(default)s)")
     add("--render-height", type=int, default=d.render_height, metavar="PX",
         help="height of the rendered preview videos (default: %(default)s)")
-    add("--render-fps", type=int, default=d.render_fps, help="frame rate of the rendered previews (default: %(default)s)")
+    add("--render-fps", type=int, default=d.render_fps, metavar="N", help="frame rate of the rendered previews (default: %(default)s)")
     add("--render-cache-dir", default=None, metavar="DIR",
         help="keep rendered videos here (default: a temporary folder removed on exit)")
 

@@ -144,12 +144,13 @@ class Engine:
             camera=spec.mode in MODELS[spec.model].honours_camera,
             first=_source(spec.first_frame), last=_source(spec.last_frame), subject=_source(spec.subject),
         )
+        body_hash = fingerprint(body)
         with self._lock:
             now = self.now()
             self._admit(key, now)
             queued_at, started_at, finished_at = self._schedule(key, now)
             task = Task(
-                task_id=self._new_task_id(), key=key, fingerprint=fingerprint(body), spec=spec,
+                task_id=self._new_task_id(), key=key, fingerprint=body_hash, spec=spec,
                 created_at=now, queued_at=queued_at, started_at=started_at, finished_at=finished_at,
                 file_id=self._new_file_id(),
                 fail_code=codes.OUTPUT_SENSITIVE if self._roll("fail_1027") else None,
@@ -273,7 +274,7 @@ class Engine:
                 "model": t.spec.model, "mode": t.spec.mode, "duration": t.spec.duration,
                 "resolution": t.spec.resolution, "status": status,
                 "created_at": t.created_at, "started_at": t.started_at, "finished_at": t.finished_at,
-                "file_id": str(t.file_id) if status == SUCCESS else None,
+                "file_id": str(t.file_id),  # the API reveals it only on Success; this view always does
                 "fail_code": t.fail_code,
             })
         return out

@@ -200,16 +200,18 @@ def _image_canvas(source: bytes | str | None, w: int, h: int) -> Image.Image:
 def _open(source: bytes | str | None, fw: int, fh: int) -> Image.Image:
     """Decoded image bytes; a URL (which cannot be fetched) or nothing becomes a placeholder card."""
     if isinstance(source, bytes):
-        with Image.open(io.BytesIO(source)) as img:
-            img = ImageOps.exif_transpose(img)
-            img.draft("RGB", (fw, fh))  # JPEG: decode at a reduced scale, much faster
-            return img.convert("RGB")
+        try:
+            with Image.open(io.BytesIO(source)) as img:
+                img.draft("RGB", (fw, fh))  # JPEG: decode at a reduced scale, much faster
+                return ImageOps.exif_transpose(img).convert("RGB")
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            source = "(image data could not be decoded)"  # the header passed the checks, the rest did not
     card = Image.new("RGB", (fw, fh), (112, 116, 124))
     draw = ImageDraw.Draw(card)
     draw.line([(0, 0), (fw, fh)], fill=(132, 136, 144), width=max(1, fh // 90))
     draw.line([(0, fh), (fw, 0)], fill=(132, 136, 144), width=max(1, fh // 90))
     draw.rectangle([0, 0, fw - 1, fh - 1], outline=INK, width=max(1, fh // 60))
-    text = f"image not fetched: {source}" if source else "no image"
+    text = f"image not fetched: {source}" if source and source.startswith("http") else source or "no image"
     _text_block(draw, text, (fw // 10, fh // 3, fw * 9 // 10, fh * 2 // 3), fh // 12, INK)
     return card
 
