@@ -154,6 +154,23 @@ def normalise_status(raw: Any) -> str:
     return _STATUS_SPELLINGS.get(text.lower(), text)
 
 
+class _Secret:
+    """Holds the key so that repr(), vars() and locals-dumping tracebacks show only <redacted>."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<redacted>"
+
+    __str__ = __repr__
+
+
 class MiniMaxClient:
     """One account on one host. Settings: arguments, then MINIMAX_API_KEY / MINIMAX_BASE_URL, then defaults."""
 
@@ -171,7 +188,7 @@ class MiniMaxClient:
             raise AccountError(
                 "no API key: set MINIMAX_API_KEY (or run without one against the built-in simulator)"
             )
-        self.__key = key
+        self._key = _Secret(key)
         self.base_url = _versionless(base_url or os.environ.get("MINIMAX_BASE_URL") or DEFAULT_BASE_URL)
         self._own_http = http is None
         self._http = http or httpx.AsyncClient(
@@ -195,7 +212,7 @@ class MiniMaxClient:
 
     @property
     def _auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.__key}"}
+        return {"Authorization": f"Bearer {self._key.reveal()}"}
 
     # -- the three API calls -------------------------------------------------------------
 
