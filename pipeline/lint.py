@@ -88,7 +88,8 @@ def camera_findings(prompt: str, model: str | None, mode: str | None) -> list[Fi
             guesses = camera.suggest(item)
             msg = f"[{show(item)}] is not one of the 15 camera commands, so the model reads it as text"
             if guesses:
-                msg += "; did you mean " + " or ".join(f"[{g}]" for g in guesses) + "?"
+                named = [f"[{g}]" for g in guesses]
+                msg += "; did you mean " + (", ".join(named[:-1]) + " or " if len(named) > 1 else "") + named[-1] + "?"
             out.append(Finding(msg, snippet))
         if len(b.commands) > camera.MAX_PER_BRACKET:
             out.append(Finding(

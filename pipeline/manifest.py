@@ -501,8 +501,10 @@ class _Checker:
         options = model.options[mode]
         duration = merged.get("duration", model.default_duration)
         resolution = merged.get("resolution", model.default_resolution)
-        if not isinstance(duration, int) or isinstance(duration, bool) or not isinstance(resolution, str):
-            return
+        if not isinstance(duration, int) or isinstance(duration, bool) or duration < 1:
+            return  # the schema reported it
+        if resolution not in catalogue.RESOLUTION_SIZES:
+            return  # the schema reported it
         durations = options.get(resolution)
         if durations is not None and duration in durations:
             return

@@ -41,8 +41,12 @@ def _search(pattern: str, what: str):
     return check
 
 
-Int = Annotated[int, Strict(), BeforeValidator(_integral)]
-Number = Annotated[float, Strict()]
+def _version_one(value: int) -> int:
+    if value != 1:  # a Literal[1] would take True, which the schema's const refuses
+        raise ValueError("version must be 1")
+    return value
+
+
 Text = Annotated[str, Strict()]
 Flag = Annotated[bool, Strict()]
 SafeName = Annotated[
@@ -94,7 +98,7 @@ class ManifestDoc(BaseModel):
 
     model_config = _DOC
 
-    version: Annotated[Literal[1], BeforeValidator(_integral)]
+    version: Annotated[int, Strict(), BeforeValidator(_integral), AfterValidator(_version_one)]
     name: SafeName
     rpm: Annotated[int, Strict(), BeforeValidator(_integral), Field(ge=1, le=10000)] = None
     concurrency: Annotated[int, Strict(), BeforeValidator(_integral), Field(ge=1, le=10000)] = None

@@ -9,6 +9,7 @@ duplicate keys, which YAML itself silently resolves to the last one.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -137,7 +138,7 @@ def decode(data: bytes) -> str:
     except UnicodeDecodeError as exc:
         line, col = _byte_position(data, exc.start)
         raise YamlError(
-            line, col, f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} cannot start a character here)"
+            line, col, f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} here is not valid UTF-8); save it as UTF-8"
         ) from None
     return text[1:] if text.startswith("\ufeff") else text
 
@@ -200,6 +201,17 @@ def parse(text: str) -> tuple[Any, Positions, list[Note]]:
     root: list = []
     alias_count = alias_nodes = 0
     documents = 0
+
+    def here() -> tuple:
+        """The JSON path of the value being read now."""
+        if not stack:
+            return ()
+        top = stack[-1]
+        if isinstance(top.data, list):
+            return (*path, len(top.data))
+        if top.key is None or top.key is _MERGE:
+            return tuple(path)
+        return (*path, top.key)
 
     def put(value, pos: Pos, size: int, line: int, col: int, is_merge_key: bool = False) -> None:
         if not stack:
@@ -271,8 +283,11 @@ def parse(text: str) -> tuple[Any, Positions, list[Note]]:
                     except (ValueError, yaml.YAMLError):
                         raise YamlError(line, col, f"'{event.value}' is not a valid {tag.removeprefix(_TAG)}") from None
                 else:
-                    notes.append(Note(line, col, tuple(path), f"the YAML tag '{tag}' is not supported; write plain values"))
+                    notes.append(Note(line, col, here(), f"the YAML tag '{tag}' is not supported; write plain values"))
                     value = event.value
+                if type(value) is float and not math.isfinite(value):
+                    notes.append(Note(line, col, here(), f"'{event.value}' is not a finite number; "
+                                                         "a manifest holds only what JSON can"))
                 pos = Pos(line, col)
                 if event.anchor is not None:
                     anchors[event.anchor] = (value, pos, 1)
@@ -283,7 +298,7 @@ def parse(text: str) -> tuple[Any, Positions, list[Note]]:
                 if len(stack) >= MAX_DEPTH:
                     raise YamlError(line, col, f"the data is nested more than {MAX_DEPTH} levels deep")
                 if event.tag not in (None, "!", _TAG + "map", _TAG + "seq"):
-                    notes.append(Note(line, col, tuple(path), f"the YAML tag '{event.tag}' is not supported"))
+                    notes.append(Note(line, col, here(), f"the YAML tag '{event.tag}' is not supported"))
                 if stack:
                     top = stack[-1]
                     if isinstance(top.data, list):
@@ -355,7 +370,8 @@ def _syntax_error(exc: yaml.MarkedYAMLError, text: str) -> YamlError:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     problem = exc.problem or "invalid YAML"
-    if "cannot start any token" in problem and mark is not None and text[mark.index:mark.index + 1] == "\t":
+    at_tab = mark is not None and text[mark.index:mark.index + 1] == "\t"
+    if "tab character" in problem or ("cannot start any token" in problem and at_tab):
         return YamlError(line, col, "a tab character; YAML indents with spaces, never tabs")
     message = f"YAML syntax error: {problem}"
     if exc.context and exc.context_mark and exc.context_mark.line + 1 != line:
