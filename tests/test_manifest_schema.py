@@ -1,0 +1,159 @@
+"""The JSON Schema is the contract: it must agree with the catalogue, with the pydantic models,
+and (its fast validator) with plain jsonschema, on every example and corpus file."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+from pydantic import ValidationError
+
+from pipeline import catalogue, lint, schemacheck
+from pipeline.manifest_models import DefaultsDoc, ManifestDoc, ShotDoc
+from pipeline.yamlpos import YamlError, decode, parse
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = json.loads((ROOT / "schemas" / "manifest.schema.json").read_text(encoding="utf-8"))
+DOCS = sorted((ROOT / "manifests").glob("*.yaml")) + sorted((ROOT / "tests" / "manifests").glob("*/*.yaml"))
+
+
+def resolve(node: dict) -> dict:
+    """A property's schema with its $ref followed (one level, as the schema uses them)."""
+    if "$ref" in node:
+        target = SCHEMA["$defs"][node["$ref"].removeprefix("#/$defs/")]
+        return {**resolve(target), **{k: v for k, v in node.items() if k != "$ref"}}
+    return node
+
+
+def object_schemas(node, where="#"):
+    if isinstance(node, dict):
+        if node.get("type") == "object":
+            yield where, node
+        for key, value in node.items():
+            yield from object_schemas(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from object_schemas(value, f"{where}/{i}")
+
+
+def test_schema_is_valid_2020_12_with_id():
+    Draft202012Validator.check_schema(SCHEMA)
+    assert SCHEMA["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert SCHEMA["$id"]
+
+
+def test_every_object_forbids_unknown_keys_and_every_property_is_documented():
+    objects = list(object_schemas(SCHEMA))
+    assert len(objects) == 3  # the manifest, a shot, defaults
+    for where, obj in objects:
+        assert obj.get("additionalProperties") is False, where
+        for name, prop in obj["properties"].items():
+            full = resolve(prop)
+            for key in ("title", "description", "examples"):
+                assert full.get(key), f"{where}/properties/{name} has no {key}"
+
+
+def test_schema_agrees_with_the_catalogue():
+    defs = SCHEMA["$defs"]
+    assert defs["model"]["examples"] == list(catalogue.MODELS)
+    assert defs["mode"]["enum"] == list(catalogue.MODES)
+    resolutions = {r for m in catalogue.MODELS.values() for opts in m.options.values() for r in opts}
+    assert set(defs["resolution"]["enum"]) == resolutions == set(catalogue.RESOLUTION_SIZES)
+    assert defs["prompt"]["maxLength"] == catalogue.PROMPT_MAX_CHARS
+    for name in defs["model"]["description"].split("Unless set here or in defaults: ")[1].split(".")[0].split(", or "):
+        assert name.split()[0] in catalogue.DEFAULT_MODEL.values()
+    assert defs["safeName"]["pattern"] == lint.NAME_PATTERN.pattern
+    assert defs["safeName"]["maxLength"] == lint.NAME_MAX
+
+
+def test_schema_fields_match_the_models():
+    shot_props = SCHEMA["$defs"]["shot"]["properties"]
+    default_props = SCHEMA["$defs"]["defaults"]["properties"]
+    assert set(shot_props) == set(ShotDoc.model_fields)
+    assert set(default_props) == set(DefaultsDoc.model_fields) == set(shot_props) - {"id"}
+    assert set(SCHEMA["properties"]) == set(ManifestDoc.model_fields)
+    assert SCHEMA["required"] == [n for n, f in ManifestDoc.model_fields.items() if f.is_required()]
+
+
+def test_the_yaml_language_server_header_is_documented():
+    assert "# yaml-language-server: $schema=../schemas/manifest.schema.json" in SCHEMA["description"]
+
+
+def load_data(path: Path):
+    try:
+        data, _, notes = parse(decode(path.read_bytes()))
+    except YamlError:
+        return None
+    return data
+
+
+PARSED = [(p, load_data(p)) for p in DOCS]
+PARSED = [(p, d) for p, d in PARSED if d is not None]
+
+
+def test_the_agreement_tests_cover_valid_and_invalid_documents():
+    reference = schemacheck.reference_validator()
+    valid = [p for p, d in PARSED if reference.is_valid(d)]
+    assert len(valid) >= 40 and len(PARSED) - len(valid) >= 40
+
+
+@pytest.mark.parametrize("path, data", PARSED, ids=[p.stem for p, _ in PARSED])
+def test_pydantic_and_jsonschema_agree(path, data):
+    schema_ok = schemacheck.reference_validator().is_valid(data)
+    try:
+        ManifestDoc.model_validate(data)
+        models_ok = True
+    except ValidationError:
+        models_ok = False
+    assert schema_ok == models_ok
+
+
+def error_keys(validator, data):
+    return sorted((tuple(e.absolute_path), e.validator, e.message) for e in validator.iter_errors(data))
+
+
+@pytest.mark.parametrize("path, data", PARSED, ids=[p.stem for p, _ in PARSED])
+def test_fast_validator_reports_exactly_what_jsonschema_does(path, data):
+    assert error_keys(schemacheck.validator(), data) == error_keys(schemacheck.reference_validator(), data)
+
+
+EDGE_VALUES = [None, True, False, 0, 1, -1, 6, 6.0, 6.5, 10**20, math.inf, math.nan, "", "x", "6", "768P",
+               "768p", "text_to_video", "a..b", ".x", "a\n", "https://h/x", "http://h/x", "x" * 2001, [], {}, ["a"], [1]]
+
+
+@pytest.mark.parametrize("field", sorted(set(ShotDoc.model_fields)))
+def test_agreement_on_edge_values_for_every_shot_field(field):
+    """Each edge value in each field: both validators and the models give the same verdict."""
+    for value in EDGE_VALUES:
+        shot = {"id": "a", "mode": "text_to_video", "prompt": "x", field: value}
+        data = {"version": 1, "name": "n", "shots": [shot]}
+        reference = schemacheck.reference_validator()
+        assert error_keys(schemacheck.validator(), data) == error_keys(reference, data), (field, value)
+        if isinstance(value, float) and math.isnan(value):
+            continue  # JSON Schema's "minimum" lets NaN through; no manifest can hold one
+        try:
+            ManifestDoc.model_validate(data)
+            models_ok = True
+        except ValidationError:
+            models_ok = False
+        assert reference.is_valid(data) == models_ok, (field, value)
+
+
+@pytest.mark.parametrize("field", ["version", "name", "rpm", "concurrency", "poll_interval", "max_cost"])
+def test_agreement_on_edge_values_for_top_fields(field):
+    """As above; NaN is left to the fast-validator check, as YAML reading refuses it (see yamlpos)."""
+    for value in EDGE_VALUES:
+        data = {"version": 1, "name": "n", "shots": [{"id": "a"}], field: value}
+        reference = schemacheck.reference_validator()
+        assert error_keys(schemacheck.validator(), data) == error_keys(reference, data), (field, value)
+        if isinstance(value, float) and math.isnan(value):
+            continue  # JSON Schema's "minimum" lets NaN through; no manifest can hold one
+        try:
+            ManifestDoc.model_validate(data)
+            models_ok = True
+        except ValidationError:
+            models_ok = False
+        assert reference.is_valid(data) == models_ok, (field, value)
