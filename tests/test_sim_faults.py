@@ -25,6 +25,11 @@ def raw_request(sim, request: bytes) -> tuple[bytes, BaseException | None]:
     return received, error
 
 
+@pytest.fixture
+def sim(sim_factory):
+    return sim_factory(time_scale=0.0002, render_height=90, render_fps=6)
+
+
 def get(path: str) -> bytes:
     return f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sim-key\r\n\r\n".encode()
 
