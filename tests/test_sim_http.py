@@ -50,7 +50,7 @@ def test_lifecycle_reaches_success_with_string_file_id_then_int_in_retrieve(http
 
 
 def test_statuses_seen_in_order(sim_factory, api):
-    sim = sim_factory(time_scale=0.05, preparing=(2, 2), queueing=(2, 2), processing=(2, 2))
+    sim = sim_factory(time_scale=0.05, preparing=(3, 3), queueing=(3, 3), processing=(3, 3))  # 0.15 s each
     client = api(sim)
     task_id = client.create(**T2V)["task_id"]
     seen = []
@@ -173,12 +173,12 @@ def test_retrieve_accepts_and_ignores_group_id(sim, api):
 
 
 def test_download_url_expires_and_a_new_retrieve_gives_a_working_one(http, sim_factory, api):
-    sim = sim_factory(time_scale=0.001, url_ttl=300)  # 0.3 s
+    sim = sim_factory(time_scale=0.001, url_ttl=600)  # 0.6 s
     client, done = finished(api, sim)
     url = client.retrieve(done["file_id"])["file"]["download_url"]
     assert url.startswith(f"{sim.base_url}/download/") and "expires=" in url
     assert http.get(url).status_code == 200
-    time.sleep(0.35)
+    time.sleep(0.65)
     expired = http.get(url)
     assert expired.status_code == 403 and b"Request has expired" in expired.content
     fresh = client.retrieve(done["file_id"])["file"]["download_url"]
