@@ -34,28 +34,42 @@ def poll_delay(polls_done: int, rng: random.Random, *, first: float = FIRST_POLL
     return base * rng.uniform(1.0 - POLL_JITTER, 1.0 + POLL_JITTER)
 
 
+PROBE_STEP = 0.1  # above the learned capacity, creep up ten times slower: one probe per ~10 windows
+
+
 @dataclass
 class AdaptiveRate:
-    """Creates per window: halve on a rate-limit answer, creep back up (AIMD) to the ceiling.
+    """Creates per window, AIMD: decrease on a rate-limit answer, creep back up to the ceiling.
 
-    The additive step is one request per window for every `rate` successes, i.e. about +1 RPM
-    per minute of clean creates.
+    The decrease halves the rate but never below what the server just accepted in the last
+    window: that many creates were proven fine, and a windowed server refills on schedule. Up to
+    that learned capacity the rate climbs one per window per `rate` successes; above it, it only
+    probes (PROBE_STEP), so an overestimated RPM costs a handful of 1002 answers, not a steady
+    stream. `ceiling` None means the RPM is unknown: no limit until the server says so.
     """
 
-    ceiling: float
-    rate: float = 0.0
+    ceiling: float | None
+    rate: float | None = None
+    learned: float | None = None
     floor: float = 1.0
 
     def __post_init__(self) -> None:
-        self.rate = self.rate or self.ceiling
+        if self.rate is None:
+            self.rate = self.ceiling
 
-    def on_rate_limited(self) -> None:
-        self.rate = max(self.floor, self.rate / 2)
+    def on_rate_limited(self, accepted_in_window: int) -> None:
+        current = self.rate if self.rate is not None else float(max(accepted_in_window, 1)) * 2
+        self.learned = max(self.floor, float(accepted_in_window))
+        self.rate = max(self.floor, min(current, max(current / 2, float(accepted_in_window))))
 
     def on_success(self) -> None:
-        self.rate = min(self.ceiling, self.rate + 1.0 / max(self.rate, 1.0))
+        if self.rate is None:
+            return
+        step = 1.0 if self.learned is None or self.rate < self.learned else PROBE_STEP
+        top = self.ceiling if self.ceiling is not None else float("inf")
+        self.rate = min(top, self.rate + step / max(self.rate, 1.0))
 
     @property
-    def allowed(self) -> int:
-        """Whole creates allowed per window now."""
-        return max(int(self.floor), int(self.rate))
+    def allowed(self) -> int | None:
+        """Whole creates allowed per window now; None for no limit."""
+        return None if self.rate is None else max(int(self.floor), int(self.rate))

@@ -50,16 +50,37 @@ def test_queries_per_task_stay_within_the_target_bound():
         assert queries <= math.ceil(generation / retry.POLL_INTERVAL) + 1, generation
 
 
-def test_adaptive_rate_halves_on_rate_limit_and_creeps_back():
-    rate = retry.AdaptiveRate(ceiling=20)
+def test_adaptive_rate_halves_but_not_below_what_the_server_accepted():
+    rate = retry.AdaptiveRate(ceiling=40)
+    rate.on_rate_limited(accepted_in_window=20)  # told 2x the real 20
     assert rate.allowed == 20
-    rate.on_rate_limited()
+    rate = retry.AdaptiveRate(ceiling=20)
+    rate.on_rate_limited(accepted_in_window=3)  # a shared account: the server took only 3
     assert rate.allowed == 10
-    rate.on_rate_limited()
-    rate.on_rate_limited()
-    rate.on_rate_limited()
-    rate.on_rate_limited()
+    for _ in range(4):
+        rate.on_rate_limited(accepted_in_window=0)
     assert rate.allowed == 1  # never below the floor
-    for _ in range(400):
+
+
+def test_adaptive_rate_recovers_fast_to_learned_capacity_then_only_probes():
+    rate = retry.AdaptiveRate(ceiling=40)
+    rate.on_rate_limited(accepted_in_window=20)
+    rate.rate = 10.0  # as if a few more 1002s pushed it down
+    for _ in range(150):
         rate.on_success()
-    assert rate.allowed == 20  # back to, and never above, the ceiling
+    assert rate.allowed == 20  # back to the learned capacity quickly...
+    for _ in range(200):  # ...then ~10 windows of clean creates per extra request per window
+        rate.on_success()
+    assert 20 <= rate.allowed <= 21
+    for _ in range(10000):
+        rate.on_success()
+    assert rate.allowed == 40  # never above the ceiling
+
+
+def test_unknown_rpm_means_no_limit_until_the_first_rate_limit():
+    rate = retry.AdaptiveRate(ceiling=None)
+    assert rate.allowed is None
+    rate.on_success()
+    assert rate.allowed is None
+    rate.on_rate_limited(accepted_in_window=5)
+    assert rate.allowed == 5

@@ -1,0 +1,70 @@
+"""Which server a run talks to: the real MiniMax API (a key is set) or the built-in simulator.
+
+The endpoint identity is part of every fingerprint, so a simulator video never counts as done
+against the real API. The in-process simulator runs on a fast clock; the runner scales its own
+waits by the same factor so the policy is the same one the real API gets.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import AsyncIterator, Literal
+
+from pipeline.api import MiniMaxClient
+from pipeline.errors import InputError
+
+Choice = Literal["auto", "sim", "api"]
+SIM_ENDPOINT = "simulator"
+SIM_KEY = "sim-local"
+SIM_TIME_SCALE = 0.01  # a 2-minute generation takes 1.2 s
+
+
+@dataclass(frozen=True)
+class Backend:
+    client: MiniMaxClient
+    endpoint: str  # identity in fingerprints: "simulator" or the API base URL
+    kind: Literal["simulator", "api"]
+    time_scale: float
+    banner: str
+
+
+def resolve(choice: Choice) -> Literal["simulator", "api"]:
+    """auto: the API when MINIMAX_API_KEY is set, the simulator otherwise."""
+    key = os.environ.get("MINIMAX_API_KEY")
+    if choice == "api" and not key:
+        raise InputError("--backend api needs MINIMAX_API_KEY; without it, use --backend sim (the simulator)")
+    if choice == "sim" or (choice == "auto" and not key):
+        return "simulator"
+    return "api"
+
+
+@asynccontextmanager
+async def open_backend(choice: Choice, *, rpm: float | None, seed: int | None = None) -> AsyncIterator[Backend]:
+    kind = resolve(choice)
+    if kind == "api":
+        async with MiniMaxClient() as client:
+            yield Backend(client, client.base_url, "api", 1.0, f"Using the MiniMax API at {client.base_url}.")
+        return
+
+    from pipeline.sim import SimConfig, Simulator
+
+    config = SimConfig(keys=(SIM_KEY,), time_scale=SIM_TIME_SCALE, rpm=None if rpm is None else max(1, int(rpm)),
+                       seed=seed or 0)
+    with Simulator(config) as sim:
+        async with MiniMaxClient(api_key=SIM_KEY, base_url=sim.base_url) as client:
+            yield Backend(
+                client, SIM_ENDPOINT, "simulator", SIM_TIME_SCALE,
+                "SIMULATOR: no MINIMAX_API_KEY is set, so this run uses the built-in MiniMax simulator "
+                "(free previz videos, nothing billed). Set MINIMAX_API_KEY to generate real videos.",
+            )
+
+
+def endpoint_for(choice: Choice) -> str:
+    """The endpoint identity a run would use, without opening any connection (for plan/status)."""
+    if resolve(choice) == "simulator":
+        return SIM_ENDPOINT
+    from pipeline.api import DEFAULT_BASE_URL, _versionless
+
+    return _versionless(os.environ.get("MINIMAX_BASE_URL") or DEFAULT_BASE_URL)

@@ -1,0 +1,280 @@
+"""The `shots` command: argument parsing and printing only; the work is in the library.
+
+Results go to stdout (a table, or JSON with --json); progress and chatter go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from pipeline import __version__
+from pipeline.errors import (
+    EXIT_ABORTED,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_SHOTS_FAILED,
+    ShotsError,
+)
+
+EXIT_CODES = f"""exit codes:
+  {EXIT_OK}    all done (validate: valid, maybe with warnings)
+  {EXIT_SHOTS_FAILED}    some shots failed, are uncertain, or are still pending
+  {EXIT_INVALID}    invalid input or usage
+  {EXIT_ABORTED}    run aborted: account error (key, region, balance), output folder locked, disk, --max-cost
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C); run the same command again to resume"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if not getattr(args, "verbose", False) else logging.INFO,
+                        format="%(levelname)s: %(message)s", stream=sys.stderr)
+    try:
+        return args.handler(args)
+    except ShotsError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("Interrupted; run the same command again to resume.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `shots status M | head`: the reader left; not an error
+        sys.stderr.close()
+        return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shots",
+        description="Turn a YAML shot list into MiniMax (Hailuo) videos, resumably.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"shots {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str, example: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=f"{help}\n\nexample:\n  {example}", epilog=EXIT_CODES,
+                           formatter_class=_Formatter)
+        p.add_argument("-v", "--verbose", action="store_true", help="log retries and decisions to stderr")
+        return p
+
+    p = command("validate", "check manifests against the schema and the model catalogue (no network)",
+                "shots validate manifests/example.yaml")
+    p.add_argument("manifests", nargs="+", metavar="MANIFEST")
+    p.add_argument("--json", action="store_true", help="print the problems as JSON on stdout")
+    p.set_defaults(handler=cmd_validate)
+
+    p = command("plan", "show what a run would do and what it would cost (no network)",
+                "shots plan manifests/example.yaml --reason")
+    _manifest_options(p)
+    p.add_argument("--reason", action="store_true", help="say why each take gets its action")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON on stdout")
+    p.set_defaults(handler=cmd_plan)
+
+    p = command("run", "generate every shot that is not done yet; resumes where the last run stopped",
+                "shots run manifests/example.yaml --rpm 20")
+    _manifest_options(p)
+    p.add_argument("--max-cost", type=float, metavar="USD",
+                   help="refuse to start if the new spend could exceed this (manifest: max_cost)")
+    p.add_argument("--poll-interval", type=float, metavar="S", help="seconds between status queries (default: 10)")
+    p.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--no-lock-file", action="store_true", help="do not write <manifest>.lock.json")
+    p.add_argument("--seed", type=int, help="seed for jitter and the simulator (reproducible runs)")
+    p.add_argument("--time-scale", type=float, default=1.0, metavar="F",
+                   help="scale every wait by F, to match a simulator started with `shots sim --time-scale F`")
+    p.set_defaults(handler=cmd_run)
+
+    p = command("status", "show what the ledger knows of each shot take", "shots status manifests/example.yaml")
+    p.add_argument("manifest", metavar="MANIFEST")
+    p.add_argument("--out", type=Path, default=Path("outputs"), help="outputs root (default: outputs)")
+    p.add_argument("--backend", choices=("auto", "sim", "api"), default="auto",
+                   help="whose results to show (default: auto: api if MINIMAX_API_KEY is set)")
+    p.add_argument("--json", action="store_true", help="print the status as JSON on stdout")
+    p.set_defaults(handler=cmd_status)
+
+    p = command("sim", "serve the MiniMax-compatible simulator on 127.0.0.1",
+                "shots sim --port 8765 --rpm 20 --time-scale 0.01")
+    from pipeline.sim import add_sim_arguments
+
+    add_sim_arguments(p)
+    p.set_defaults(handler=cmd_sim)
+    return parser
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Shows a default when there is one to show and the help does not already say it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" not in text and action.default not in (None, False, argparse.SUPPRESS):
+            text += " (default: %(default)s)"
+        return text
+
+
+def _manifest_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("manifest", metavar="MANIFEST")
+    p.add_argument("--only", nargs="+", metavar="ID", help="only these shot ids")
+    p.add_argument("--retry-failed", action="store_true", help="create again the takes that failed for good")
+    p.add_argument("--resubmit-uncertain", action="store_true",
+                   help="create again the takes whose create answer was lost (may pay twice)")
+    p.add_argument("--rpm", type=float, help="creates per minute (manifest: rpm; default: 5, the free tier)")
+    p.add_argument("--concurrency", type=int, metavar="N",
+                   help="tasks in flight at once (manifest: concurrency; default: no cap beyond the rate)")
+    p.add_argument("--out", type=Path, default=Path("outputs"), help="outputs root; videos go to OUT/<name>/")
+    p.add_argument("--backend", choices=("auto", "sim", "api"), default="auto",
+                   help="auto: the API if MINIMAX_API_KEY is set, else the built-in simulator")
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def _settings(args: argparse.Namespace, manifest: Any) -> dict[str, Any]:
+    """Flag, then manifest, then default."""
+    s = manifest.settings
+
+    def pick(flag: str, attr: str, default: Any) -> Any:
+        value = getattr(args, flag, None)
+        if value is None:
+            value = getattr(s, attr, None)
+        return default if value is None else value
+
+    rpm = pick("rpm", "rpm", 5.0)
+    concurrency = pick("concurrency", "concurrency", None)
+    if rpm <= 0:
+        from pipeline.errors import InputError
+
+        raise InputError(f"--rpm must be positive, got {rpm:g}")
+    if concurrency is not None and concurrency < 1:
+        from pipeline.errors import InputError
+
+        raise InputError(f"--concurrency must be at least 1, got {concurrency}")
+    return {
+        "rpm": float(rpm),
+        "concurrency": concurrency,
+        "poll_interval": float(pick("poll_interval", "poll_interval", 10.0)),
+        "max_cost": pick("max_cost", "max_cost", None),
+    }
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from pipeline.manifest import check
+
+    files = []
+    any_error = False
+    for name in args.manifests:
+        problems = check(name)
+        errors = [p for p in problems if p.severity == "error"]
+        any_error = any_error or bool(errors)
+        files.append({"file": name, "valid": not errors, "problems": [p.to_json() for p in problems]})
+        for p in problems:
+            print(str(p), file=sys.stderr)
+        if not args.json:
+            verdict = "invalid" if errors else "valid"
+            warnings = len(problems) - len(errors)
+            extra = f" ({len(errors)} error(s), {warnings} warning(s))" if problems else ""
+            print(f"{name}: {verdict}{extra}")
+    if args.json:
+        _print_json({"files": files})
+    return EXIT_INVALID if any_error else EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from pipeline import backend, summary, workflow
+    from pipeline.manifest import load
+    from pipeline.plan import estimate_seconds
+
+    manifest = load(args.manifest)
+    settings = _settings(args, manifest)
+    endpoint = backend.endpoint_for(args.backend)
+    prepared = workflow.prepare(manifest, endpoint, args.out, only=args.only, retry_failed=args.retry_failed,
+                                resubmit_uncertain=args.resubmit_uncertain)
+    estimate = estimate_seconds(prepared.plan, settings["rpm"], settings["concurrency"])
+    if args.json:
+        _print_json(summary.plan_json(prepared.plan, estimate, endpoint))
+    else:
+        print(summary.plan_text(prepared.plan, reasons=args.reason, estimate_s=estimate,
+                                simulated=endpoint == backend.SIM_ENDPOINT))
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipeline import summary, workflow
+    from pipeline.manifest import load
+    from pipeline.progress import Progress
+    from pipeline.runner import RunOptions
+
+    manifest = load(args.manifest)
+    for warning in manifest.warnings:
+        print(str(warning), file=sys.stderr)
+    settings = _settings(args, manifest)
+    options = RunOptions(rpm=settings["rpm"], concurrency=settings["concurrency"],
+                         poll_interval=settings["poll_interval"], seed=args.seed, time_scale=args.time_scale)
+    progress: list[Progress] = []
+
+    def on_start(prepared: Any, banner: str) -> Any:
+        print(banner, file=sys.stderr)
+        work = sum(1 for t in prepared.plan.takes if t.action not in ("up to date", "failed: skipped",
+                                                                       "uncertain: skipped"))
+        progress.append(Progress(work, enabled=False if args.quiet else None))
+        return progress[0]
+
+    try:
+        prepared, result, kind = asyncio.run(workflow.run(
+            manifest, out_root=args.out, backend=args.backend, options=options, only=args.only,
+            retry_failed=args.retry_failed, resubmit_uncertain=args.resubmit_uncertain,
+            max_cost=settings["max_cost"], write_lock_file=not args.no_lock_file, on_start=on_start,
+        ))
+    finally:
+        if progress:
+            progress[0].close()
+    if args.json:
+        _print_json(summary.result_json(result, kind))
+    else:
+        print(summary.result_text(result, simulated=kind == "simulator"))
+        print(f"videos: {workflow.output_dir(args.out, manifest)}/")
+    if result.aborted is not None:
+        print(f"Error: {result.aborted}", file=sys.stderr)
+        return result.aborted.exit_code
+    if result.interrupted:
+        print("Interrupted: tasks already created are resumed by running the same command again.",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if result.count("done") == len(result.results):
+        return EXIT_OK
+    return EXIT_SHOTS_FAILED
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from pipeline import backend, ledger, summary, workflow
+    from pipeline.manifest import load
+
+    manifest = load(args.manifest)
+    endpoint = backend.endpoint_for(args.backend)
+    specs = workflow.take_specs(manifest, endpoint)
+    view = ledger.load(workflow.output_dir(args.out, manifest))
+    rows = summary.status_rows(specs, view)
+    if args.json:
+        _print_json({"endpoint": endpoint, "takes": rows})
+    else:
+        print(summary.status_text(rows))
+    return EXIT_OK
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from pipeline.sim import config_from_args, serve
+
+    serve(config_from_args(args), port=args.port)
+    return EXIT_OK

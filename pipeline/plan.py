@@ -1,0 +1,164 @@
+"""What a run would do: a pure function of (manifest, ledger view, file checks, options).
+
+Per shot take, by its latest state for the current fingerprint (DESIGN.md, "The ledger"):
+downloaded and intact -> up to date; succeeded, file missing -> download only; task id known
+-> poll it, never create again; failed for good -> skip unless retry_failed; sent but answer
+lost -> uncertain, skip unless resubmit_uncertain; nothing known -> submit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Literal
+
+from pipeline import catalogue
+from pipeline.ledger import LedgerView, TakeState
+
+Action = Literal[
+    "submit",
+    "changed: regenerate",
+    "retry failed",
+    "resubmit uncertain",
+    "poll existing task",
+    "download only",
+    "up to date",
+    "failed: skipped",
+    "uncertain: skipped",
+]
+CREATES: frozenset[str] = frozenset({"submit", "changed: regenerate", "retry failed", "resubmit uncertain"})
+SKIPS: frozenset[str] = frozenset({"up to date", "failed: skipped", "uncertain: skipped"})
+
+
+@dataclass(frozen=True)
+class TakeSpec:
+    """One take of one shot as the manifest declares it now."""
+
+    shot: Any  # pipeline.manifest.Shot
+    take: int
+    fingerprint: str
+    request: dict[str, Any]  # the canonical request (images by content hash)
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.shot.id, self.take)
+
+    @property
+    def label(self) -> str:
+        return self.shot.id if self.take == 1 else f"{self.shot.id} take {self.take}"
+
+    @property
+    def filename(self) -> str:
+        return f"{self.shot.id}.mp4" if self.take == 1 else f"{self.shot.id}.take{self.take}.mp4"
+
+
+@dataclass(frozen=True)
+class PlannedTake:
+    spec: TakeSpec
+    action: Action
+    reason: str
+    state: TakeState
+    cost: float | None  # new spend if this take creates a task; None when the price is unknown
+
+    @property
+    def creates(self) -> bool:
+        return self.action in CREATES
+
+
+@dataclass(frozen=True)
+class Plan:
+    takes: list[PlannedTake]
+    removed: list[tuple[str, int]] = field(default_factory=list)  # in the ledger, gone from the manifest
+
+    def count(self, *actions: str) -> int:
+        return sum(1 for t in self.takes if t.action in actions)
+
+    @property
+    def creates(self) -> list[PlannedTake]:
+        return [t for t in self.takes if t.creates]
+
+    @property
+    def known_cost(self) -> float:
+        return sum(t.cost or 0.0 for t in self.creates)
+
+    @property
+    def unknown_cost_takes(self) -> int:
+        return sum(1 for t in self.creates if t.cost is None)
+
+
+def price_of(shot: Any) -> float | None:
+    model = catalogue.MODELS.get(shot.model)
+    return model.price(shot.resolution, shot.duration) if model else None
+
+
+def make_plan(
+    specs: Iterable[TakeSpec],
+    view: LedgerView,
+    intact: Callable[[TakeState], str | None],
+    *,
+    retry_failed: bool = False,
+    resubmit_uncertain: bool = False,
+) -> Plan:
+    """Decide each take's action. `intact(state)` returns None if its video is fine, else why not."""
+    takes = []
+    declared = set()
+    for spec in specs:
+        declared.add(spec.key)
+        state = view.get(spec.shot.id, spec.take, spec.fingerprint)
+        action, reason = _decide(spec, state, view, intact, retry_failed, resubmit_uncertain)
+        cost = price_of(spec.shot) if action in CREATES else 0.0
+        takes.append(PlannedTake(spec, action, reason, state, cost))
+    removed = sorted(k for k in view.latest if k not in declared)
+    return Plan(takes, removed)
+
+
+def _decide(spec, state, view, intact, retry_failed, resubmit_uncertain) -> tuple[Action, str]:
+    if state.state == "downloaded":
+        problem = intact(state)
+        if problem is None:
+            return "up to date", f"downloaded {state.file}"
+        return "download only", f"{problem}; the task's file is fetched again (no new charge)"
+    if state.state == "succeeded":
+        return "download only", "generated but not downloaded yet (no new charge)"
+    if state.state == "submitted":
+        return "poll existing task", f"task {state.task_id} already created; never create it twice"
+    if state.state == "failed":
+        if retry_failed:
+            return "retry failed", f"failed before ({state.reason}); --retry-failed creates it again"
+        return "failed: skipped", f"{state.reason} (--retry-failed to try again)"
+    if state.state in ("uncertain", "intent"):
+        why = state.reason or "the run stopped while its create was in flight"
+        if resubmit_uncertain:
+            return "resubmit uncertain", f"{why}; --resubmit-uncertain creates it again (may pay twice)"
+        return "uncertain: skipped", (
+            f"{why}; a billed task may exist. Check the MiniMax console, then run with "
+            f"--resubmit-uncertain to create it again"
+        )
+    previous = view.current(spec.shot.id, spec.take)
+    if previous is not None and previous.fingerprint != spec.fingerprint:
+        return "changed: regenerate", _what_changed(previous.request, spec.request)
+    return "submit", "not run before"
+
+
+def _what_changed(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
+    if old is None:
+        return "the shot or the endpoint changed since the last run"
+    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    if not keys:
+        return "the endpoint changed since the last run"
+    return "changed since the last run: " + ", ".join(keys)
+
+
+def estimate_seconds(plan: Plan, rpm: float, concurrency: int | None) -> float:
+    """Wall time at the given pace: creates limited by RPM and the in-flight cap, plus generation."""
+    creates = plan.creates
+    polls = [t for t in plan.takes if t.action == "poll existing task"]
+    if not creates and not polls:
+        return 0.0
+    gen = max(
+        (catalogue.expected_generation_seconds(t.spec.shot.model, t.spec.shot.resolution) for t in creates + polls),
+        default=0.0,
+    )
+    by_rate = math.ceil(len(creates) / max(rpm, 1e-9)) * 60.0 if creates else 0.0
+    by_slots = (len(creates) / concurrency) * gen if concurrency else 0.0
+    return max(by_rate, by_slots) + gen

@@ -1,0 +1,468 @@
+"""Carry out a plan: create under a rate limit and an in-flight cap, poll, retrieve, download.
+
+Each take is a small state machine (create -> poll -> download) whose every step is written to
+the ledger before the program acts on it. The intent-create-record step runs shielded: an
+interrupt waits for the create's answer instead of losing a billed task id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Literal
+
+from asyncio_throttle import Throttler
+
+from pipeline import ledger as ledgerlib
+from pipeline import retry, store, video
+from pipeline.api import (
+    AccountError,
+    MiniMaxClient,
+    RateLimitError,
+    ShotRejectedError,
+    TransientError,
+    UncertainCreateError,
+    UrlExpiredError,
+)
+from pipeline.errors import AbortError
+from pipeline.ledger import LedgerView, LedgerWriter, event
+from pipeline.plan import Plan, PlannedTake, TakeSpec
+
+log = logging.getLogger("shots.runner")
+
+Outcome = Literal["done", "failed", "uncertain", "pending"]
+DEFAULT_QUERY_RPM = 600.0  # queries per minute across the run: 10 per second
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    rpm: float | None = 5.0  # None: unknown, learned from the server's 1002 answers
+    concurrency: int | None = None  # tasks in flight on the server; None: limited by the rate only
+    query_rpm: float = DEFAULT_QUERY_RPM
+    poll_interval: float = retry.POLL_INTERVAL
+    first_poll: float = retry.FIRST_POLL_DELAY
+    downloads: int = 4
+    time_scale: float = 1.0  # < 1 only against the simulator's fast clock
+    seed: int | None = None
+
+
+@dataclass
+class TakeResult:
+    spec: TakeSpec
+    outcome: Outcome
+    detail: str = ""
+    task_id: str | None = None
+    file: str | None = None
+    cost: float | None = None  # spent in this run (a successful task's price), None if unknown
+    queries: int = 0
+
+
+@dataclass
+class RunResult:
+    results: list[TakeResult] = field(default_factory=list)
+    creates: int = 0
+    rate_limited: int = 0
+    interrupted: bool = False
+    aborted: AbortError | None = None
+    seconds: float = 0.0
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for r in self.results if r.outcome == outcome)
+
+    @property
+    def spent(self) -> float:
+        return sum(r.cost or 0.0 for r in self.results)
+
+
+class WindowLimiter(Throttler):
+    """asyncio-throttle's sliding window, with one waiter at a time sleeping exactly until a slot frees.
+
+    The stock acquire() wakes every waiter every 10 ms; with thousands of takes that is the
+    whole CPU. A lock queues the waiters in order instead.
+    """
+
+    def __init__(self, rate_limit: float | None, period: float):
+        super().__init__(max(1, int(rate_limit or 1)), period)
+        self.limit: int | None = None if rate_limit is None else max(1, int(rate_limit))
+        self._lock = asyncio.Lock()
+
+    def record(self) -> None:
+        self._task_logs.append(time.monotonic())
+
+    def recent(self) -> int:
+        """Acquisitions within the current window."""
+        self.flush()
+        return len(self._task_logs)
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                self.flush()
+                if self.limit is None or len(self._task_logs) < self.limit:
+                    break
+                wait = self._task_logs[0] + self.period - time.monotonic()
+                await asyncio.sleep(max(wait, 0.0005))
+            self.record()
+
+
+class Runner:
+    def __init__(
+        self,
+        client: MiniMaxClient,
+        writer: LedgerWriter,
+        view: LedgerView,
+        out_dir: Path,
+        manifest_dir: Path,
+        body_of: Callable[[Any], dict[str, Any]],
+        options: RunOptions = RunOptions(),
+        on_phase: Callable[[TakeSpec, str], None] | None = None,
+    ):
+        self.client = client
+        self.writer = writer
+        self.view = view
+        self.out_dir = out_dir
+        self.manifest_dir = manifest_dir
+        self.body_of = body_of
+        self.options = options
+        self.on_phase = on_phase or (lambda spec, phase: None)
+        self.rng = random.Random(options.seed)
+        scale = options.time_scale
+        self.rate = retry.AdaptiveRate(ceiling=options.rpm)
+        self.create_limiter = WindowLimiter(options.rpm, retry.RATE_WINDOW * retry.RATE_WINDOW_MARGIN * scale)
+        self.accepted = WindowLimiter(None, retry.RATE_WINDOW * scale)  # creates the server took, per window
+        # One create in transit at a time: a 1002 is heard before the next create is sent.
+        self.create_transit = asyncio.Lock()
+        self.query_limiter = WindowLimiter(options.query_rpm, retry.RATE_WINDOW * scale)
+        self.download_slots = asyncio.Semaphore(options.downloads)
+        self.in_flight = _Slots(options.concurrency)
+        self.result = RunResult()
+        self._stopping = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._critical: set[asyncio.Task[Any]] = set()
+        self._warned_status: set[str] = set()
+
+    # -- the run ------------------------------------------------------------------------
+
+    @staticmethod
+    def nothing_to_do(plan: Plan) -> RunResult:
+        """The result of a plan whose every take is skipped, without any server."""
+        return RunResult(results=[_initial_result(t) for t in plan.takes])
+
+    async def run(self, plan: Plan) -> RunResult:
+        started = time.monotonic()
+        results: dict[tuple[str, int], TakeResult] = {}
+        for t in plan.takes:
+            results[t.spec.key] = _initial_result(t)
+        self.result.results = list(results.values())
+        creates = [t for t in plan.takes if t.creates]
+        for t in plan.takes:
+            if t.action in ("poll existing task", "download only"):
+                self._spawn(self._take(t, results[t.spec.key]))
+        dispatcher = asyncio.create_task(self._dispatch(creates, results))
+        try:
+            await dispatcher
+            while self._tasks:
+                await asyncio.wait(set(self._tasks))
+        except asyncio.CancelledError:
+            self.stop()
+        finally:
+            await self._settle()
+            self.result.seconds = time.monotonic() - started
+        return self.result
+
+    def stop(self) -> None:
+        """First Ctrl-C: no new creates; cancel waits and downloads; answered creates are still recorded."""
+        if not self._stopping:
+            self._stopping = True
+            self.result.interrupted = self.result.aborted is None
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def _settle(self) -> None:
+        for task in list(self._tasks):
+            if not task.done():
+                task.cancel()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks))
+        if self._critical:
+            await asyncio.wait(set(self._critical))
+        await self.writer.drain()
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _dispatch(self, creates: list[PlannedTake], results: dict[tuple[str, int], TakeResult]) -> None:
+        """Start creates in manifest order as fast as the in-flight cap and the rate allow."""
+        for planned in creates:
+            self.on_phase(planned.spec, "queued")
+        for planned in creates:
+            await self.in_flight.acquire()
+            if self._stopping:
+                self.in_flight.release()
+                return
+            self._spawn(self._take(planned, results[planned.spec.key]))
+
+    # -- one take -----------------------------------------------------------------------
+
+    async def _take(self, planned: PlannedTake, res: TakeResult) -> None:
+        spec, state = planned.spec, planned.state
+        try:
+            try:
+                if planned.creates:
+                    task_id = await self._create(planned, res)
+                    if task_id is None:
+                        return
+                    file_id = await self._poll(spec, task_id, res, fresh=True)
+                elif planned.action == "poll existing task":
+                    self.in_flight.force_acquire()
+                    task_id = state.task_id
+                    file_id = await self._poll(spec, task_id, res, fresh=False)
+                else:
+                    task_id, file_id = state.task_id, state.file_id
+            finally:
+                if planned.creates or planned.action == "poll existing task":
+                    self.in_flight.release()
+            if file_id is not None:
+                await self._download(planned, task_id, file_id, res)
+        except AccountError as exc:
+            self._abort(exc)
+        except AbortError as exc:
+            self._abort(exc)
+        except asyncio.CancelledError:
+            if res.outcome == "pending" and not res.detail:
+                res.detail = "interrupted; the next run resumes it"
+            raise
+        finally:
+            self.on_phase(spec, res.outcome if res.outcome != "pending" else "pending")
+
+    def _abort(self, exc: AbortError) -> None:
+        if self.result.aborted is None:
+            self.result.aborted = exc
+            log.error("stopping: %s", exc)
+        self.stop()
+
+    async def _send_create(self, planned: PlannedTake, body: dict[str, Any]) -> str | None:
+        """Wait for the rate window, then intent -> POST -> record, shielded from cancellation."""
+        async with self.create_transit:
+            self.create_limiter.limit = self.rate.allowed
+            await self.create_limiter.acquire()
+            if self._stopping:
+                return None
+            self.on_phase(planned.spec, "creating")
+            critical = asyncio.ensure_future(self._create_once(planned, body))
+            self._critical.add(critical)
+            critical.add_done_callback(self._critical.discard)
+            return await asyncio.shield(critical)
+
+    async def _create(self, planned: PlannedTake, res: TakeResult) -> str | None:
+        spec = planned.spec
+        body = await asyncio.to_thread(self.body_of, spec.shot)
+        proven_failures = 0
+        while True:
+            try:
+                task_id = await self._send_create(planned, body)
+                if task_id is None:
+                    res.detail = "not submitted: the run was stopped"
+                    return None
+            except RateLimitError as exc:
+                self.result.rate_limited += 1
+                self.rate.on_rate_limited(self.accepted.recent())
+                log.info("%s: %s; slowing to %.1f creates per minute", spec.label, exc, self.rate.rate)
+                await self._sleep(retry.backoff_delay(proven_failures, self.rng, base=retry.RATE_LIMIT_BACKOFF_BASE))
+                continue
+            except UncertainCreateError as exc:
+                res.outcome, res.detail = "uncertain", str(exc)
+                return None
+            except TransientError as exc:
+                proven_failures += 1
+                if proven_failures >= retry.MAX_CREATE_ATTEMPTS:
+                    res.outcome, res.detail = "failed", f"create kept failing: {exc}; run again to retry"
+                    return None
+                await self._sleep(retry.backoff_delay(proven_failures, self.rng))
+                continue
+            except ShotRejectedError as exc:
+                res.outcome, res.detail = "failed", str(exc)
+                return None
+            self.rate.on_success()
+            res.task_id = task_id
+            return task_id
+
+    async def _create_once(self, planned: PlannedTake, body: dict[str, Any]) -> str:
+        """intent -> POST -> record the answer. Runs to completion even if the take is cancelled."""
+        spec = planned.spec
+        key = (spec.shot.id, spec.take, spec.fingerprint)
+        await self.writer.write(event("intent", *key, req=spec.request, cost=planned.cost))
+        self.result.creates += 1
+        try:
+            task_id = await self.client.create(body)
+        except UncertainCreateError as exc:
+            await self.writer.write(event("uncertain", *key, reason=str(exc)))
+            raise
+        except (ShotRejectedError, AccountError) as exc:
+            await self.writer.write(event("create_failed", *key, final=isinstance(exc, ShotRejectedError),
+                                          code=exc.code, reason=str(exc)))
+            raise
+        except TransientError as exc:  # proven: no task was made
+            await self.writer.write(event("create_failed", *key, final=False, code=exc.code, reason=str(exc)))
+            raise
+        self.accepted.record()
+        await self.writer.write(event("submitted", *key, task_id=task_id))
+        return task_id
+
+    async def _poll(self, spec: TakeSpec, task_id: str, res: TakeResult, fresh: bool) -> str | None:
+        scale = self.options.time_scale
+        key = (spec.shot.id, spec.take, spec.fingerprint)
+        deadline = time.monotonic() + retry.POLL_DEADLINE * scale
+        polls = 0 if fresh else -1  # a resumed task is asked at once
+        failures = 0
+        self.on_phase(spec, "generating")
+        while True:
+            if polls >= 0:
+                delay = retry.poll_delay(polls, self.rng, first=self.options.first_poll * scale,
+                                         interval=self.options.poll_interval * scale)
+                if failures:
+                    delay = max(delay, retry.backoff_delay(failures, self.rng) * scale)
+                await self._sleep(delay, scaled=False)
+            polls = max(polls, 0) + 1
+            await self.query_limiter.acquire()
+            res.queries += 1
+            try:
+                status = await self.client.query(task_id)
+            except TransientError as exc:
+                failures += 1
+                if failures >= retry.MAX_READ_ATTEMPTS:
+                    res.outcome, res.detail = "pending", f"task {task_id}: queries keep failing ({exc}); run again to resume"
+                    return None
+                continue
+            except ShotRejectedError as exc:
+                await self.writer.write(event("failed", *key, task_id=task_id, code=exc.code, reason=str(exc)))
+                res.outcome, res.detail = "failed", str(exc)
+                return None
+            failures = 0
+            if status.status == "Success":
+                if not status.file_id:
+                    failures += 1
+                    continue
+                await self.writer.write(event("succeeded", *key, task_id=task_id, file_id=status.file_id,
+                                              width=status.video_width, height=status.video_height))
+                return status.file_id
+            if status.status == "Fail":
+                reason = f"generation failed: {status.message or 'no reason given'} ({status.code})"
+                await self.writer.write(event("failed", *key, task_id=task_id, code=status.code, reason=reason))
+                res.outcome, res.detail = "failed", reason
+                return None
+            if not status.known and status.status not in self._warned_status:
+                self._warned_status.add(status.status)
+                log.warning("task %s: unknown status %r; polling on until the deadline", task_id, status.status)
+            if time.monotonic() > deadline:
+                res.outcome = "pending"
+                res.detail = f"task {task_id} still {status.status} after the polling deadline; run again to resume"
+                return None
+
+    async def _download(self, planned: PlannedTake, task_id: str | None, file_id: str, res: TakeResult) -> None:
+        spec = planned.spec
+        key = (spec.shot.id, spec.take, spec.fingerprint)
+        final = self.out_dir / spec.filename
+        part = store.part_path(final)
+        failures = 0
+        async with self.download_slots:
+            self.on_phase(spec, "downloading")
+            while True:
+                try:
+                    await self.query_limiter.acquire()
+                    info = await self.client.retrieve(file_id)
+                    got = await self.client.download(info.download_url, part)
+                    await asyncio.to_thread(video.verify, part, float(spec.shot.duration))
+                    break
+                except asyncio.CancelledError:
+                    part.unlink(missing_ok=True)
+                    raise
+                except OSError as exc:
+                    part.unlink(missing_ok=True)
+                    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS, errno.EPERM):
+                        raise AbortError(f"cannot write {part}: {exc.strerror}; free space or fix permissions, "
+                                         f"then run again (nothing is lost)") from exc
+                    raise
+                except UrlExpiredError:
+                    failures += 1  # a fresh retrieve gives a fresh URL: no wait needed
+                    problem: Exception | None = None
+                except (TransientError, video.VideoError) as exc:
+                    failures += 1
+                    problem = exc
+                except ShotRejectedError as exc:
+                    part.unlink(missing_ok=True)
+                    await self.writer.write(event("failed", *key, task_id=task_id, code=exc.code, reason=str(exc)))
+                    res.outcome, res.detail = "failed", str(exc)
+                    return
+                part.unlink(missing_ok=True)
+                if failures >= retry.MAX_READ_ATTEMPTS:
+                    res.outcome = "pending"
+                    res.detail = f"download keeps failing ({problem}); run again: no new charge"
+                    return
+                if problem is not None:
+                    await self._sleep(retry.backoff_delay(failures, self.rng))
+            await self._make_room(spec, final, got.sha256)
+            mtime_ns = await asyncio.to_thread(store.publish, part, final)
+        await self.writer.write(event(
+            "downloaded", *key, task_id=task_id, file_id=file_id, file=spec.filename,
+            bytes=got.bytes, sha256=got.sha256, mtime_ns=mtime_ns,
+        ))
+        res.outcome, res.file, res.task_id = "done", spec.filename, task_id
+        res.detail = f"{spec.filename} ({got.bytes / 1e6:.1f} MB)"
+        if planned.creates:
+            res.cost = planned.cost
+
+    async def _make_room(self, spec: TakeSpec, final: Path, new_sha: str) -> None:
+        """Move the video now at `final` to history/ unless it is the very same file."""
+        if not final.exists() or store.sha256_of(final) == new_sha:
+            return
+        owners = [s for s in self.view.files_of(spec.shot.id, spec.take) if s.file == spec.filename]
+        label = owners[0].fingerprint if owners else "unrecorded"
+        moved = await asyncio.to_thread(store.archive, self.out_dir, final, label)
+        rel = str(moved.relative_to(self.out_dir))
+        for owner in owners:
+            await self.writer.write(event("archived", owner.shot, owner.take, owner.fingerprint, to=rel))
+        log.info("%s: previous video moved to %s", spec.label, rel)
+
+    async def _sleep(self, seconds: float, scaled: bool = True) -> None:
+        await asyncio.sleep(seconds * (self.options.time_scale if scaled else 1.0))
+
+
+class _Slots:
+    """A cap on tasks in flight; resumed tasks take a slot without waiting (they already run)."""
+
+    def __init__(self, limit: int | None):
+        self.limit = limit
+        self.used = 0
+        self._freed = asyncio.Event()
+
+    async def acquire(self) -> None:
+        while self.limit is not None and self.used >= self.limit:
+            self._freed.clear()
+            await self._freed.wait()
+        self.used += 1
+
+    def force_acquire(self) -> None:
+        self.used += 1
+
+    def release(self) -> None:
+        self.used -= 1
+        self._freed.set()
+
+
+def _initial_result(planned: PlannedTake) -> TakeResult:
+    state = planned.state
+    if planned.action == "up to date":
+        return TakeResult(planned.spec, "done", planned.reason, state.task_id, state.file)
+    if planned.action == "failed: skipped":
+        return TakeResult(planned.spec, "failed", state.reason or "failed before", state.task_id)
+    if planned.action == "uncertain: skipped":
+        return TakeResult(planned.spec, "uncertain", planned.reason, state.task_id)
+    return TakeResult(planned.spec, "pending", "", state.task_id)

@@ -1,0 +1,80 @@
+"""The output folder: where videos go, whether they are intact, and how they are published.
+
+A video is written as `.part`, verified, fsynced, then renamed into place; the file it replaces
+is moved to `history/`, never deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+from pipeline.ledger import TakeState
+
+HISTORY = "history"
+PART_SUFFIX = ".part"
+
+
+def part_path(final: Path) -> Path:
+    return final.with_name(final.name + PART_SUFFIX)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_intact(out_dir: Path, state: TakeState) -> str | None:
+    """None if the take's video is as the ledger recorded it, else what is wrong.
+
+    Fast path: same size and mtime as recorded. Otherwise the sha256 decides, so a touched but
+    unchanged file is still fine and an edited one is caught.
+    """
+    if not state.file:
+        return "no video recorded"
+    path = out_dir / state.file
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return f"video {state.file} is missing"
+    if st.st_size != state.bytes:
+        return f"video {state.file} was changed since it was downloaded ({st.st_size} bytes, expected {state.bytes})"
+    if state.mtime_ns is not None and st.st_mtime_ns == state.mtime_ns:
+        return None
+    if sha256_of(path) != state.sha256:
+        return f"video {state.file} was changed since it was downloaded (sha256 differs)"
+    return None
+
+
+def archive(out_dir: Path, final: Path, label: str) -> Path:
+    """Move an existing video to history/ under a name that never overwrites; return the new path."""
+    history = out_dir / HISTORY
+    history.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = history / f"{final.stem}.{label}.{stamp}{final.suffix}"
+    n = 1
+    while target.exists():
+        n += 1
+        target = history / f"{final.stem}.{label}.{stamp}-{n}{final.suffix}"
+    os.replace(final, target)
+    return target
+
+
+def publish(part: Path, final: Path) -> int:
+    """Atomically rename a verified, fsynced `.part` into place and make the rename durable."""
+    os.replace(part, final)
+    fsync_dir(final.parent)
+    return final.stat().st_mtime_ns
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,127 @@
+"""Text and JSON views of plans, run results and ledger status. Pure: strings and dicts out."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from pipeline.ledger import LedgerView
+from pipeline.plan import Plan
+from pipeline.runner import RunResult
+from pipeline.plan import TakeSpec
+
+
+def money(value: float | None) -> str:
+    return "unknown" if value is None else f"${value:.2f}"
+
+
+def duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join(lines)
+
+
+def plan_text(plan: Plan, *, reasons: bool, estimate_s: float, simulated: bool) -> str:
+    header = ["shot", "take", "action", "cost"] + (["why"] if reasons else [])
+    rows = []
+    for t in plan.takes:
+        row = [t.spec.shot.id, str(t.spec.take), t.action, money(t.cost) if t.creates else "-"]
+        if reasons:
+            row.append(t.reason)
+        rows.append(row)
+    counts = Counter(t.action for t in plan.takes)
+    unknown = plan.unknown_cost_takes
+    cost = money(plan.known_cost) + (f" + {unknown} take(s) of unknown price" if unknown else "")
+    lines = [table(rows, header), ""]
+    lines.append("; ".join(f"{n} {action}" for action, n in counts.items()) or "nothing to do")
+    lines.append(f"new tasks: {len(plan.creates)}, estimated cost: {cost}"
+                 + (" (simulator: nothing is billed)" if simulated else ""))
+    lines.append(f"estimated wall time: {duration(estimate_s)}")
+    for shot, take in plan.removed:
+        lines.append(f"note: {shot} take {take} is in the ledger but no longer in the manifest (left untouched)")
+    return "\n".join(lines)
+
+
+def plan_json(plan: Plan, estimate_s: float, endpoint: str) -> dict[str, Any]:
+    return {
+        "endpoint": endpoint,
+        "takes": [
+            {"shot": t.spec.shot.id, "take": t.spec.take, "fingerprint": t.spec.fingerprint,
+             "action": t.action, "reason": t.reason, "cost": t.cost if t.creates else 0.0,
+             "task_id": t.state.task_id}
+            for t in plan.takes
+        ],
+        "new_tasks": len(plan.creates),
+        "known_cost": round(plan.known_cost, 4),
+        "unknown_cost_takes": plan.unknown_cost_takes,
+        "estimated_seconds": round(estimate_s, 1),
+        "removed": [{"shot": s, "take": t} for s, t in plan.removed],
+    }
+
+
+def result_text(result: RunResult, simulated: bool) -> str:
+    rows = [[r.spec.shot.id, str(r.spec.take), r.outcome, r.detail] for r in result.results]
+    lines = [table(rows, ["shot", "take", "result", "detail"]), ""]
+    lines.append(
+        f"{result.count('done')} done, {result.count('failed')} failed, {result.count('uncertain')} uncertain, "
+        f"{result.count('pending')} pending in {duration(result.seconds)}; "
+        f"{result.creates} create request(s), {result.rate_limited} rate-limited; "
+        f"spent {money(result.spent)}" + (" (simulator: nothing billed)" if simulated else "")
+    )
+    return "\n".join(lines)
+
+
+def result_json(result: RunResult, backend: str) -> dict[str, Any]:
+    return {
+        "backend": backend,
+        "done": result.count("done"),
+        "failed": result.count("failed"),
+        "uncertain": result.count("uncertain"),
+        "pending": result.count("pending"),
+        "interrupted": result.interrupted,
+        "aborted": str(result.aborted) if result.aborted else None,
+        "creates": result.creates,
+        "rate_limited": result.rate_limited,
+        "spent": round(result.spent, 4),
+        "seconds": round(result.seconds, 3),
+        "takes": [
+            {"shot": r.spec.shot.id, "take": r.spec.take, "result": r.outcome, "detail": r.detail,
+             "task_id": r.task_id, "file": r.file, "queries": r.queries}
+            for r in result.results
+        ],
+    }
+
+
+def status_rows(specs: list[TakeSpec], view: LedgerView) -> list[dict[str, Any]]:
+    rows = []
+    for spec in specs:
+        state = view.get(spec.shot.id, spec.take, spec.fingerprint)
+        changed = state.state == "new" and view.current(spec.shot.id, spec.take) is not None
+        rows.append({
+            "shot": spec.shot.id, "take": spec.take,
+            "state": "changed" if changed else state.state,
+            "task_id": state.task_id, "file": state.file, "cost": state.cost,
+            "last_error": state.reason, "fingerprint": spec.fingerprint,
+        })
+    return rows
+
+
+def status_text(rows: list[dict[str, Any]]) -> str:
+    body = [[r["shot"], str(r["take"]), r["state"], r["task_id"] or "-", r["file"] or "-",
+             money(r["cost"]) if r["state"] != "new" else "-", r["last_error"] or ""] for r in rows]
+    counts = Counter(r["state"] for r in rows)
+    return table(body, ["shot", "take", "state", "task", "file", "cost", "last error"]) + "\n\n" + \
+        ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))

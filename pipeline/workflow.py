@@ -1,0 +1,205 @@
+"""The commands' shared steps: manifest -> take specs -> (ledger view, plan) -> run -> lock file.
+
+Everything here is I/O around the pure pieces (request, plan, ledger.replay); cli.py only parses
+arguments and prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from pipeline import ledger as ledgerlib
+from pipeline import lockfile, request, store
+from pipeline.backend import Choice, endpoint_for, open_backend, resolve
+from pipeline.errors import AbortError, InputError
+from pipeline.ledger import LedgerView, LedgerWriter, RunLock
+from pipeline.plan import SKIPS, Plan, TakeSpec, make_plan
+from pipeline.runner import RunOptions, Runner, RunResult
+
+
+@dataclass(frozen=True)
+class Prepared:
+    manifest: Any  # pipeline.manifest.Manifest
+    specs: list[TakeSpec]
+    out_dir: Path
+    view: LedgerView
+    plan: Plan
+
+
+def take_specs(manifest: Any, endpoint: str, only: Iterable[str] | None = None) -> list[TakeSpec]:
+    """Every take the manifest declares (or the --only ones), with its request and fingerprint."""
+    wanted = _check_only(manifest, only)
+    specs = []
+    for shot in manifest.shots:
+        if wanted is not None and shot.id not in wanted:
+            continue
+        canonical = request.canonical_request(shot, manifest.dir)
+        fp = request.fingerprint(canonical, endpoint)
+        specs.extend(TakeSpec(shot, take, fp, canonical) for take in range(1, shot.takes + 1))
+    return specs
+
+
+def _check_only(manifest: Any, only: Iterable[str] | None) -> set[str] | None:
+    if not only:
+        return None
+    ids = [s.id for s in manifest.shots]
+    wanted = set(only)
+    for name in sorted(wanted - set(ids)):
+        close = difflib.get_close_matches(name, ids, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise InputError(f"--only: no shot '{name}' in {manifest.path}{hint}")
+    return wanted
+
+
+def output_dir(out_root: Path, manifest: Any) -> Path:
+    return out_root / manifest.name
+
+
+def prepare(
+    manifest: Any,
+    endpoint: str,
+    out_root: Path,
+    *,
+    only: Iterable[str] | None = None,
+    retry_failed: bool = False,
+    resubmit_uncertain: bool = False,
+) -> Prepared:
+    specs = take_specs(manifest, endpoint, only)
+    out_dir = output_dir(out_root, manifest)
+    view = ledgerlib.load(out_dir)
+    plan = make_plan(
+        specs, view, lambda state: store.check_intact(out_dir, state),
+        retry_failed=retry_failed, resubmit_uncertain=resubmit_uncertain,
+    )
+    return Prepared(manifest, specs, out_dir, view, plan)
+
+
+def check_budget(plan: Plan, max_cost: float | None) -> None:
+    """Refuse to start when the plan's new spend could exceed --max-cost."""
+    if max_cost is None:
+        return
+    if plan.unknown_cost_takes:
+        raise AbortError(
+            f"--max-cost {max_cost:g}: {plan.unknown_cost_takes} take(s) to create have no known price, "
+            f"so the spend cannot be bounded; leave them out with --only or drop --max-cost"
+        )
+    if plan.known_cost > max_cost + 1e-9:
+        raise AbortError(
+            f"the plan would spend ${plan.known_cost:.2f} on {len(plan.creates)} new task(s), "
+            f"over --max-cost {max_cost:g}; nothing was submitted"
+        )
+
+
+async def run(
+    manifest: Any,
+    *,
+    out_root: Path,
+    backend: Choice,
+    options: RunOptions,
+    only: Iterable[str] | None = None,
+    retry_failed: bool = False,
+    resubmit_uncertain: bool = False,
+    max_cost: float | None = None,
+    write_lock_file: bool = True,
+    on_start: Callable[[Prepared, str], Callable[[TakeSpec, str], None] | None] | None = None,
+) -> tuple[Prepared, RunResult, str]:
+    """Lock the output folder, plan, run, record. Returns (prepared, result, backend kind).
+
+    The plan comes first, from the endpoint's identity alone: a run with nothing to do opens
+    no connection and starts no simulator.
+    """
+    out_dir = output_dir(out_root, manifest)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AbortError(f"cannot create the output folder {out_dir}: {exc.strerror}") from exc
+    kind = resolve(backend)
+    endpoint = endpoint_for(backend)
+    with RunLock(out_dir):
+        prepared = prepare(manifest, endpoint, out_root, only=only,
+                           retry_failed=retry_failed, resubmit_uncertain=resubmit_uncertain)
+        if kind == "api":  # the simulator bills nothing
+            check_budget(prepared.plan, max_cost)
+        if all(t.action in SKIPS for t in prepared.plan.takes):
+            if on_start:
+                on_start(prepared, "Nothing to do: every take is up to date, failed or uncertain.")
+            result = Runner.nothing_to_do(prepared.plan)
+        else:
+            result = await _execute(prepared, backend, options, on_start)
+        if write_lock_file:
+            view = ledgerlib.load(out_dir)
+            all_specs = take_specs(manifest, endpoint)
+            lockfile.write_lock(lockfile.lock_path(manifest.path),
+                                lockfile.lock_data(manifest.name, endpoint, all_specs, view))
+        return prepared, result, kind
+
+
+async def _execute(prepared: Prepared, backend: Choice, options: RunOptions,
+                   on_start: Callable[[Prepared, str], Any] | None) -> RunResult:
+    manifest = prepared.manifest
+    async with open_backend(backend, rpm=options.rpm, seed=options.seed) as chosen:
+        on_phase = on_start(prepared, chosen.banner) if on_start else None
+        writer = LedgerWriter(ledgerlib.ledger_path(prepared.out_dir))
+        try:
+            writer.write_now(ledgerlib.event("run_started", endpoint=chosen.endpoint, backend=chosen.kind,
+                                             takes=len(prepared.specs)))
+            runner = Runner(
+                chosen.client, writer, prepared.view, prepared.out_dir, manifest.dir,
+                lambda shot: request.api_body(shot, manifest.dir),
+                _scaled(options, chosen.time_scale), on_phase,
+            )
+            with _interrupts(runner):
+                result = await runner.run(prepared.plan)
+            writer.write_now(ledgerlib.event(
+                "run_finished", done=result.count("done"), failed=result.count("failed"),
+                uncertain=result.count("uncertain"), pending=result.count("pending"),
+                interrupted=result.interrupted or None,
+            ))
+        finally:
+            writer.close()
+    return result
+
+
+def _scaled(options: RunOptions, time_scale: float) -> RunOptions:
+    from dataclasses import replace
+
+    return replace(options, time_scale=options.time_scale * time_scale)
+
+
+class _interrupts:
+    """First SIGINT/SIGTERM: runner.stop() (graceful). Second: the default handler (KeyboardInterrupt)."""
+
+    def __init__(self, runner: Runner):
+        self.runner = runner
+        self.count = 0
+
+    def _handle(self) -> None:
+        self.count += 1
+        if self.count == 1:
+            self.runner.stop()
+        else:
+            loop = asyncio.get_running_loop()
+            loop.remove_signal_handler(signal.SIGINT)
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> "_interrupts":
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self._handle)
+            except (NotImplementedError, RuntimeError):  # not the main thread
+                pass
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError):
+                pass
