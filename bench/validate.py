@@ -4,13 +4,14 @@
 
 Every shot is really checked (schema, catalogue, images, prompt lint); the images are read
 once each because the checker caches them by (path, size, mtime). Target: 10,000 shots well
-under 2 s. `--profile N` prints the top of a cProfile of one N-shot load.
+under 2 s. Times are the best of three runs (one for 100,000). `--profile N` prints the top of a cProfile of one N-shot load.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import sys
 import tempfile
@@ -56,11 +57,15 @@ def write_manifest(folder: Path, n: int) -> Path:
     return path
 
 
-def timed(path: Path) -> tuple[float, int]:
-    imagefiles._facts.clear()  # a cold image cache, as in a fresh process
-    start = time.perf_counter()
-    manifest = load(path)
-    return time.perf_counter() - start, len(manifest.shots)
+def timed(path: Path, repeat: int) -> tuple[float, int]:
+    """The best of `repeat` loads (other work on a shared machine only ever adds time)."""
+    best = float("inf")
+    for _ in range(repeat):
+        imagefiles._facts.clear()  # a cold image cache, as in a fresh process
+        start = time.perf_counter()
+        manifest = load(path)
+        best = min(best, time.perf_counter() - start)
+    return best, len(manifest.shots)
 
 
 def main() -> None:
@@ -78,10 +83,11 @@ def main() -> None:
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
             return
         load(write_manifest(folder, 10))  # compile the schema validator once, as the CLI would
+        print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; best of 3 runs up to 10,000 shots")
         for n in (int(x) for x in args.sizes.split(",")):
             path = write_manifest(folder, n)
             size_mb = path.stat().st_size / 1e6
-            seconds, count = timed(path)
+            seconds, count = timed(path, repeat=3 if n <= 10_000 else 1)
             manifest = load(path)
             start = time.perf_counter()
             prints = {fingerprint(canonical_request(s, manifest.dir), "/v1/video_generation") for s in manifest.shots}

@@ -91,6 +91,11 @@ def _inside(path: str, folder: str) -> bool:
 
 def resolve_local(value: str, manifest_dir: str | os.PathLike) -> Path:
     """The real path of a local image, refusing one that leads outside the project (by '..' or a symlink)."""
+    return Path(real_path(value, manifest_dir))
+
+
+def real_path(value: str, manifest_dir: str | os.PathLike) -> str:
+    """resolve_local as a string: the checker and the request builder call it once per shot."""
     base, root = _bases(manifest_dir)
     target = os.path.realpath(os.path.join(base, value))  # an absolute value replaces base
     if not (_inside(target, base) or _inside(target, root)):
@@ -98,7 +103,7 @@ def resolve_local(value: str, manifest_dir: str | os.PathLike) -> Path:
             f"'{value}' leads outside the manifest's folder and project (through '..', an absolute path "
             "or a symlink); keep images inside the project"
         )
-    return Path(target)
+    return target
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,7 @@ _facts: dict[tuple[str, int, int], FileFacts] = {}
 _FACTS_MAX = 10_000
 
 
-def facts(path: Path) -> FileFacts:
+def facts(path: str | os.PathLike) -> FileFacts:
     """Hash and check a local image file, once per (path, size, mtime_ns). OSError if unreadable."""
     name = os.fspath(path)
     st = os.stat(name)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from pathlib import Path
 from typing import Callable
 
 from pipeline import catalogue, imagefiles, images
@@ -26,7 +25,7 @@ FINGERPRINT_CHARS = 16  # 64 bits of sha256: plenty to tell one shot's requests 
 
 def canonical_request(shot: Shot, manifest_dir: str | os.PathLike) -> dict:
     """The create body that decides the shot's video, local images as "sha256:<hex>"; pure but for reading images."""
-    base = Path(manifest_dir)
+    base = os.fspath(manifest_dir)
     return _body(shot, lambda field, value: _image_digest(shot, field, value, base))
 
 
@@ -39,7 +38,7 @@ def fingerprint(canonical: dict, endpoint: str) -> str:
 
 def api_body(shot: Shot, manifest_dir: str | os.PathLike) -> dict:
     """The JSON body to POST: local images as data URLs with their real MIME type, plus callback_url."""
-    base = Path(manifest_dir)
+    base = os.fspath(manifest_dir)
     body = _body(shot, lambda field, value: _image_payload(shot, field, value, base))
     if shot.callback_url is not None:
         body["callback_url"] = shot.callback_url
@@ -73,7 +72,7 @@ def _body(shot: Shot, image: Callable[[str, str], str]) -> dict:
     return body
 
 
-def _local(shot: Shot, field: str, value: str, base: Path) -> Path | None:
+def _local(shot: Shot, field: str, value: str, base: str) -> str | None:
     """The file behind a local image reference, None for a URL; InputError if it cannot be used."""
     if imagefiles.kind(value) != "path":
         problem = imagefiles.url_problem(value)
@@ -81,12 +80,12 @@ def _local(shot: Shot, field: str, value: str, base: Path) -> Path | None:
             raise InputError(f"shot '{shot.id}' field '{field}': {problem}")
         return None
     try:
-        return imagefiles.resolve_local(value, base)
+        return imagefiles.real_path(value, base)
     except imagefiles.ImageRefError as exc:
         raise InputError(f"shot '{shot.id}' field '{field}': {exc}") from None
 
 
-def _image_digest(shot: Shot, field: str, value: str, base: Path) -> str:
+def _image_digest(shot: Shot, field: str, value: str, base: str) -> str:
     path = _local(shot, field, value, base)
     if path is None:
         return value
@@ -96,12 +95,13 @@ def _image_digest(shot: Shot, field: str, value: str, base: Path) -> str:
         raise InputError(f"shot '{shot.id}' field '{field}': cannot read '{value}': {exc.strerror or exc}") from None
 
 
-def _image_payload(shot: Shot, field: str, value: str, base: Path) -> str:
+def _image_payload(shot: Shot, field: str, value: str, base: str) -> str:
     path = _local(shot, field, value, base)
     if path is None:
         return value
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read()
     except OSError as exc:
         raise InputError(f"shot '{shot.id}' field '{field}': cannot read '{value}': {exc.strerror or exc}") from None
     try:

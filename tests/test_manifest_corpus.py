@@ -49,3 +49,9 @@ def test_load_raises_with_every_problem(path: Path):
     assert str(err).startswith(first)
     more = len(err.problems) - 1
     assert str(err).endswith(f"({more} more problem{'s' if more > 1 else ''})" if more else first)
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+def test_each_file_breaks_one_rule_without_cascades(path: Path):
+    """One problem per file: a broken field is reported once, and rules that depend on it stay quiet."""
+    assert len(check(path)) == 1, "\n".join(str(p) for p in check(path))
