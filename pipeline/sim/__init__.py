@@ -10,7 +10,18 @@
     server.py    the HTTP server (I/O only), Simulator and serve()
 """
 
+from typing import Any
+
 from pipeline.sim.config import SimConfig, add_sim_arguments, config_from_args
-from pipeline.sim.server import Simulator, serve
 
 __all__ = ["Simulator", "SimConfig", "serve", "add_sim_arguments", "config_from_args"]
+
+
+def __getattr__(name: str) -> Any:
+    """Simulator and serve load the server and the PyAV renderer on first use, so that every
+    `shots` command, which builds the `sim` parser, does not pay for importing them."""
+    if name in ("Simulator", "serve"):
+        from pipeline.sim import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module 'pipeline.sim' has no attribute {name!r}")
