@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from pipeline import catalogue, imagefiles, lint, schemacheck
 from pipeline.errors import InputError
 from pipeline.manifest_models import (
-    FLAG_FIELDS, IMAGE_FIELDS, SHOT_FIELDS, Settings, Shot,
+    IMAGE_FIELDS, SHOT_FIELDS, Settings, Shot,
 )
 from pipeline.schemacheck import SCHEMA_PATH
 from pipeline.yamlpos import MAX_FILE_BYTES, Positions, YamlError, decode, parse
@@ -181,7 +181,7 @@ class _Checker:
         self.data: Any = None
         self.pos: Positions | None = None
         self.guessed: dict[tuple, set[str]] = {}  # mapping path -> fields an unknown key probably meant
-        self.image_results: dict[str, tuple[str, str] | None] = {}
+        self.image_results: dict[str, str | None] = {}  # image reference -> its problem, once per check
 
     # -- reporting
 
@@ -246,8 +246,8 @@ class _Checker:
             self.add(1, 1, "this is a folder; give the manifest file (a .yaml file)")
             raise _Stop
         if st.st_size > MAX_FILE_BYTES:
-            self.add(1, 1, f"the file is {st.st_size / 1e6:.1f} MB; a manifest may be at most "
-                           f"{MAX_FILE_BYTES // (1024 * 1024)} MB")
+            self.add(1, 1, f"the file is {st.st_size:,} bytes; a manifest may be at most "
+                           f"{MAX_FILE_BYTES:,} bytes (50 MB)")
             raise _Stop
         try:
             raw = self.path.read_bytes()
@@ -255,7 +255,7 @@ class _Checker:
             self.add(1, 1, f"cannot read the manifest: {exc.strerror or exc}")
             raise _Stop from None
         if len(raw) > MAX_FILE_BYTES:  # it grew between stat and read
-            self.add(1, 1, f"the file is over {MAX_FILE_BYTES // (1024 * 1024)} MB")
+            self.add(1, 1, f"the file is over {MAX_FILE_BYTES:,} bytes (50 MB)")
             raise _Stop
         text = decode(raw)
         self.data, self.pos, notes = parse(text)

@@ -17,7 +17,7 @@ from typing import Any, Iterable
 import yaml
 from yaml.nodes import ScalarNode
 
-MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_FILE_BYTES = 50_000_000
 MAX_DEPTH = 50
 MAX_ALIASES = 1000
 MAX_ALIAS_NODES = 100_000  # nodes that alias expansion may add, in all

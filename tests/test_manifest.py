@@ -333,14 +333,15 @@ def test_camera_suggestions(item, first):
 
 
 def test_file_over_50_mb_is_refused_before_parsing(tmp_path):
+    """A sparse file: its size alone must refuse it, without reading 50 MB."""
     path = tmp_path / "big.yaml"
     with path.open("wb") as fh:
         fh.write(b"version: 1\nname: big\nshots:\n")
-        fh.truncate(50 * 1024 * 1024 + 1)
+        fh.truncate(50_000_001)
     start = time.perf_counter()
     problems = check(path)
     assert time.perf_counter() - start < 0.5
-    assert [str(p) for p in problems] == [f"{path}:1:1: the file is 52.4 MB; a manifest may be at most 50 MB"]
+    assert [str(p) for p in problems] == [f"{path}:1:1: the file is 50,000,001 bytes; a manifest may be at most 50,000,000 bytes (50 MB)"]
 
 
 def test_invalid_utf8_is_located(tmp_path):
