@@ -100,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the status as JSON on stdout")
     p.set_defaults(handler=cmd_status)
 
+    p = command("repair", "set damaged ledger lines aside so runs can go on (videos are untouched)",
+                "shots repair manifests/example.yaml")
+    p.add_argument("manifest", metavar="MANIFEST")
+    p.add_argument("--out", type=Path, default=Path("outputs"), help="outputs root")
+    p.set_defaults(handler=cmd_repair)
+
     p = command("sim", "serve the MiniMax-compatible simulator on 127.0.0.1",
                 "shots sim --port 8765 --rpm 20 --time-scale 0.01")
     from pipeline.sim import add_sim_arguments
@@ -270,6 +276,22 @@ def cmd_status(args: argparse.Namespace) -> int:
         _print_json({"endpoint": endpoint, "takes": rows})
     else:
         print(summary.status_text(rows))
+    return EXIT_OK
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    from pipeline import ledger, workflow
+    from pipeline.manifest import load
+
+    out_dir = workflow.output_dir(args.out, load(args.manifest))
+    with ledger.RunLock(out_dir):
+        kept, damaged, side = ledger.repair(out_dir)
+    if not damaged:
+        print(f"{ledger.ledger_path(out_dir)}: no damaged lines ({kept} events)")
+    else:
+        lines = ", ".join(str(n) for n in damaged[:10]) + (" ..." if len(damaged) > 10 else "")
+        print(f"{ledger.ledger_path(out_dir)}: kept {kept} events; set {len(damaged)} damaged line(s) aside "
+              f"(line {lines}) in {side}")
     return EXIT_OK
 
 

@@ -114,8 +114,8 @@ def read(path: Path) -> tuple[list[dict[str, Any]], int, bool]:
             if is_last:  # no newline after it: a write cut short by a crash
                 return events, offset, True
             raise LedgerError(
-                f"{path}:{number}: damaged ledger line ({exc}); move the ledger aside or cut that line "
-                f"to recover (videos are untouched)"
+                f"{path}:{number}: damaged ledger line ({exc}); `shots repair MANIFEST` sets damaged lines "
+                f"aside and keeps every good event (videos are untouched)"
             ) from None
         if is_last:  # parsed, but its newline never made it: treat as torn, rewrite it on append
             return events, offset, True
@@ -170,6 +170,50 @@ _TRANSITIONS = {
                                       sha256=e["sha256"], mtime_ns=e.get("mtime_ns")),
     "archived": lambda s, e: replace(s, file=e["to"], updated=float(e.get("t", 0.0))),
 }
+
+
+def repair(out_dir: Path) -> tuple[int, list[int], Path | None]:
+    """Keep every readable event, move damaged lines to a side file, replace the ledger atomically.
+
+    Returns (events kept, damaged line numbers, side file). Lines from a newer format are not
+    damage: they stop the repair (LedgerError), since dropping them would lose state.
+    """
+    path = ledger_path(out_dir)
+    if not path.exists():
+        return 0, [], None
+    kept: list[bytes] = []
+    damaged: list[tuple[int, bytes]] = []
+    for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            ev = json.loads(raw)
+            if not isinstance(ev, dict) or "e" not in ev:
+                raise ValueError
+        except ValueError:
+            damaged.append((number, raw))
+            continue
+        version = ev.get("v", FORMAT_VERSION)
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise LedgerError(f"{path}:{number}: ledger format {version} is newer than this shots; upgrade shots "
+                              f"instead of repairing")
+        kept.append(raw)
+    if not damaged:
+        return len(kept), [], None
+    side = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    side.write_bytes(b"".join(b"%d: %s\n" % (n, raw) for n, raw in damaged))
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as out:
+        out.write(b"".join(raw + b"\n" for raw in kept))
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+    fd = os.open(out_dir, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return len(kept), [n for n, _ in damaged], side
 
 
 # -- writing ---------------------------------------------------------------------------------

@@ -88,7 +88,9 @@ class Plan:
 
 def price_of(shot: Any) -> float | None:
     model = catalogue.MODELS.get(shot.model)
-    return model.price(shot.resolution, shot.duration) if model else None
+    if model is None or shot.resolution is None or shot.duration is None:
+        return None
+    return model.price(shot.resolution, shot.duration)
 
 
 def make_plan(

@@ -379,7 +379,8 @@ class Runner:
                     await self.query_limiter.acquire()
                     info = await self.client.retrieve(file_id)
                     got = await self.client.download(info.download_url, part)
-                    await asyncio.to_thread(video.verify, part, float(spec.shot.duration))
+                    expected = float(spec.shot.duration) if spec.shot.duration is not None else None
+                    await asyncio.to_thread(video.verify, part, expected)
                     break
                 except asyncio.CancelledError:
                     part.unlink(missing_ok=True)

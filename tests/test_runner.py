@@ -227,3 +227,19 @@ def test_plan_shows_actions_costs_and_unknown_prices(tmp_path):
     assert [t["action"] for t in data["takes"]] == ["submit"] * 3
     assert data["known_cost"] == pytest.approx(0.56) and data["unknown_cost_takes"] == 1
     assert [t["cost"] for t in data["takes"]] == [0.28, 0.28, None]
+
+
+def test_a_model_the_catalogue_does_not_know_is_sent_as_written(sim, tmp_path, monkeypatch):
+    """New models appear: the manifest warns, the plan says 'unknown' price, the run still verifies."""
+    manifest = write_manifest(tmp_path, [{"id": "new", "mode": "text_to_video", "model": "MiniMax-Hailuo-02",
+                                          "prompt": "Waves."}])
+    shot_doc = json.loads(manifest.read_text())
+    shot_doc["shots"][0]["model"] = "MiniMax-Hailuo-9"
+    manifest.write_text(json.dumps(shot_doc))
+    loaded = load(manifest)
+    assert loaded.shots[0].duration is None and loaded.warnings
+    prepared = workflow.prepare(loaded, sim.base_url, tmp_path / "out")
+    assert prepared.plan.takes[0].cost is None
+    _, result = run_inprocess(manifest, sim, tmp_path / "out", monkeypatch, rpm=600)
+    # The simulator, like the API, refuses a model it does not know: a clear per-shot failure.
+    assert result.results[0].outcome == "failed" and "2013" in result.results[0].detail
