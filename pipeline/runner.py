@@ -29,7 +29,7 @@ from pipeline.api import (
     UncertainCreateError,
     UrlExpiredError,
 )
-from pipeline.errors import AbortError
+from pipeline.errors import AbortError, InputError, ShotsError
 from pipeline.ledger import LedgerView, LedgerWriter, event
 from pipeline.plan import Plan, PlannedTake, TakeSpec
 
@@ -68,7 +68,7 @@ class RunResult:
     creates: int = 0
     rate_limited: int = 0
     interrupted: bool = False
-    aborted: AbortError | None = None
+    aborted: ShotsError | None = None  # AccountError or AbortError: the run stopped
     seconds: float = 0.0
 
     def count(self, outcome: Outcome) -> int:
@@ -231,18 +231,19 @@ class Runner:
                     self.in_flight.release()
             if file_id is not None:
                 await self._download(planned, task_id, file_id, res)
-        except AccountError as exc:
-            self._abort(exc)
-        except AbortError as exc:
+        except (AccountError, AbortError) as exc:
             self._abort(exc)
         except asyncio.CancelledError:
             if res.outcome == "pending" and not res.detail:
                 res.detail = "interrupted; the next run resumes it"
             raise
+        except Exception as exc:  # a bug, not a shot's fault: report it, keep the other takes going
+            log.exception("%s: unexpected error", spec.label)
+            res.outcome, res.detail = "pending", f"unexpected error ({type(exc).__name__}: {exc}); run again"
         finally:
             self.on_phase(spec, res.outcome if res.outcome != "pending" else "pending")
 
-    def _abort(self, exc: AbortError) -> None:
+    def _abort(self, exc: ShotsError) -> None:
         if self.result.aborted is None:
             self.result.aborted = exc
             log.error("stopping: %s", exc)
@@ -263,7 +264,11 @@ class Runner:
 
     async def _create(self, planned: PlannedTake, res: TakeResult) -> str | None:
         spec = planned.spec
-        body = await asyncio.to_thread(self.body_of, spec.shot)
+        try:
+            body = await asyncio.to_thread(self.body_of, spec.shot)
+        except InputError as exc:  # an image changed or vanished since the plan; nothing was sent
+            res.outcome, res.detail = "failed", f"{exc}; fix it and run again"
+            return None
         proven_failures = 0
         while True:
             try:

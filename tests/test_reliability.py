@@ -116,3 +116,48 @@ def test_the_key_appears_in_no_output_file_stream_or_error(sim_factory, tmp_path
     assert any(p.name == "ledger.jsonl" for p in files) and any(p.suffix == ".mp4" for p in files)
     for path in files:
         assert CANARY.encode() not in path.read_bytes(), path
+
+
+def test_two_runs_on_one_folder_the_second_is_refused_the_first_unharmed(sim_factory, tmp_path):
+    sim = sim_factory(time_scale=SCALE)
+    manifest = write_manifest(tmp_path, t2v_shots(6))
+    first = subprocess.Popen(
+        shots_cmd("run", str(manifest), "--out", "out", "--rpm", "600", "--quiet", "--time-scale", str(SCALE)),
+        cwd=tmp_path, env=cli_env(sim), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    time.sleep(0.8)
+    second = run_cli(sim, "run", str(manifest), "--out", "out", "--rpm", "600", cwd=tmp_path)
+    assert second.returncode == 3
+    assert f"another run is using this output folder (pid {first.pid} " in second.stderr
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    assert sim.stats()["tasks_created"] == 6
+
+
+FAULTS_AT_REALISTIC_RATES = {
+    "error_1000": 0.01, "error_1001": 0.01, "error_1002": 0.02, "error_1013": 0.01, "error_1033": 0.01,
+    "http_500": 0.01, "http_502": 0.01, "http_503": 0.01, "reset": 0.01, "slow": 0.02,
+    "drop_create": 0.01, "truncate_download": 0.03, "expire_url": 0.03, "fail_1027": 0.03,
+}
+
+
+@pytest.mark.slow
+def test_every_fault_at_realistic_rates_200_shots(sim_factory, tmp_path, monkeypatch):
+    from runs import run_inprocess
+
+    sim = sim_factory(faults=FAULTS_AT_REALISTIC_RATES, seed=11, sensitive_words=("forbidden",),
+                      slow_seconds=0.05, render_height=64, render_fps=4, rpm=20, time_scale=0.002)
+    shots = t2v_shots(198) + [{"id": f"bad{i}", "mode": "text_to_video", "prompt": "forbidden"} for i in range(2)]
+    manifest = write_manifest(tmp_path, shots)
+    _, result = run_inprocess(manifest, sim, tmp_path / "out", monkeypatch, rpm=20, seed=5)
+    stats = sim.stats()
+    outcomes = {o: result.count(o) for o in ("done", "failed", "uncertain", "pending")}
+    requests_per_shot = sum(stats["requests"].values()) / len(shots)
+    print("fault suite:", {"outcomes": outcomes, "faults": stats["faults"], "requests": stats["requests"],
+                           "requests_per_shot": round(requests_per_shot, 2),
+                           "answers_1002": stats["answers"].get("1002", 0)})
+    assert outcomes["pending"] == 0
+    for r in result.results:
+        assert r.outcome == "done" or r.detail, r
+    assert requests_per_shot <= 30  # no retry storm
+    assert outcomes["done"] >= 170
