@@ -111,7 +111,10 @@ def test_every_fault_ends_done_or_failed_or_uncertain_with_a_reason(sim_factory,
     manifest = write_manifest(tmp_path, shots)
     _, result = run_inprocess(manifest, sim, tmp_path / "out", monkeypatch, rpm=600, seed=3)
     outcomes = {r.spec.shot.id: r for r in result.results}
-    assert outcomes["bad"].outcome == "failed" and "1026" in outcomes["bad"].detail
+    # Faults land on whichever request draws them: the sensitive shot is refused (1026), unless an
+    # injected fault took its create answer first, which makes it uncertain, never done.
+    bad = outcomes["bad"]
+    assert (bad.outcome == "failed" and "1026" in bad.detail) or bad.outcome == "uncertain", bad
     for r in result.results:
         assert r.outcome in ("done", "failed", "uncertain"), (r.spec.shot.id, r.outcome, r.detail)
         if r.outcome != "done":
