@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections import Counter
 
 from tqdm import tqdm
 
 from pipeline.plan import TakeSpec
 
+REDRAW_EVERY = 0.25  # seconds: phase changes redraw the counts, but not thousands of times a second
 FINAL = frozenset({"done", "failed", "uncertain", "pending"})
 SHOWN = ("queued", "creating", "generating", "downloading", "failed", "uncertain")
 
@@ -23,6 +25,7 @@ class Progress:
                         dynamic_ncols=True, desc="shots")
         self.phase: dict[tuple[str, int], str] = {}
         self.counts: Counter[str] = Counter()
+        self._drawn = 0.0
 
     def __call__(self, spec: TakeSpec, phase: str) -> None:
         old = self.phase.get(spec.key)
@@ -34,8 +37,12 @@ class Progress:
         self.counts[phase] += 1
         if phase in FINAL:
             self.bar.update(1)
+        now = time.monotonic()
+        redraw = now - self._drawn >= REDRAW_EVERY
+        if redraw:
+            self._drawn = now
         self.bar.set_postfix_str(", ".join(f"{self.counts[p]} {p}" for p in SHOWN if self.counts[p] > 0),
-                                 refresh=False)
+                                 refresh=redraw)
 
     def close(self) -> None:
         self.bar.close()

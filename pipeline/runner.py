@@ -59,6 +59,7 @@ class TakeResult:
     task_id: str | None = None
     file: str | None = None
     cost: float | None = None  # spent in this run (a successful task's price), None if unknown
+    created: bool = False  # a task made in this run reached Success: it is billed
     queries: int = 0
 
 
@@ -76,7 +77,12 @@ class RunResult:
 
     @property
     def spent(self) -> float:
-        return sum(r.cost or 0.0 for r in self.results)
+        return sum(r.cost or 0.0 for r in self.results if r.created)
+
+    @property
+    def unpriced(self) -> int:
+        """Billed takes whose price the catalogue does not know."""
+        return sum(1 for r in self.results if r.created and r.cost is None)
 
 
 class WindowLimiter(Throttler):
@@ -423,7 +429,7 @@ class Runner:
         res.outcome, res.file, res.task_id = "done", spec.filename, task_id
         res.detail = f"{spec.filename} ({got.bytes / 1e6:.1f} MB)"
         if planned.creates:
-            res.cost = planned.cost
+            res.cost, res.created = planned.cost, True
 
     async def _make_room(self, spec: TakeSpec, final: Path, new_sha: str) -> None:
         """Move the video now at `final` to history/ unless it is the very same file."""

@@ -79,9 +79,16 @@ def result_text(result: RunResult, simulated: bool) -> str:
         f"{result.count('done')} done, {result.count('failed')} failed, {result.count('uncertain')} uncertain, "
         f"{result.count('pending')} pending in {duration(result.seconds)}; "
         f"{result.creates} create request(s), {result.rate_limited} rate-limited; "
-        f"spent {money(result.spent)}" + (" (simulator: nothing billed)" if simulated else "")
+        + _spend(result, simulated)
     )
     return "\n".join(lines)
+
+
+def _spend(result: RunResult, simulated: bool) -> str:
+    amount = money(result.spent) + (f" + {result.unpriced} video(s) of unknown price" if result.unpriced else "")
+    if simulated:
+        return f"{amount} at API prices (simulator: nothing billed)"
+    return f"spent {amount}"
 
 
 def result_json(result: RunResult, backend: str) -> dict[str, Any]:
@@ -96,6 +103,7 @@ def result_json(result: RunResult, backend: str) -> dict[str, Any]:
         "creates": result.creates,
         "rate_limited": result.rate_limited,
         "spent": round(result.spent, 4),
+        "unpriced_videos": result.unpriced,
         "seconds": round(result.seconds, 3),
         "takes": [
             {"shot": r.spec.shot.id, "take": r.spec.take, "result": r.outcome, "detail": r.detail,

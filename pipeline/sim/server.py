@@ -78,6 +78,12 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128  # the default 5 drops connections under a load test
     state: _State
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (killed, timed out, reset) is not a server error: stay quiet."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; every answer carries Content-Length
