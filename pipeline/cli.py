@@ -100,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the status as JSON on stdout")
     p.set_defaults(handler=cmd_status)
 
+    p = command("report", "write the contact sheet OUT/<name>/report.html: thumbnails, players, status, cost",
+                "shots report manifests/example.yaml")
+    p.add_argument("manifest", metavar="MANIFEST")
+    p.add_argument("--out", type=Path, default=Path("outputs"), help="outputs root (default: outputs)")
+    p.add_argument("--backend", choices=("auto", "sim", "api"), default="auto",
+                   help="whose results to show (default: auto: api if MINIMAX_API_KEY is set)")
+    p.set_defaults(handler=cmd_report)
+
     p = command("repair", "set damaged ledger lines aside so runs can go on (videos are untouched)",
                 "shots repair manifests/example.yaml")
     p.add_argument("manifest", metavar="MANIFEST")
@@ -251,6 +259,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         print(summary.result_text(result, simulated=kind == "simulator"))
         print(f"videos: {workflow.output_dir(args.out, manifest)}/")
+    if result.aborted is None or result.creates:  # not when it stopped before any work
+        _report_after_run(args, manifest)
     if result.aborted is not None:
         print(f"Error: {result.aborted}", file=sys.stderr)
         return result.aborted.exit_code
@@ -300,3 +310,26 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
     serve(config_from_args(args), port=args.port)
     return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pipeline import backend, report, workflow
+    from pipeline.manifest import load
+
+    manifest = load(args.manifest)
+    path = report.write_report(manifest, backend.endpoint_for(args.backend), workflow.output_dir(args.out, manifest))
+    print(path)
+    return EXIT_OK
+
+
+def _report_after_run(args: argparse.Namespace, manifest: Any) -> None:
+    """Write the contact sheet after `shots run`; a failure here never changes the run's outcome."""
+    from pipeline import backend, report, workflow
+
+    try:
+        path = report.write_report(manifest, backend.endpoint_for(args.backend),
+                                   workflow.output_dir(args.out, manifest))
+    except (OSError, ValueError, ShotsError) as exc:
+        print(f"warning: the report could not be written: {exc}", file=sys.stderr)
+        return
+    print(f"report: {path}", file=sys.stderr)
