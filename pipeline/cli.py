@@ -108,6 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="whose results to show (default: auto: api if MINIMAX_API_KEY is set)")
     p.set_defaults(handler=cmd_report)
 
+    p = command("reel", "cut each shot's take 1 into OUT/<name>/reel.mp4 (storyboard timing) with reel.srt",
+                "shots reel manifests/example.yaml")
+    p.add_argument("manifest", metavar="MANIFEST")
+    p.add_argument("--out", type=Path, default=Path("outputs"), help="outputs root (default: outputs)")
+    p.add_argument("--backend", choices=("auto", "sim", "api"), default="auto",
+                   help="whose videos to use (default: auto: api if MINIMAX_API_KEY is set)")
+    p.set_defaults(handler=cmd_reel)
+
     p = command("repair", "set damaged ledger lines aside so runs can go on (videos are untouched)",
                 "shots repair manifests/example.yaml")
     p.add_argument("manifest", metavar="MANIFEST")
@@ -319,6 +327,21 @@ def cmd_report(args: argparse.Namespace) -> int:
     manifest = load(args.manifest)
     path = report.write_report(manifest, backend.endpoint_for(args.backend), workflow.output_dir(args.out, manifest))
     print(path)
+    return EXIT_OK
+
+
+def cmd_reel(args: argparse.Namespace) -> int:
+    from pipeline import backend, reel, workflow
+    from pipeline.manifest import load
+
+    manifest = load(args.manifest)
+    video, captions, entries = reel.build(manifest, backend.endpoint_for(args.backend),
+                                          workflow.output_dir(args.out, manifest))
+    cards = [f"{e.shot} ({e.status})" for e in entries if e.video is None]
+    if cards:
+        print(f"{len(cards)} shot(s) as title cards: {', '.join(cards)}", file=sys.stderr)
+    print(video)
+    print(captions)
     return EXIT_OK
 
 

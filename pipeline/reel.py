@@ -1,0 +1,275 @@
+"""The reel: every shot's chosen take, in manifest order, as one video with the storyboard's timing.
+
+`outputs/<name>/reel.mp4` is 640x360 (letterboxed), 24 fps, H.264 yuv420p. Each shot lasts
+exactly its planned duration: a video that runs short holds its last frame, one that runs long
+is cut. A shot with no video (failed, uncertain, pending, changed) becomes a title card with its
+id, its status and its prompt, for the same time, so the reel always shows the whole storyboard.
+`reel.srt` names each shot at its timestamps.
+
+The chosen take is take 1: the manifest has no field to pick another one yet.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Iterator
+
+from PIL import Image, ImageDraw, ImageFont
+
+from pipeline import ledger
+from pipeline.report import TakeRow, take_row
+
+REEL_NAME = "reel.mp4"
+SRT_NAME = "reel.srt"
+SIZE = (640, 360)
+FPS = 24
+DEFAULT_SECONDS = 6  # a shot that leaves its duration to an uncatalogued model: the API's default
+CHOSEN_TAKE = 1
+CAPTION_CHARS = 80
+
+CARD_BACKGROUND = (22, 24, 32)
+CARD_INK = (236, 236, 240)
+CARD_MUTED = (160, 166, 182)
+STATUS_COLOURS = {"failed": (200, 56, 42), "uncertain": (214, 120, 20), "pending": (110, 118, 136),
+                  "changed": (120, 86, 210)}
+
+
+@dataclass(frozen=True)
+class ReelEntry:
+    """One shot's place on the reel."""
+
+    shot: str
+    prompt: str
+    first_frame: int  # in reel frames
+    frames: int
+    video: Path | None  # the take's video, or None for a title card
+    status: str  # done, failed, uncertain, pending, changed
+    reason: str | None = None
+
+    @property
+    def start(self) -> float:
+        return self.first_frame / FPS
+
+    @property
+    def end(self) -> float:
+        return (self.first_frame + self.frames) / FPS
+
+
+def plan(shots: list[tuple[Any, TakeRow]], out_dir: Path) -> list[ReelEntry]:
+    """Place each (shot, chosen take) on the reel. Pure apart from the paths it builds.
+
+    Boundaries are rounded from the cumulative planned time, so the reel's length is the sum of
+    the planned durations to the frame, however many shots there are.
+    """
+    entries = []
+    elapsed = 0.0
+    for shot, take in shots:
+        seconds = shot.duration or DEFAULT_SECONDS
+        first, last = round(elapsed * FPS), round((elapsed + seconds) * FPS)
+        video = out_dir / take.video if take.status == "done" and take.video else None
+        entries.append(ReelEntry(shot.id, shot.prompt or "", first, last - first, video, take.status, take.reason))
+        elapsed += seconds
+    return entries
+
+
+def collect(manifest: Any, endpoint: str, out_dir: Path) -> list[ReelEntry]:
+    """The reel's entries for a manifest, from the ledger's state of each shot's chosen take."""
+    from pipeline.workflow import take_specs
+
+    view = ledger.load(out_dir)
+    chosen = []
+    for spec in take_specs(manifest, endpoint):
+        if spec.take != CHOSEN_TAKE:
+            continue
+        state = view.get(spec.shot.id, spec.take, spec.fingerprint)
+        chosen.append((spec.shot, take_row(spec.take, state, view.current(spec.shot.id, spec.take), out_dir)))
+    return plan(chosen, out_dir)
+
+
+def build(manifest: Any, endpoint: str, out_dir: Path) -> tuple[Path, Path, list[ReelEntry]]:
+    """Write reel.mp4 and reel.srt into `out_dir`; returns their paths and the entries."""
+    entries = collect(manifest, endpoint, out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    reel, srt = out_dir / REEL_NAME, out_dir / SRT_NAME
+    entries = write_reel(entries, reel)
+    tmp = srt.with_name(srt.name + ".tmp")
+    tmp.write_text(srt_text(entries), encoding="utf-8")
+    os.replace(tmp, srt)
+    return reel, srt, entries
+
+
+def write_reel(entries: list[ReelEntry], target: Path) -> list[ReelEntry]:
+    """Encode the reel (atomically). A video that cannot be decoded becomes a title card from the
+    frame where it broke; the entries returned say so."""
+    import av
+
+    tmp = target.with_name(f".{target.stem}.tmp{target.suffix}")
+    written: list[ReelEntry] = []
+    try:
+        with av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out:
+            stream = out.add_stream("libx264", rate=FPS)
+            stream.width, stream.height, stream.pix_fmt = SIZE[0], SIZE[1], "yuv420p"
+            stream.time_base = Fraction(1, FPS)
+            stream.options = {"preset": "superfast", "crf": "23"}
+            pts = 0
+
+            def emit(frame: av.VideoFrame) -> None:
+                # A fresh frame each time: the encoder holds on to frames it was given (lookahead).
+                # Its time base is ours, not the stream's: the muxer changes the stream's to its
+                # own once the header is written, and a decoded frame carries its source's.
+                nonlocal pts
+                copy = _clone(frame)
+                copy.pts, copy.time_base = pts, Fraction(1, FPS)
+                pts += 1
+                out.mux(stream.encode(copy))
+
+            for entry in entries:
+                done = 0
+                if entry.video is not None:
+                    try:
+                        for frame in _video_frames(entry.video, entry.frames):
+                            emit(frame)
+                            done += 1
+                    except (OSError, ValueError, av.FFmpegError) as exc:
+                        entry = ReelEntry(entry.shot, entry.prompt, entry.first_frame, entry.frames, None,
+                                          "pending", f"video could not be decoded ({type(exc).__name__}: {exc})")
+                if done < entry.frames:
+                    card = _yuv(title_card(entry))
+                    for _ in range(entry.frames - done):
+                        emit(card)
+                written.append(entry)
+            out.mux(stream.encode(None))
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return written
+
+
+def _video_frames(path: Path, count: int) -> Iterator[Any]:
+    """`count` letterboxed yuv420p frames at FPS from the video: at reel time t, the source frame
+    showing then (held past the video's end, cut beyond `count`; a held frame comes again as the
+    same object)."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        decoded = container.decode(stream)
+        showing, ready = None, None  # the source frame on screen, and its reel-ready copy
+        upcoming = next(decoded, None)
+        if upcoming is None:
+            raise ValueError(f"{path.name}: no frames")
+        for k in range(count):
+            t = k / FPS + 1e-6
+            while upcoming is not None and (showing is None or upcoming.time is None or upcoming.time - start <= t):
+                showing, ready = upcoming, None
+                upcoming = next(decoded, None)
+            if ready is None:
+                ready = _fit(showing)
+            yield ready
+
+
+def _fit(frame: Any) -> Any:
+    """The frame scaled into SIZE, letterboxed (or pillarboxed) on black, as yuv420p."""
+    w, h = frame.width, frame.height
+    scale = min(SIZE[0] / w, SIZE[1] / h)
+    fw, fh = max(2, round(w * scale / 2) * 2), max(2, round(h * scale / 2) * 2)
+    if (fw, fh) == SIZE:
+        return frame.reformat(width=fw, height=fh, format="yuv420p", interpolation="BILINEAR")
+    picture = frame.reformat(width=fw, height=fh, format="rgb24", interpolation="BILINEAR").to_image()
+    canvas = Image.new("RGB", SIZE, (0, 0, 0))
+    canvas.paste(picture, ((SIZE[0] - fw) // 2, (SIZE[1] - fh) // 2))
+    return _yuv(canvas)
+
+
+def _clone(frame: Any) -> Any:
+    """A new frame with the same picture (plane by plane; via RGB if the row padding differs)."""
+    import av
+
+    copy = av.VideoFrame(frame.width, frame.height, frame.format.name)
+    if [p.line_size for p in copy.planes] != [p.line_size for p in frame.planes]:
+        return _yuv(frame.to_image())
+    for mine, theirs in zip(copy.planes, frame.planes):
+        mine.update(theirs)
+    return copy
+
+
+def _yuv(image: Image.Image) -> Any:
+    import av
+
+    return av.VideoFrame.from_image(image).reformat(format="yuv420p")
+
+
+def title_card(entry: ReelEntry) -> Image.Image:
+    """A card for a shot with no video: its id, its status and why, and its prompt."""
+    w, h = SIZE
+    card = Image.new("RGB", SIZE, CARD_BACKGROUND)
+    draw = ImageDraw.Draw(card)
+    colour = STATUS_COLOURS.get(entry.status, STATUS_COLOURS["pending"])
+    draw.rectangle([0, 0, 11, h], fill=colour)
+    draw.text((40, 28), entry.shot, font=_font(34), fill=CARD_INK)
+    status = entry.status.upper() + (f": {entry.reason}" if entry.reason else "")
+    y = 80
+    for line in _wrap(status, _font(17), w - 80)[:3]:
+        draw.text((40, y), line, font=_font(17), fill=colour)
+        y += 23
+    y += 14
+    font = _font(21)
+    lines = _wrap(entry.prompt or "(no prompt)", font, w - 80)
+    room = max(1, (h - 24 - y) // 28)
+    if len(lines) > room:
+        lines = lines[:room]
+        lines[-1] = lines[-1][: max(0, len(lines[-1]) - 2)].rstrip() + "…"
+    for line in lines:
+        draw.text((40, y), line, font=font, fill=CARD_MUTED)
+        y += 28
+    return card
+
+
+_FONTS: dict[int, Any] = {}
+
+
+def _font(size: int):
+    if size not in _FONTS:
+        _FONTS[size] = ImageFont.load_default(size=size)
+    return _FONTS[size]
+
+
+def _wrap(text: str, font, width: float) -> list[str]:
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        line = ""
+        for word in paragraph.split():
+            candidate = f"{line} {word}".strip()
+            if font.getlength(candidate) <= width or not line:
+                line = candidate
+            else:
+                lines.append(line)
+                line = word
+        lines.append(line)
+    return lines
+
+
+def srt_text(entries: list[ReelEntry]) -> str:
+    """SubRip captions: each shot's id (and its status if it is a card), then its prompt's first line."""
+    blocks = []
+    for n, e in enumerate(entries, start=1):
+        head = e.shot if e.video is not None else f"{e.shot} ({e.status})"
+        first_line = (e.prompt.strip().splitlines() or [""])[0].strip()
+        if len(first_line) > CAPTION_CHARS:
+            first_line = first_line[: CAPTION_CHARS - 1].rstrip() + "…"
+        text = head + (f"\n{first_line}" if first_line else "")
+        blocks.append(f"{n}\n{_stamp(e.start)} --> {_stamp(e.end)}\n{text}\n")
+    return "\n".join(blocks)
+
+
+def _stamp(seconds: float) -> str:
+    ms = round(seconds * 1000)
+    hours, ms = divmod(ms, 3_600_000)
+    minutes, ms = divmod(ms, 60_000)
+    secs, ms = divmod(ms, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d},{ms:03d}"
