@@ -12,6 +12,7 @@ import html
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +25,8 @@ from pipeline.summary import money
 log = logging.getLogger(__name__)
 
 REPORT_NAME = "report.html"
+THUMB_WORKERS = min(4, os.cpu_count() or 1)
+EAGER_TAKES = 24  # thumbnails of the first takes load at once; the rest as they scroll into view
 
 Status = Literal["done", "failed", "uncertain", "pending", "changed"]
 STATUS_LABELS: dict[str, str] = {
@@ -103,19 +106,17 @@ def collect(manifest: Any, endpoint: str, out_dir: Path, *, make_thumbs: bool = 
     """Everything the page shows, from the manifest, the ledger and the videos on disk."""
     from pipeline.workflow import take_specs
 
-    view = ledger.load(out_dir)
     events, _, _ = ledger.read(ledger.ledger_path(out_dir))
+    view = ledger.replay(events)
     notes: list[str] = []
-    by_shot: dict[str, list[TakeRow]] = {}
+    rows: list[tuple[Any, TakeRow, ledger.TakeState]] = []
     for spec in take_specs(manifest, endpoint):
         state = view.get(spec.shot.id, spec.take, spec.fingerprint)
-        row = take_row(spec.take, state, view.current(spec.shot.id, spec.take), out_dir)
-        if row.status == "done" and make_thumbs:
-            try:
-                cut = thumbs.ensure(out_dir, row.video, spec.shot.id, spec.take)
-                row = _with_meta(row, cut)
-            except (OSError, thumbs.ThumbError) as exc:
-                notes.append(f"{spec.label}: no thumbnails ({exc})")
+        rows.append((spec, take_row(spec.take, state, view.current(spec.shot.id, spec.take), out_dir), state))
+    if make_thumbs:
+        rows = _cut_thumbs(out_dir, rows, notes)
+    by_shot: dict[str, list[TakeRow]] = {}
+    for spec, row, _ in rows:
         by_shot.setdefault(spec.shot.id, []).append(row)
     shots = tuple(
         ShotRow(shot.id, shot.mode, shot.model, shot.prompt or "", shot.duration, shot.resolution,
@@ -124,6 +125,24 @@ def collect(manifest: Any, endpoint: str, out_dir: Path, *, make_thumbs: bool = 
     )
     return ReportData(manifest.name, str(manifest.path), endpoint, shots, last_run(events), time.time(),
                       tuple(notes))
+
+
+def _cut_thumbs(out_dir: Path, rows: list, notes: list[str]) -> list:
+    """Thumbnails for every done take, a few videos at a time (PyAV decodes outside the GIL)."""
+    index = thumbs.Index(out_dir)
+    out = list(rows)
+    with ThreadPoolExecutor(max_workers=THUMB_WORKERS) as pool:
+        # The ledger's sha256 is the file's: take_row found the file intact against that record.
+        futures = {i: pool.submit(index.ensure, row.video, spec.shot.id, spec.take, state.sha256)
+                   for i, (spec, row, state) in enumerate(rows) if row.status == "done"}
+        for i, future in futures.items():
+            spec, row, state = rows[i]
+            try:
+                out[i] = (spec, _with_meta(row, future.result()), state)
+            except (OSError, thumbs.ThumbError) as exc:
+                notes.append(f"{spec.label}: no thumbnails ({exc})")
+    index.save()
+    return out
 
 
 def take_row(take: int, state: ledger.TakeState, current: ledger.TakeState | None, out_dir: Path) -> TakeRow:
@@ -262,7 +281,7 @@ def _cost_text(take: TakeRow, simulated: bool) -> str:
     return "&ndash;"
 
 
-def _take_html(shot: ShotRow, take: TakeRow, simulated: bool) -> str:
+def _take_html(shot: ShotRow, take: TakeRow, simulated: bool, eager: bool = True) -> str:
     label = f"take {take.take}"
     parts = [f'<article class="take st-{esc(take.status)}" id="{esc(shot.id)}-take{take.take}">',
              f'<header><span class="take-n">{esc(label)}</span>'
@@ -271,7 +290,8 @@ def _take_html(shot: ShotRow, take: TakeRow, simulated: bool) -> str:
         if take.thumbs:
             imgs = "".join(
                 f'<figure><img src="{esc(src)}" alt="{esc(shot.id)} {esc(label)}: {where} frame" '
-                f'loading="eager" width="160" height="{_thumb_height(take)}"><figcaption>{where}</figcaption></figure>'
+                f'loading="{"eager" if eager else "lazy"}" width="160" height="{_thumb_height(take)}">'
+                f'<figcaption>{where}</figcaption></figure>'
                 for src, where in zip(take.thumbs, thumbs.POSITIONS)
             )
             parts.append(f'<div class="strip">{imgs}</div>')
@@ -299,7 +319,7 @@ def _thumb_height(take: TakeRow) -> int:
     return 90
 
 
-def _shot_html(n: int, shot: ShotRow, simulated: bool) -> str:
+def _shot_html(n: int, shot: ShotRow, simulated: bool, takes_before: int = 0) -> str:
     worst = _shot_status(shot)
     meta = [("mode", shot.mode.replace("_", " ")), ("model", shot.model),
             ("duration", f"{shot.duration} s" if shot.duration is not None else "model default"),
@@ -311,7 +331,9 @@ def _shot_html(n: int, shot: ShotRow, simulated: bool) -> str:
         f'<li><span class="k">{k}</span> {esc(v)}</li>' for k, v in meta) + "</ul>"
     prompt = f'<p class="prompt">{highlight_prompt(shot.prompt) if shot.prompt else "<em>(no prompt)</em>"}</p>'
     notes = f'<p class="notes"><span class="k">notes</span> {esc(shot.notes)}</p>' if shot.notes else ""
-    takes = '<div class="takes">' + "".join(_take_html(shot, t, simulated) for t in shot.takes) + "</div>"
+    takes = '<div class="takes">' + "".join(
+        _take_html(shot, t, simulated, eager=takes_before + k < EAGER_TAKES) for k, t in enumerate(shot.takes)
+    ) + "</div>"
     return (f'<section class="shot st-{worst}" id="{esc(shot.id)}"><div class="about">{head}{facts}{prompt}{notes}'
             f"</div>{takes}</section>")
 
@@ -354,7 +376,11 @@ def render_html(data: ReportData) -> str:
         problems = '<ul class="problems">' + "".join(f"<li>{esc(p)}</li>" for p in data.notes) + "</ul>"
     legend = ('<p class="legend">Prompt key: <mark class="cam">official camera command</mark> '
               '<mark class="cam-unknown">bracketed text the API does not know</mark></p>')
-    body = "".join(_shot_html(i, s, data.simulated) for i, s in enumerate(data.shots, start=1))
+    parts, before = [], 0
+    for i, s in enumerate(data.shots, start=1):
+        parts.append(_shot_html(i, s, data.simulated, before))
+        before += len(s.takes)
+    body = "".join(parts)
     title = f"{data.name}: contact sheet"
     return (
         "<!DOCTYPE html>\n"

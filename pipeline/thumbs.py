@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -52,36 +53,64 @@ def names(shot: str, take: int) -> tuple[str, ...]:
     return tuple(f"{THUMBS_DIR}/{shot}.take{take}.{where}.jpg" for where in POSITIONS)
 
 
-def ensure(out_dir: Path, video: str, shot: str, take: int) -> Thumbs:
-    """The thumbnails of `out_dir/video`, cut now only if the video changed since the last time."""
-    path = out_dir / video
-    st = path.stat()
-    files = names(shot, take)
-    index = _load_index(out_dir)
-    key = f"{shot}.take{take}"
-    known = index.get(key)
-    have_files = all((out_dir / f).exists() for f in files)
-    if known and have_files and known.get("video") == video:
-        meta = VideoMeta(**known["meta"])
-        if (meta.size, meta.mtime_ns) == (st.st_size, st.st_mtime_ns):
-            return Thumbs(files, meta, made=False)
-        digest = sha256_of(path)
-        if digest == meta.sha256:  # touched, not changed: remember the new mtime
-            meta = VideoMeta(**{**asdict(meta), "size": st.st_size, "mtime_ns": st.st_mtime_ns})
-            index[key] = {"video": video, "meta": asdict(meta)}
-            _save_index(out_dir, index)
-            return Thumbs(files, meta, made=False)
-    else:
-        digest = sha256_of(path)
-    frames, (width, height, duration, fps) = extract(path)
-    (out_dir / THUMBS_DIR).mkdir(parents=True, exist_ok=True)
-    for name, frame in zip(files, frames):
-        _save_jpeg(frame, out_dir / name)
-    meta = VideoMeta(width, height, duration, fps, digest, st.st_size, st.st_mtime_ns)
-    index = _load_index(out_dir)  # re-read: keep entries written meanwhile
-    index[key] = {"video": video, "meta": asdict(meta)}
-    _save_index(out_dir, index)
-    return Thumbs(files, meta, made=True)
+class Index:
+    """`thumbs/index.json`: which video (and which version of it) each take's thumbnails show.
+
+    Load it once, `ensure()` every take (from several threads if you like), `save()` once.
+    """
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.entries = _load_index(out_dir)
+        self.changed = False
+        self._lock = threading.Lock()
+
+    def ensure(self, video: str, shot: str, take: int, sha256: str | None = None) -> Thumbs:
+        """The thumbnails of `out_dir/video`, cut now only if the video changed since last time.
+        `sha256`, when the caller knows the file's (the ledger verified it), spares hashing it."""
+        path = self.out_dir / video
+        st = path.stat()
+        files = names(shot, take)
+        key = f"{shot}.take{take}"
+        with self._lock:
+            known = self.entries.get(key)
+        if known and known.get("video") == video and all((self.out_dir / f).exists() for f in files):
+            meta = VideoMeta(**known["meta"])
+            if (meta.size, meta.mtime_ns) == (st.st_size, st.st_mtime_ns):
+                return Thumbs(files, meta, made=False)
+            digest = sha256 or sha256_of(path)
+            if digest == meta.sha256:  # touched, not changed: remember the new mtime
+                meta = VideoMeta(**{**asdict(meta), "size": st.st_size, "mtime_ns": st.st_mtime_ns})
+                self._record(key, video, meta)
+                return Thumbs(files, meta, made=False)
+        else:
+            digest = sha256 or sha256_of(path)
+        frames, (width, height, duration, fps) = extract(path)
+        (self.out_dir / THUMBS_DIR).mkdir(parents=True, exist_ok=True)
+        for name, frame in zip(files, frames):
+            _save_jpeg(frame, self.out_dir / name)
+        meta = VideoMeta(width, height, duration, fps, digest, st.st_size, st.st_mtime_ns)
+        self._record(key, video, meta)
+        return Thumbs(files, meta, made=True)
+
+    def _record(self, key: str, video: str, meta: VideoMeta) -> None:
+        with self._lock:
+            self.entries[key] = {"video": video, "meta": asdict(meta)}
+            self.changed = True
+
+    def save(self) -> None:
+        if self.changed:
+            _save_index(self.out_dir, self.entries)
+            self.changed = False
+
+
+def ensure(out_dir: Path, video: str, shot: str, take: int, sha256: str | None = None) -> Thumbs:
+    """One take's thumbnails, with the index read and written around it (see Index for many)."""
+    index = Index(out_dir)
+    try:
+        return index.ensure(video, shot, take, sha256)
+    finally:
+        index.save()
 
 
 def extract(path: Path) -> tuple[list[Image.Image], tuple[int, int, float, float | None]]:
@@ -94,7 +123,6 @@ def extract(path: Path) -> tuple[list[Image.Image], tuple[int, int, float, float
             if not container.streams.video:
                 raise ThumbError(f"{path.name}: no video stream")
             stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
             if stream.duration is not None and stream.time_base is not None:
                 duration = float(stream.duration * stream.time_base)
             elif container.duration is not None:
@@ -105,7 +133,9 @@ def extract(path: Path) -> tuple[list[Image.Image], tuple[int, int, float, float
             first = next(container.decode(stream))
             middle = _frame_at(container, stream, duration / 2) if duration > 0 else first
             last = _frame_at(container, stream, float("inf"))
-            images = [f.to_image() for f in (first, middle or first, last or first)]
+            # BILINEAR: PyAV's default conversion sets up a costly scaler for every frame
+            images = [f.reformat(format="rgb24", interpolation="BILINEAR").to_image()
+                      for f in (first, middle or first, last or first)]
             return images, (stream.codec_context.width, stream.codec_context.height, duration, fps)
     except ThumbError:
         raise

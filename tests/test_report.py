@@ -266,3 +266,23 @@ def test_no_report_when_the_run_is_refused_before_any_work(sim, tmp_path):
         refused = run_cli(sim, "run", str(manifest), "--out", "out", "--rpm", "600", "--quiet", cwd=tmp_path)
     assert refused.returncode == 3
     assert "report:" not in refused.stderr and not (folder / "report.html").exists()
+
+
+def test_many_takes_load_their_thumbnails_lazily_after_the_first_screens():
+    many = [shot(f"s{i:03d}") for i in range(40)]
+    page = render_html(data(*many))
+    loading = re.findall(r'<img [^>]*loading="(\w+)"', page)
+    assert loading == ["eager"] * 3 * report.EAGER_TAKES + ["lazy"] * 3 * (40 - report.EAGER_TAKES)
+
+
+def test_one_index_for_many_takes_and_the_ledgers_hash_is_trusted(tmp_path, monkeypatch):
+    for i in range(3):
+        counting_video(tmp_path / f"s{i}.mp4", frames=12)
+    monkeypatch.setattr(thumbs, "sha256_of", lambda path: pytest.fail("hashed a video the ledger vouched for"))
+    index = thumbs.Index(tmp_path)
+    made = [index.ensure(f"s{i}.mp4", f"s{i}", 1, sha256=f"hash{i}") for i in range(3)]
+    assert all(t.made for t in made) and not (tmp_path / "thumbs" / "index.json").exists()  # not saved yet
+    index.save()
+    saved = json.loads((tmp_path / "thumbs" / "index.json").read_text())
+    assert {k: v["meta"]["sha256"] for k, v in saved.items()} == {f"s{i}.take1": f"hash{i}" for i in range(3)}
+    assert not any(thumbs.Index(tmp_path).ensure(f"s{i}.mp4", f"s{i}", 1).made for i in range(3))
