@@ -286,3 +286,30 @@ def test_one_index_for_many_takes_and_the_ledgers_hash_is_trusted(tmp_path, monk
     saved = json.loads((tmp_path / "thumbs" / "index.json").read_text())
     assert {k: v["meta"]["sha256"] for k, v in saved.items()} == {f"s{i}.take1": f"hash{i}" for i in range(3)}
     assert not any(thumbs.Index(tmp_path).ensure(f"s{i}.mp4", f"s{i}", 1).made for i in range(3))
+
+
+def test_an_interrupted_run_still_writes_its_report(sim_factory, tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    from runs import cli_env, shots_cmd, t2v_shots
+
+    sim = sim_factory(time_scale=0.01)  # generations take 0.9-2.4 s: Ctrl-C lands while one runs
+    manifest = write_manifest(tmp_path, t2v_shots(4), name="teaser")
+    proc = subprocess.Popen(shots_cmd("run", str(manifest), "--out", "out", "--rpm", "600", "--quiet",
+                                      "--no-lock-file", "--time-scale", "0.01"),
+                            cwd=tmp_path, env=cli_env(sim), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    ledger_file = tmp_path / "out" / "teaser" / "ledger.jsonl"
+    deadline = time.monotonic() + 20
+    while '"submitted"' not in (ledger_file.read_text() if ledger_file.exists() else ""):  # a task is running
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    page = (tmp_path / "out" / "teaser" / "report.html").read_text(encoding="utf-8")
+    assert "report: " in stderr
+    assert "is being generated; run again to fetch it" in page
+    assert "did not finish" not in page and "(interrupted" in page  # the run recorded its own stop
