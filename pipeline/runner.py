@@ -75,6 +75,12 @@ class RunResult:
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome == outcome)
 
+    def __repr__(self) -> str:
+        # Short on purpose: asyncio.run on Python 3.11 formats its result's repr twice
+        # (python/cpython#112559); the full repr of 10,000 takes costs seconds.
+        return (f"<RunResult {len(self.results)} takes: {self.count('done')} done, {self.count('failed')} failed, "
+                f"{self.creates} creates>")
+
     @property
     def spent(self) -> float:
         return sum(r.cost or 0.0 for r in self.results if r.created)
@@ -99,6 +105,12 @@ class WindowLimiter(Throttler):
 
     def record(self) -> None:
         self._task_logs.append(time.monotonic())
+
+    def restamp(self) -> None:
+        """Move the latest acquisition to now: the server counts a request when it arrives, which may be
+        any time up to its answer (a first create on a cold connection arrives tens of ms late)."""
+        if self._task_logs:
+            self._task_logs[-1] = time.monotonic()
 
     def recent(self) -> int:
         """Acquisitions within the current window."""
@@ -266,7 +278,10 @@ class Runner:
             critical = asyncio.ensure_future(self._create_once(planned, body))
             self._critical.add(critical)
             critical.add_done_callback(self._critical.discard)
-            return await asyncio.shield(critical)
+            try:
+                return await asyncio.shield(critical)
+            finally:
+                self.create_limiter.restamp()
 
     async def _create(self, planned: PlannedTake, res: TakeResult) -> str | None:
         spec = planned.spec

@@ -30,6 +30,9 @@ class Prepared:
     view: LedgerView
     plan: Plan
 
+    def __repr__(self) -> str:  # short: see RunResult.__repr__
+        return f"<Prepared {len(self.specs)} takes, {len(self.plan.creates)} to create, in {self.out_dir}>"
+
 
 def take_specs(manifest: Any, endpoint: str, only: Iterable[str] | None = None) -> list[TakeSpec]:
     """Every take the manifest declares (or the --only ones), with its request and fingerprint."""
@@ -132,8 +135,11 @@ async def run(
         else:
             result = await _execute(prepared, backend, options, on_start)
         if write_lock_file:
-            view = ledgerlib.load(out_dir)
-            all_specs = take_specs(manifest, endpoint)
+            # Nothing ran: the ledger is still the one just planned from (a resume of 10,000 takes
+            # would otherwise replay it and fingerprint every shot twice).
+            idle = all(t.action in SKIPS for t in prepared.plan.takes)
+            view = prepared.view if idle else ledgerlib.load(out_dir)
+            all_specs = prepared.specs if not only else take_specs(manifest, endpoint)
             lockfile.write_lock(lockfile.lock_path(manifest.path),
                                 lockfile.lock_data(manifest.name, endpoint, all_specs, view))
         return prepared, result, kind
