@@ -266,6 +266,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         _print_json(summary.result_json(result, kind))
     else:
         print(summary.result_text(result, simulated=kind == "simulator"))
+    for note in summary.removed_notes(prepared.plan):
+        print(note, file=sys.stderr)
         print(f"videos: {workflow.output_dir(args.out, manifest)}/")
     if result.aborted is None or result.creates:  # not when it stopped before any work
         _report_after_run(args, manifest)

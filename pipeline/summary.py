@@ -50,9 +50,13 @@ def plan_text(plan: Plan, *, reasons: bool, estimate_s: float, simulated: bool) 
     lines.append(f"new tasks: {len(plan.creates)}, estimated cost: {cost}"
                  + (" (simulator: nothing is billed)" if simulated else ""))
     lines.append(f"estimated wall time: {duration(estimate_s)}")
-    for shot, take in plan.removed:
-        lines.append(f"note: {shot} take {take} is in the ledger but no longer in the manifest (left untouched)")
+    lines += removed_notes(plan)
     return "\n".join(lines)
+
+
+def removed_notes(plan: Plan) -> list[str]:
+    return [f"note: {shot} take {take} is in the ledger but no longer in the manifest (left untouched)"
+            for shot, take in plan.removed]
 
 
 def plan_json(plan: Plan, estimate_s: float, endpoint: str) -> dict[str, Any]:

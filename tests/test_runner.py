@@ -246,3 +246,24 @@ def test_a_model_the_catalogue_does_not_know_is_sent_as_written(sim, tmp_path, m
     _, result = run_inprocess(manifest, sim, tmp_path / "out", monkeypatch, rpm=600)
     # The simulator, like the API, refuses a model it does not know: a clear per-shot failure.
     assert result.results[0].outcome == "failed" and "2013" in result.results[0].detail
+
+
+def test_only_runs_the_named_shots_and_suggests_a_near_miss(sim, tmp_path, monkeypatch):
+    manifest = write_manifest(tmp_path, t2v_shots(3))
+    _, result = run_inprocess(manifest, sim, tmp_path / "out", monkeypatch, rpm=600, only=["s002"])
+    assert [r.spec.shot.id for r in result.results] == ["s002"] and all_done(result)
+    assert sim.stats()["tasks_created"] == 1
+    from pipeline.errors import InputError
+
+    with pytest.raises(InputError, match="no shot 's02' .*did you mean 's002'"):
+        run_inprocess(manifest, sim, tmp_path / "out", monkeypatch, rpm=600, only=["s02"])
+
+
+def test_shots_removed_from_the_manifest_are_reported_and_left_alone(sim, tmp_path):
+    manifest = write_manifest(tmp_path, t2v_shots(2))
+    assert run_cli(sim, "run", str(manifest), "--out", "out", "--rpm", "600", cwd=tmp_path).returncode == 0
+    write_manifest(tmp_path, t2v_shots(1))
+    again = run_cli(sim, "run", str(manifest), "--out", "out", cwd=tmp_path)
+    assert again.returncode == 0
+    assert "note: s002 take 1 is in the ledger but no longer in the manifest (left untouched)" in again.stderr
+    assert (tmp_path / "out" / "test-run" / "s002.mp4").exists()
