@@ -24,9 +24,9 @@ import json
 import os
 import socket
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal
+from typing import Any, Callable, Iterable, Iterator, Literal
 
 from pipeline.errors import AbortError
 
@@ -99,49 +99,71 @@ def read(path: Path) -> tuple[list[dict[str, Any]], int, bool]:
     if not path.exists():
         return [], 0, False
     data = path.read_bytes()
-    events: list[dict[str, Any]] = []
-    offset = 0
-    lines = data.split(b"\n")
-    for number, raw in enumerate(lines, start=1):
-        is_last = number == len(lines)
-        if is_last and not raw:
-            break  # the file ends with a newline: nothing torn
-        try:
-            event = json.loads(raw)
-            if not isinstance(event, dict) or "e" not in event:
-                raise ValueError("not a ledger event")
-        except ValueError as exc:
-            if is_last:  # no newline after it: a write cut short by a crash
-                return events, offset, True
-            raise LedgerError(
-                f"{path}:{number}: damaged ledger line ({exc}); `shots repair MANIFEST` sets damaged lines "
-                f"aside and keeps every good event (videos are untouched)"
-            ) from None
-        if is_last:  # parsed, but its newline never made it: treat as torn, rewrite it on append
-            return events, offset, True
+    torn = not data.endswith(b"\n") and bool(data)
+    body = data[: data.rfind(b"\n") + 1]  # complete lines only; a torn tail is dropped
+    events = _parse_all(body)
+    if events is None:  # some line is damaged: find it, line by line
+        events = _parse_lines(path, body)
+    for number, event in enumerate(events, start=1):
         version = event.get("v", FORMAT_VERSION)
         if not isinstance(version, int) or version > FORMAT_VERSION:
             raise LedgerError(
                 f"{path}:{number}: ledger format {version} is newer than this shots (format {FORMAT_VERSION}); "
                 f"upgrade shots to read it"
             )
+    return events, len(body), torn
+
+
+def _parse_all(body: bytes) -> list[dict[str, Any]] | None:
+    """Every line at once: one json call for the whole file is ~5x faster than one per line."""
+    if not body:
+        return []
+    try:
+        events = json.loads(b"[" + body.rstrip(b"\n").replace(b"\n", b",") + b"]")
+    except ValueError:
+        return None
+    if all(isinstance(e, dict) and "e" in e for e in events) and len(events) == body.count(b"\n"):
+        return events
+    return None  # a blank line or a value that is not an event: let the slow path name it
+
+
+def _parse_lines(path: Path, body: bytes) -> list[dict[str, Any]]:
+    events = []
+    for number, raw in enumerate(body.split(b"\n")[:-1], start=1):
+        try:
+            event = json.loads(raw)
+            if not isinstance(event, dict) or "e" not in event:
+                raise ValueError("not a ledger event")
+        except ValueError as exc:
+            raise LedgerError(
+                f"{path}:{number}: damaged ledger line ({exc}); `shots repair MANIFEST` sets damaged lines "
+                f"aside and keeps every good event (videos are untouched)"
+            ) from None
         events.append(event)
-        offset += len(raw) + 1
-    return events, offset, False
+    return events
 
 
 def replay(events: Iterable[dict[str, Any]]) -> LedgerView:
-    """Fold events into the state of every (shot, take, fingerprint). Pure."""
+    """Fold events into the state of every (shot, take, fingerprint). Pure.
+
+    The fold works on plain dicts, updated in place, and builds each frozen TakeState once at
+    the end: a dataclass copy per event was half the cost of a 40,000-event replay.
+    """
     view = LedgerView()
+    fields: dict[tuple[str, int, str], dict[str, Any]] = {}
     for event in events:
         view.events += 1
-        kind = event["e"]
-        if kind not in _TRANSITIONS:
+        transition = _TRANSITIONS.get(event["e"])
+        if transition is None:
             continue  # run_started, run_finished and unknown kinds carry no take state
         key = (event["shot"], int(event["take"]), event["fp"])
-        state = view.states.get(key) or TakeState(*key)
-        view.states[key] = _TRANSITIONS[kind](state, event)
+        state = fields.get(key)
+        if state is None:
+            state = fields[key] = {"shot": key[0], "take": key[1], "fingerprint": key[2]}
+        transition(state, event)
+        state["updated"] = float(event.get("t", 0.0))
         view.latest[key[:2]] = key[2]
+    view.states = {key: TakeState(**state) for key, state in fields.items()}
     return view
 
 
@@ -152,23 +174,28 @@ def load(out_dir: Path) -> LedgerView:
     return view
 
 
-def _apply(state: TakeState, event: dict[str, Any], new_state: State, **fields: Any) -> TakeState:
-    return replace(state, state=new_state, updated=float(event.get("t", 0.0)), **fields)
+def _intent(s: dict[str, Any], e: dict[str, Any]) -> None:
+    s.update(state="intent", task_id=None, file_id=None, code=None, reason=None, cost=e.get("cost"),
+             request=e.get("req"))
 
 
-_TRANSITIONS = {
-    "intent": lambda s, e: _apply(s, e, "intent", task_id=None, file_id=None, code=None, reason=None,
-                                  cost=e.get("cost"), request=e.get("req")),
-    "submitted": lambda s, e: _apply(s, e, "submitted", task_id=e["task_id"]),
-    "create_failed": lambda s, e: _apply(s, e, "failed" if e.get("final") else "new",
-                                         code=e.get("code"), reason=e.get("reason")),
-    "uncertain": lambda s, e: _apply(s, e, "uncertain", reason=e.get("reason")),
-    "succeeded": lambda s, e: _apply(s, e, "succeeded", task_id=e.get("task_id", s.task_id),
-                                     file_id=str(e["file_id"])),
-    "failed": lambda s, e: _apply(s, e, "failed", code=e.get("code"), reason=e.get("reason")),
-    "downloaded": lambda s, e: _apply(s, e, "downloaded", file=e["file"], bytes=e["bytes"],
-                                      sha256=e["sha256"], mtime_ns=e.get("mtime_ns")),
-    "archived": lambda s, e: replace(s, file=e["to"], updated=float(e.get("t", 0.0))),
+def _succeeded(s: dict[str, Any], e: dict[str, Any]) -> None:
+    s.update(state="succeeded", file_id=str(e["file_id"]))
+    if "task_id" in e:
+        s["task_id"] = e["task_id"]
+
+
+_TRANSITIONS: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
+    "intent": _intent,
+    "submitted": lambda s, e: s.update(state="submitted", task_id=e["task_id"]),
+    "create_failed": lambda s, e: s.update(state="failed" if e.get("final") else "new",
+                                           code=e.get("code"), reason=e.get("reason")),
+    "uncertain": lambda s, e: s.update(state="uncertain", reason=e.get("reason")),
+    "succeeded": _succeeded,
+    "failed": lambda s, e: s.update(state="failed", code=e.get("code"), reason=e.get("reason")),
+    "downloaded": lambda s, e: s.update(state="downloaded", file=e["file"], bytes=e["bytes"],
+                                        sha256=e["sha256"], mtime_ns=e.get("mtime_ns")),
+    "archived": lambda s, e: s.update(file=e["to"]),
 }
 
 

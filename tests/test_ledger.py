@@ -176,3 +176,11 @@ def test_the_lock_is_released_when_the_holder_is_killed(tmp_path):
     holder.join(10)
     with RunLock(tmp_path):
         pass
+
+
+@pytest.mark.parametrize("bad", ["", "[1, 2]", "42", '{"no_kind": 1}', ev("intent") + "," + ev("intent")],
+                         ids=["blank", "array", "number", "not-an-event", "two-on-one-line"])
+def test_every_kind_of_damage_in_the_middle_is_named_by_its_line(tmp_path, bad):
+    write_lines(tmp_path / "ledger.jsonl", ev("intent"), ev("submitted", task_id="1"), bad, ev("failed"))
+    with pytest.raises(LedgerError, match=r"ledger.jsonl:3: damaged ledger line"):
+        ledger.load(tmp_path)
