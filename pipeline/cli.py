@@ -234,6 +234,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from pipeline import summary, workflow
+    from pipeline.plan import SKIPS
     from pipeline.manifest import load
     from pipeline.progress import Progress
     from pipeline.runner import RunOptions
@@ -270,7 +271,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(note, file=sys.stderr)
         print(f"videos: {workflow.output_dir(args.out, manifest)}/")
     if result.aborted is None or result.creates:  # not when it stopped before any work
-        _report_after_run(args, manifest)
+        _report_after_run(args, manifest, nothing_ran=all(t.action in SKIPS for t in prepared.plan.takes))
     if result.aborted is not None:
         print(f"Error: {result.aborted}", file=sys.stderr)
         return result.aborted.exit_code
@@ -347,10 +348,21 @@ def cmd_reel(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _report_after_run(args: argparse.Namespace, manifest: Any) -> None:
-    """Write the contact sheet after `shots run`; a failure here never changes the run's outcome."""
-    from pipeline import backend, report, workflow
+def _report_after_run(args: argparse.Namespace, manifest: Any, *, nothing_ran: bool) -> None:
+    """Write the contact sheet after `shots run`; a failure here never changes the run's outcome.
 
+    When nothing ran and the report is newer than the ledger and the manifest, it already shows
+    everything there is: rewriting it would cost seconds on a 10,000-shot resume for no change.
+    """
+    from pipeline import backend, ledger, report, workflow
+
+    out_dir = workflow.output_dir(args.out, manifest)
+    existing = out_dir / report.REPORT_NAME
+    if nothing_ran and existing.exists():
+        newest_input = max(_mtime(ledger.ledger_path(out_dir)), _mtime(manifest.path))
+        if _mtime(existing) > newest_input:
+            print(f"report: {existing} (unchanged)", file=sys.stderr)
+            return
     try:
         path = report.write_report(manifest, backend.endpoint_for(args.backend),
                                    workflow.output_dir(args.out, manifest))
@@ -358,3 +370,10 @@ def _report_after_run(args: argparse.Namespace, manifest: Any) -> None:
         print(f"warning: the report could not be written: {exc}", file=sys.stderr)
         return
     print(f"report: {path}", file=sys.stderr)
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return 0

@@ -36,3 +36,4 @@ def test_the_example_storyboard_runs_with_no_key_and_a_second_run_does_nothing(t
     again = json.loads(second.stdout)
     assert again["done"] == takes and again["creates"] == 0
     assert "Nothing to do" in second.stderr
+    assert f"report: out/{manifest.name}/report.html (unchanged)" in second.stderr  # nothing new to show
