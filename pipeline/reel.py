@@ -17,7 +17,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterator
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
+
+from pipeline.textlayout import font, wrap
 
 from pipeline import ledger
 from pipeline.report import TakeRow, take_row
@@ -211,47 +213,25 @@ def title_card(entry: ReelEntry) -> Image.Image:
     draw = ImageDraw.Draw(card)
     colour = STATUS_COLOURS.get(entry.status, STATUS_COLOURS["pending"])
     draw.rectangle([0, 0, 11, h], fill=colour)
-    draw.text((40, 28), entry.shot, font=_font(34), fill=CARD_INK)
+    draw.text((40, 28), entry.shot, font=font(34), fill=CARD_INK)
     status = entry.status.upper() + (f": {entry.reason}" if entry.reason else "")
     y = 80
-    for line in _wrap(status, _font(17), w - 80)[:3]:
-        draw.text((40, y), line, font=_font(17), fill=colour)
+    for line in wrap(status, font(17), w - 80)[:3]:
+        draw.text((40, y), line, font=font(17), fill=colour)
         y += 23
     y += 14
-    font = _font(21)
-    lines = _wrap(entry.prompt or "(no prompt)", font, w - 80)
+    face = font(21)
+    lines = wrap(entry.prompt or "(no prompt)", face, w - 80)
     room = max(1, (h - 24 - y) // 28)
     if len(lines) > room:
         lines = lines[:room]
         lines[-1] = lines[-1][: max(0, len(lines[-1]) - 2)].rstrip() + "…"
     for line in lines:
-        draw.text((40, y), line, font=font, fill=CARD_MUTED)
+        draw.text((40, y), line, font=face, fill=CARD_MUTED)
         y += 28
     return card
 
 
-_FONTS: dict[int, Any] = {}
-
-
-def _font(size: int):
-    if size not in _FONTS:
-        _FONTS[size] = ImageFont.load_default(size=size)
-    return _FONTS[size]
-
-
-def _wrap(text: str, font, width: float) -> list[str]:
-    lines: list[str] = []
-    for paragraph in text.splitlines() or [""]:
-        line = ""
-        for word in paragraph.split():
-            candidate = f"{line} {word}".strip()
-            if font.getlength(candidate) <= width or not line:
-                line = candidate
-            else:
-                lines.append(line)
-                line = word
-        lines.append(line)
-    return lines
 
 
 def srt_text(entries: list[ReelEntry]) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 from PIL import Image
 
 from pipeline.store import sha256_of
+from pipeline.video import stream_duration
 
 THUMBS_DIR = "thumbs"
 INDEX_NAME = "index.json"
@@ -123,12 +124,7 @@ def extract(path: Path) -> tuple[list[Image.Image], tuple[int, int, float, float
             if not container.streams.video:
                 raise ThumbError(f"{path.name}: no video stream")
             stream = container.streams.video[0]
-            if stream.duration is not None and stream.time_base is not None:
-                duration = float(stream.duration * stream.time_base)
-            elif container.duration is not None:
-                duration = container.duration / 1_000_000
-            else:
-                duration = 0.0
+            duration = stream_duration(container, stream) or 0.0
             fps = float(stream.average_rate) if stream.average_rate else None
             first = next(container.decode(stream))
             middle = _frame_at(container, stream, duration / 2) if duration > 0 else first

@@ -21,6 +21,15 @@ class VideoInfo:
     frames: int
 
 
+def stream_duration(container, stream) -> float | None:
+    """Seconds, from the stream's own duration, else the container's; None if neither says."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / 1_000_000
+    return None
+
+
 def probe(path: Path) -> VideoInfo:
     """Open the container, find its video stream and read its duration; VideoError if it cannot."""
     import av
@@ -30,11 +39,8 @@ def probe(path: Path) -> VideoInfo:
             if not container.streams.video:
                 raise VideoError(f"{path.name}: no video stream")
             stream = container.streams.video[0]
-            if stream.duration is not None and stream.time_base is not None:
-                duration = float(stream.duration * stream.time_base)
-            elif container.duration is not None:
-                duration = container.duration / 1_000_000
-            else:
+            duration = stream_duration(container, stream)
+            if duration is None:
                 raise VideoError(f"{path.name}: no duration")
             # Decode the first frame: a header alone can sit in front of garbage.
             next(container.decode(video=0))

@@ -28,7 +28,9 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
+
+from pipeline.textlayout import font, wrap
 
 from pipeline import camera
 
@@ -360,7 +362,7 @@ def _title_canvas(prompt: str, w: int, h: int) -> Image.Image:
     pad = fh // 14
     draw.rounded_rectangle([x0 + pad, y0 + pad, x0 + fw - pad, y0 + fh - pad], radius=pad,
                            fill=(40, 44, 60), outline=(90, 100, 140), width=max(1, fh // 120))
-    draw.text((x0 + 2 * pad, y0 + 1.6 * pad), "TEXT TO VIDEO", font=_font(fh // 16), fill=MUTED)
+    draw.text((x0 + 2 * pad, y0 + 1.6 * pad), "TEXT TO VIDEO", font=font(fh // 16), fill=MUTED)
     _text_block(draw, prompt, (x0 + 2 * pad, y0 + 3 * pad, x0 + fw - 2 * pad, y0 + fh - 2 * pad), fh // 11, INK)
     return canvas
 
@@ -383,54 +385,23 @@ def _subject_canvas(source: bytes | str | None, prompt: str, w: int, h: int) -> 
     return canvas
 
 
-_FONTS: dict[int, ImageFont.ImageFont | ImageFont.FreeTypeFont] = {}
-_FONT_LOCK = threading.Lock()
-
-
-def _font(size: int):
-    size = max(8, size)
-    with _FONT_LOCK:
-        if size not in _FONTS:
-            _FONTS[size] = ImageFont.load_default(size=size)
-        return _FONTS[size]
-
-
 def _text_block(draw: ImageDraw.ImageDraw, text: str, box: tuple[float, float, float, float],
                 size: int, fill: tuple[int, int, int], center: bool = False) -> None:
     """Word-wrapped text inside `box`, shrinking the font until it fits, ellipsis at the end."""
     x0, y0, x1, y1 = box
     for scale in (1.0, 0.8, 0.65):
-        font = _font(int(size * scale))
-        line_h = font.getbbox("Ag")[3] * 1.25
+        face = font(int(size * scale))
+        line_h = face.getbbox("Ag")[3] * 1.25
         max_lines = max(1, int((y1 - y0) // line_h))
-        lines = _wrap(text, font, x1 - x0)
+        lines = wrap(text, face, x1 - x0)
         if len(lines) <= max_lines:
             break
     if len(lines) > max_lines:
         lines = lines[:max_lines]
         lines[-1] = lines[-1].rstrip()[: max(0, len(lines[-1]) - 2)] + "…"
     for n, line in enumerate(lines):
-        x = x0 + ((x1 - x0) - font.getlength(line)) / 2 if center else x0
-        draw.text((x, y0 + n * line_h), line, font=font, fill=fill)
-
-
-def _wrap(text: str, font, width: float) -> list[str]:
-    lines: list[str] = []
-    for paragraph in text.splitlines() or [""]:
-        line = ""
-        for word in paragraph.split():
-            candidate = f"{line} {word}".strip()
-            if font.getlength(candidate) <= width or not line:
-                line = candidate
-            else:
-                lines.append(line)
-                line = word
-            while font.getlength(line) > width and len(line) > 1:  # one word wider than the box
-                cut = max(1, int(len(line) * width / font.getlength(line)))
-                lines.append(line[:cut])
-                line = line[cut:]
-        lines.append(line)
-    return lines
+        x = x0 + ((x1 - x0) - face.getlength(line)) / 2 if center else x0
+        draw.text((x, y0 + n * line_h), line, font=face, fill=fill)
 
 
 class VideoCache:
