@@ -18,7 +18,6 @@ from typing import Any, Awaitable, Callable, Literal
 
 from asyncio_throttle import Throttler
 
-from pipeline import ledger as ledgerlib
 from pipeline import retry, store, video
 from pipeline.api import (
     AccountError,

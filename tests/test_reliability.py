@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
 from pipeline import ledger
 
-from runs import KEY, cli_env, run_cli, shots_cmd, t2v_shots, write_manifest
+from runs import cli_env, run_cli, shots_cmd, t2v_shots, write_manifest
 
 SCALE = 0.01
 

@@ -11,7 +11,7 @@ from pipeline.ledger import RunLock
 from pipeline.manifest import load
 from pipeline import workflow
 
-from runs import KEY, make_image, run_cli, run_inprocess, t2v_shots, write_manifest
+from runs import make_image, run_cli, run_inprocess, t2v_shots, write_manifest
 
 
 def all_done(result):

@@ -5,7 +5,6 @@ transport (STYLE.md: only for a response the simulator cannot produce).
 """
 
 import asyncio
-import json
 import logging
 
 import httpx

@@ -7,7 +7,6 @@ import json
 import time
 
 import av
-import httpx
 import pytest
 
 T2V = {"model": "MiniMax-Hailuo-02", "prompt": "A lighthouse at dusk [Push in]"}

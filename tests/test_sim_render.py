@@ -4,7 +4,6 @@ the way the prompt says (measured on a bright marker in the decoded frames)."""
 from __future__ import annotations
 
 import io
-import time
 
 import av
 import pytest
@@ -65,14 +64,6 @@ def test_every_mode_renders_h264_of_the_exact_duration(tmp_path, mode, duration)
         assert (stream.width, stream.height) == (320, 180)
         decoded = sum(1 for _ in container.decode(video=0))
     assert decoded == duration * 12
-
-
-def test_a_six_second_clip_renders_fast(tmp_path):
-    spec = RenderSpec("image_to_video", "[Push in,Pan left]", 6, 1366, 768, first=picture())
-    render_video(spec, tmp_path / "warm.mp4")  # the first encode loads libx264
-    started = time.perf_counter()
-    render_video(spec, tmp_path / "timed.mp4")
-    assert time.perf_counter() - started < 1.0  # ~0.2 s here; the bound leaves room for a busy CI
 
 
 @pytest.mark.parametrize("vw, vh, expected", [(1366, 768, (320, 180)), (512, 768, (120, 180)),
