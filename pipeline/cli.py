@@ -93,33 +93,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_run)
 
     p = command("status", "show what the ledger knows of each shot take", "shots status manifests/example.yaml")
-    p.add_argument("manifest", metavar="MANIFEST")
-    p.add_argument("--out", type=Path, default=Path("outputs"), help="outputs root (default: outputs)")
-    p.add_argument("--backend", choices=("auto", "sim", "api"), default="auto",
-                   help="whose results to show (default: auto: api if MINIMAX_API_KEY is set)")
+    _folder_options(p, backend="whose results to show")
     p.add_argument("--json", action="store_true", help="print the status as JSON on stdout")
     p.set_defaults(handler=cmd_status)
 
     p = command("report", "write the contact sheet OUT/<name>/report.html: thumbnails, players, status, cost",
                 "shots report manifests/example.yaml")
-    p.add_argument("manifest", metavar="MANIFEST")
-    p.add_argument("--out", type=Path, default=Path("outputs"), help="outputs root (default: outputs)")
-    p.add_argument("--backend", choices=("auto", "sim", "api"), default="auto",
-                   help="whose results to show (default: auto: api if MINIMAX_API_KEY is set)")
+    _folder_options(p, backend="whose results to show")
     p.set_defaults(handler=cmd_report)
 
     p = command("reel", "cut each shot's take 1 into OUT/<name>/reel.mp4 (storyboard timing) with reel.srt",
                 "shots reel manifests/example.yaml")
-    p.add_argument("manifest", metavar="MANIFEST")
-    p.add_argument("--out", type=Path, default=Path("outputs"), help="outputs root (default: outputs)")
-    p.add_argument("--backend", choices=("auto", "sim", "api"), default="auto",
-                   help="whose videos to use (default: auto: api if MINIMAX_API_KEY is set)")
+    _folder_options(p, backend="whose videos to use")
     p.set_defaults(handler=cmd_reel)
 
     p = command("repair", "set damaged ledger lines aside so runs can go on (videos are untouched)",
                 "shots repair manifests/example.yaml")
-    p.add_argument("manifest", metavar="MANIFEST")
-    p.add_argument("--out", type=Path, default=Path("outputs"), help="outputs root")
+    _folder_options(p)
     p.set_defaults(handler=cmd_repair)
 
     p = command("sim", "serve the MiniMax-compatible simulator on 127.0.0.1",
@@ -141,8 +131,17 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         return text
 
 
-def _manifest_options(p: argparse.ArgumentParser) -> None:
+def _folder_options(p: argparse.ArgumentParser, backend: str | None = None) -> None:
+    """MANIFEST and the output folder it names; --backend when the command reads one endpoint's results."""
     p.add_argument("manifest", metavar="MANIFEST")
+    p.add_argument("--out", type=Path, default=Path("outputs"), help="outputs root; videos go to OUT/<name>/")
+    if backend:
+        p.add_argument("--backend", choices=("auto", "sim", "api"), default="auto",
+                       help=f"{backend}: the API if MINIMAX_API_KEY is set, else the built-in simulator")
+
+
+def _manifest_options(p: argparse.ArgumentParser) -> None:
+    _folder_options(p, backend="where to generate")
     p.add_argument("--only", nargs="+", metavar="ID", help="only these shot ids")
     p.add_argument("--retry-failed", action="store_true", help="create again the takes that failed for good")
     p.add_argument("--resubmit-uncertain", action="store_true",
@@ -150,9 +149,6 @@ def _manifest_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rpm", type=float, help="creates per minute (manifest: rpm; default: 5, the free tier)")
     p.add_argument("--concurrency", type=int, metavar="N",
                    help="tasks in flight at once (manifest: concurrency; default: no cap beyond the rate)")
-    p.add_argument("--out", type=Path, default=Path("outputs"), help="outputs root; videos go to OUT/<name>/")
-    p.add_argument("--backend", choices=("auto", "sim", "api"), default="auto",
-                   help="auto: the API if MINIMAX_API_KEY is set, else the built-in simulator")
 
 
 def _print_json(data: Any) -> None:
