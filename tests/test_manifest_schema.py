@@ -124,22 +124,27 @@ EDGE_VALUES = [None, True, False, 0, 1, -1, 6, 6.0, 6.5, 10**20, math.inf, math.
                "768p", "text_to_video", "a..b", ".x", "a\n", "https://h/x", "http://h/x", "x" * 2001, [], {}, ["a"], [1]]
 
 
+def assert_all_agree(data: dict, field: str, value) -> None:
+    """The fast validator, the reference validator and the pydantic models give one verdict."""
+    reference = schemacheck.reference_validator()
+    assert error_keys(schemacheck.validator(), data) == error_keys(reference, data), (field, value)
+    if isinstance(value, float) and math.isnan(value):
+        return  # JSON Schema's "minimum" lets NaN through; no manifest can hold one
+    try:
+        ManifestDoc.model_validate(data)
+        models_ok = True
+    except ValidationError:
+        models_ok = False
+    assert reference.is_valid(data) == models_ok, (field, value)
+
+
 @pytest.mark.parametrize("field", sorted(set(ShotDoc.model_fields)))
 def test_agreement_on_edge_values_for_every_shot_field(field):
     """Each edge value in each field: both validators and the models give the same verdict."""
     for value in EDGE_VALUES:
         shot = {"id": "a", "mode": "text_to_video", "prompt": "x", field: value}
         data = {"version": 1, "name": "n", "shots": [shot]}
-        reference = schemacheck.reference_validator()
-        assert error_keys(schemacheck.validator(), data) == error_keys(reference, data), (field, value)
-        if isinstance(value, float) and math.isnan(value):
-            continue  # JSON Schema's "minimum" lets NaN through; no manifest can hold one
-        try:
-            ManifestDoc.model_validate(data)
-            models_ok = True
-        except ValidationError:
-            models_ok = False
-        assert reference.is_valid(data) == models_ok, (field, value)
+        assert_all_agree(data, field, value)
 
 
 @pytest.mark.parametrize("field", ["version", "name", "rpm", "concurrency", "poll_interval", "max_cost"])
@@ -147,13 +152,4 @@ def test_agreement_on_edge_values_for_top_fields(field):
     """As above; NaN is left to the fast-validator check, as YAML reading refuses it (see yamlpos)."""
     for value in EDGE_VALUES:
         data = {"version": 1, "name": "n", "shots": [{"id": "a"}], field: value}
-        reference = schemacheck.reference_validator()
-        assert error_keys(schemacheck.validator(), data) == error_keys(reference, data), (field, value)
-        if isinstance(value, float) and math.isnan(value):
-            continue  # JSON Schema's "minimum" lets NaN through; no manifest can hold one
-        try:
-            ManifestDoc.model_validate(data)
-            models_ok = True
-        except ValidationError:
-            models_ok = False
-        assert reference.is_valid(data) == models_ok, (field, value)
+        assert_all_agree(data, field, value)
