@@ -212,7 +212,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from pipeline import backend, summary, workflow
-    from pipeline.manifest import load
+    from pipeline.manifestcache import load
     from pipeline.plan import estimate_seconds
 
     manifest = load(args.manifest)
@@ -232,7 +232,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from pipeline import summary, workflow
     from pipeline.plan import SKIPS
-    from pipeline.manifest import load
+    from pipeline.manifestcache import load
     from pipeline.progress import Progress
     from pipeline.runner import RunOptions
 
@@ -283,7 +283,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from pipeline import backend, ledger, summary, workflow
-    from pipeline.manifest import load
+    from pipeline.manifestcache import load
 
     manifest = load(args.manifest)
     endpoint = backend.endpoint_for(args.backend)
@@ -299,7 +299,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_repair(args: argparse.Namespace) -> int:
     from pipeline import ledger, workflow
-    from pipeline.manifest import load
+    from pipeline.manifestcache import load
 
     out_dir = workflow.output_dir(args.out, load(args.manifest))
     with ledger.RunLock(out_dir):
@@ -322,7 +322,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from pipeline import backend, report, workflow
-    from pipeline.manifest import load
+    from pipeline.manifestcache import load
 
     manifest = load(args.manifest)
     path = report.write_report(manifest, backend.endpoint_for(args.backend), workflow.output_dir(args.out, manifest))
@@ -332,7 +332,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_reel(args: argparse.Namespace) -> int:
     from pipeline import backend, reel, workflow
-    from pipeline.manifest import load
+    from pipeline.manifestcache import load
 
     manifest = load(args.manifest)
     video, captions, entries = reel.build(manifest, backend.endpoint_for(args.backend),

@@ -148,3 +148,17 @@ def facts(path: str | os.PathLike) -> FileFacts:
         _facts.clear()
     _facts[key] = out
     return out
+
+
+def seen(path: str) -> tuple[FileFacts, int, int] | None:
+    """(facts, size, mtime_ns) if this file was read as it is now; None if never, or changed since."""
+    st = os.stat(path)
+    hit = _facts.get((path, st.st_size, st.st_mtime_ns))
+    return (hit, st.st_size, st.st_mtime_ns) if hit is not None else None
+
+
+def remember(path: str, size: int, mtime_ns: int, known: FileFacts) -> None:
+    """Take facts read by an earlier process (the manifest cache) for the file at this size and mtime."""
+    if len(_facts) >= _FACTS_MAX:
+        _facts.clear()
+    _facts[(path, size, mtime_ns)] = known

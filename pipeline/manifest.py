@@ -14,16 +14,15 @@ from __future__ import annotations
 import difflib
 import gc
 import os
-from dataclasses import dataclass, field as dc_field
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Any, Iterable
 
 from pydantic import ValidationError
 
 from pipeline import catalogue, imagefiles, lint, schemacheck
 from pipeline.errors import InputError
 from pipeline.manifest_models import (
-    IMAGE_FIELDS, SHOT_FIELDS, Settings, Shot,
+    IMAGE_FIELDS, SHOT_FIELDS, Manifest, Problem, Settings, Severity, Shot,
 )
 from pipeline.schemacheck import SCHEMA_PATH
 from pipeline.yamlpos import MAX_FILE_BYTES, Positions, YamlError, decode, parse
@@ -46,39 +45,6 @@ _OTHER_MODE_FOR = {  # an image field that is wrong in this mode -> the mode tha
     "subject_image": "subject_reference",
 }
 
-Severity = Literal["error", "warning"]
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One error or warning, at a place in the file; str() is the one-line form the CLI prints."""
-
-    file: str
-    line: int
-    col: int
-    message: str
-    severity: Severity = "error"
-    shot: str | None = None  # the shot's id, when the problem is inside a shot that has one
-    field: str | None = None  # dotted path: 'resolution' in a shot, 'defaults.model', 'name'
-
-    def __str__(self) -> str:
-        where = ""
-        if self.shot is not None:
-            where = f"shot '{lint.show(self.shot)}' "
-        if self.field is not None:
-            where += f"field '{lint.show(self.field)}' "
-        if where:
-            where = where.rstrip() + ": "
-        warn = "warning: " if self.severity == "warning" else ""
-        return f"{self.file}:{self.line}:{self.col}: {warn}{where}{self.message}"
-
-    def to_json(self) -> dict:
-        return {
-            "file": self.file, "line": self.line, "col": self.col, "severity": self.severity,
-            "shot": self.shot, "field": self.field, "message": self.message, "text": str(self),
-        }
-
-
 class ManifestError(InputError):
     """The manifest has at least one error; `.problems` holds every error and warning, sorted."""
 
@@ -91,27 +57,6 @@ class ManifestError(InputError):
         if more:
             text += f" ({more} more problem{'s' if more > 1 else ''})"
         super().__init__(text)
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """A valid manifest: shots with defaults merged and model, duration and resolution filled in."""
-
-    path: Path
-    dir: Path
-    version: int
-    name: str
-    shots: list[Shot]
-    settings: Settings
-    warnings: list[Problem] = dc_field(default_factory=list)
-    defaults: dict = dc_field(default_factory=dict)
-
-    def shot(self, shot_id: str) -> Shot:
-        """The shot with this id; KeyError if there is none."""
-        for s in self.shots:
-            if s.id == shot_id:
-                return s
-        raise KeyError(shot_id)
 
 
 def load(path: str | os.PathLike) -> Manifest:

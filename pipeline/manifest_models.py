@@ -1,5 +1,7 @@
 """The manifest's typed models: the document as written (kept in agreement with the JSON Schema
-by tests), and the `Shot` the runner sees, with defaults merged and the catalogue's values filled in.
+by tests), the `Shot` the runner sees, with defaults merged and the catalogue's values filled in,
+and the checked `Manifest` with its `Problem`s (here, not in manifest.py, so that a cached
+manifest can be rebuilt without loading the YAML reader and the schema validator).
 
 The document models are strict like the schema: `duration: "6"` is text, not a number, and
 `true` is not 1. An integral float such as `6.0` is accepted as 6, because JSON Schema's
@@ -9,11 +11,15 @@ The document models are strict like the schema: `duration: "6"` is text, not a n
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field as dc_field
+from pathlib import Path
 from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from pipeline import catalogue, lint
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "manifest.schema.json"
 
 ModeName = Literal["text_to_video", "image_to_video", "first_last_frame", "subject_reference"]
 Resolution = Literal["512P", "720P", "768P", "1080P"]
@@ -149,3 +155,57 @@ class Shot(BaseModel):
     def images(self) -> dict[str, str]:
         """The image fields this shot sets: field name -> path or URL, as written."""
         return {f: getattr(self, f) for f in IMAGE_FIELDS if getattr(self, f) is not None}
+
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One error or warning, at a place in the file; str() is the one-line form the CLI prints."""
+
+    file: str
+    line: int
+    col: int
+    message: str
+    severity: Severity = "error"
+    shot: str | None = None  # the shot's id, when the problem is inside a shot that has one
+    field: str | None = None  # dotted path: 'resolution' in a shot, 'defaults.model', 'name'
+
+    def __str__(self) -> str:
+        where = ""
+        if self.shot is not None:
+            where = f"shot '{lint.show(self.shot)}' "
+        if self.field is not None:
+            where += f"field '{lint.show(self.field)}' "
+        if where:
+            where = where.rstrip() + ": "
+        warn = "warning: " if self.severity == "warning" else ""
+        return f"{self.file}:{self.line}:{self.col}: {warn}{where}{self.message}"
+
+    def to_json(self) -> dict:
+        return {
+            "file": self.file, "line": self.line, "col": self.col, "severity": self.severity,
+            "shot": self.shot, "field": self.field, "message": self.message, "text": str(self),
+        }
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A valid manifest: shots with defaults merged and model, duration and resolution filled in."""
+
+    path: Path
+    dir: Path
+    version: int
+    name: str
+    shots: list[Shot]
+    settings: Settings
+    warnings: list[Problem] = dc_field(default_factory=list)
+    defaults: dict = dc_field(default_factory=dict)
+
+    def shot(self, shot_id: str) -> Shot:
+        """The shot with this id; KeyError if there is none."""
+        for s in self.shots:
+            if s.id == shot_id:
+                return s
+        raise KeyError(shot_id)

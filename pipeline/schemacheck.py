@@ -15,13 +15,13 @@ import json
 import math
 import re
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "manifest.schema.json"
+from pipeline.manifest_models import SCHEMA_PATH
+
 _ANNOTATIONS = {"title", "description", "examples", "$comment", "default"}
 _SIMPLE = {"type", "enum", "const", "maxLength", "minLength", "pattern", "minimum", "maximum"}
 

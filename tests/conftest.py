@@ -19,10 +19,12 @@ _TLS = ssl.create_default_context()  # loaded once: each new httpx.Client would 
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test may pick up a real key or endpoint from the developer's shell."""
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test may pick up a real key or endpoint from the developer's shell, or use their cache."""
     monkeypatch.delenv("MINIMAX_API_KEY", raising=False)
     monkeypatch.delenv("MINIMAX_BASE_URL", raising=False)
+    monkeypatch.delenv("SHOTS_NO_CACHE", raising=False)
+    monkeypatch.setenv("SHOTS_CACHE_DIR", str(tmp_path_factory.mktemp("shots-cache")))
 
 
 @pytest.fixture

@@ -1,0 +1,194 @@
+"""Checked manifests, cached: a resume of a big shot list need not check it all again.
+
+Checking 10,000 shots (YAML with positions, the JSON Schema, the catalogue, every image) takes
+most of a second, and a resume with nothing to do would pay it every time. An entry is used
+only when everything the check read is as it was: the manifest's bytes, each local image's
+real path, size and mtime, and the code that checked it (the package's source files, the
+schema, Python and the checking libraries). Any difference, and any doubt (an unreadable or
+damaged entry), is a miss, and a miss is simply a full check. `shots validate` never reads it.
+
+Entries live in $SHOTS_CACHE_DIR, else $XDG_CACHE_HOME/shots, else ~/.cache/shots, one JSON
+file per manifest path; SHOTS_NO_CACHE=1 turns the cache off. They hold what the manifest says
+and nothing else (no key ever reaches a manifest).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from pipeline import imagefiles
+from pipeline.images import ImageInfo
+from pipeline.manifest_models import IMAGE_FIELDS, SCHEMA_PATH, Manifest, Problem, Settings, Shot
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+MIN_SHOTS = 200  # smaller manifests check in a few milliseconds: not worth an entry
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def load(path: str | os.PathLike) -> Manifest:
+    """manifest.load(path), from the cache when nothing it depends on has changed."""
+    folder = cache_dir()
+    if folder is None:
+        return _check(path)
+    entry_path = folder / _entry_name(path)
+    digest = _digest(path)
+    if digest is not None:
+        cached = _lookup(entry_path, path, digest)
+        if cached is not None:
+            return cached
+    manifest = _check(path)
+    if digest is not None and len(manifest.shots) >= MIN_SHOTS and _digest(path) == digest:
+        _store(entry_path, manifest, digest)
+    return manifest
+
+
+def cache_dir() -> Path | None:
+    """Where entries go, or None when SHOTS_NO_CACHE is set."""
+    if os.environ.get("SHOTS_NO_CACHE", "") not in ("", "0"):
+        return None
+    base = os.environ.get("SHOTS_CACHE_DIR")
+    if not base:
+        base = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "shots")
+    return Path(base) / "manifests"
+
+
+@lru_cache(maxsize=1)
+def code_identity() -> str:
+    """A hash of everything besides the manifest that decides a check's outcome."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    digest = hashlib.sha256(sys.version.encode())
+    for dist in ("pydantic", "jsonschema", "PyYAML"):
+        try:
+            digest.update(f"{dist}={version(dist)};".encode())
+        except PackageNotFoundError:
+            digest.update(f"{dist}=none;".encode())
+    for source in [*sorted(_PACKAGE.glob("*.py")), SCHEMA_PATH]:
+        digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _check(path: str | os.PathLike) -> Manifest:
+    from pipeline import manifest
+
+    return manifest.load(path)
+
+
+def _entry_name(path: str | os.PathLike) -> str:
+    return hashlib.sha256(os.fsencode(os.path.realpath(path))).hexdigest()[:32] + ".json"
+
+
+def _digest(path: str | os.PathLike) -> str | None:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None  # the check says what is wrong with the file
+
+
+# -- reading an entry ---------------------------------------------------------------------------
+
+
+def _lookup(entry_path: Path, path: str | os.PathLike, digest: str) -> Manifest | None:
+    try:
+        entry = json.loads(entry_path.read_bytes())
+        if (entry.get("format") != FORMAT or entry.get("sha256") != digest
+                or entry.get("code") != code_identity() or entry.get("path") != os.path.realpath(path)):
+            return None
+        directory = Path(path).parent
+        for value, real, size, mtime_ns, facts in entry["images"]:
+            if not _image_unchanged(value, directory, real, size, mtime_ns):
+                return None
+        for value, real, size, mtime_ns, facts in entry["images"]:
+            imagefiles.remember(real, size, mtime_ns, _facts_from(facts, size))
+        return _manifest_from(entry, path)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # damaged or foreign: check afresh
+        log.info("manifest cache entry %s unusable (%s); checking the manifest", entry_path, exc)
+        return None
+
+
+def _image_unchanged(value: str, directory: Path, real: str, size: int, mtime_ns: int) -> bool:
+    try:
+        if imagefiles.real_path(value, directory) != real:
+            return False
+        st = os.stat(real)
+    except (OSError, ValueError, RuntimeError):
+        return False
+    return (st.st_size, st.st_mtime_ns) == (size, mtime_ns)
+
+
+def _facts_from(facts: dict[str, Any], size: int) -> imagefiles.FileFacts:
+    info = facts["info"]
+    return imagefiles.FileFacts(facts["sha256"], size, ImageInfo(*info) if info else None, None)
+
+
+@lru_cache(maxsize=1)
+def _shot_list() -> TypeAdapter:
+    return TypeAdapter(list[Shot])
+
+
+def _manifest_from(entry: dict[str, Any], path: str | os.PathLike) -> Manifest:
+    file = os.fspath(path)
+    return Manifest(
+        path=Path(path), dir=Path(path).parent, version=entry["version"], name=entry["name"],
+        shots=_shot_list().validate_python(entry["shots"]),  # pydantic-core: 5x faster than model_construct
+        settings=Settings(**entry["settings"]),
+        warnings=[Problem(file, *fields) for fields in entry["warnings"]],
+        defaults=entry["defaults"],
+    )
+
+
+# -- writing an entry ---------------------------------------------------------------------------
+
+
+def _store(entry_path: Path, manifest: Manifest, digest: str) -> None:
+    try:
+        images = _image_facts(manifest)
+        if images is None:
+            return  # an image changed while it was checked: the next load checks again
+        entry = {
+            "format": FORMAT, "code": code_identity(), "path": os.path.realpath(manifest.path), "sha256": digest,
+            "images": images, "version": manifest.version, "name": manifest.name,
+            "settings": manifest.settings.model_dump(), "defaults": manifest.defaults,
+            "shots": [shot.model_dump(exclude_defaults=True) for shot in manifest.shots],
+            "warnings": [[p.line, p.col, p.message, p.severity, p.shot, p.field] for p in manifest.warnings],
+        }
+        entry_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = entry_path.with_name(f"{entry_path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(entry, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+        os.replace(tmp, entry_path)
+    except (OSError, TypeError, ValueError) as exc:  # a cache that cannot be written is only slower
+        log.info("manifest cache not written to %s: %s", entry_path, exc)
+
+
+def _image_facts(manifest: Manifest) -> list[list[Any]] | None:
+    """[reference, real path, size, mtime_ns, facts] for each local image, as the check read it."""
+    out: dict[str, list[Any]] = {}
+    for shot in manifest.shots:
+        for field in IMAGE_FIELDS:
+            value = getattr(shot, field)
+            if value is None or value in out or imagefiles.kind(value) != "path":
+                continue
+            real = imagefiles.real_path(value, manifest.dir)
+            seen = imagefiles.seen(real)
+            if seen is None:
+                return None
+            facts, size, mtime_ns = seen
+            info = facts.info
+            out[value] = [value, real, size, mtime_ns, {
+                "sha256": facts.sha256,
+                "info": [info.format, info.width, info.height, info.size] if info else None,
+            }]
+    return list(out.values())
