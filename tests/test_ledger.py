@@ -184,3 +184,113 @@ def test_every_kind_of_damage_in_the_middle_is_named_by_its_line(tmp_path, bad):
     write_lines(tmp_path / "ledger.jsonl", ev("intent"), ev("submitted", task_id="1"), bad, ev("failed"))
     with pytest.raises(LedgerError, match=r"ledger.jsonl:3: damaged ledger line"):
         ledger.load(tmp_path)
+
+
+# -- the snapshot: a cache of the replay over a prefix of the ledger ---------------------------------
+
+
+def take_history(n_takes: int, seed: int = 3) -> list[str]:
+    """Ledger lines for n takes meeting every kind of event, interleaved as concurrent takes are."""
+    import random
+
+    rng = random.Random(seed)
+    lines = [json.dumps(event("run_started", endpoint="simulator", backend="simulator", takes=n_takes))]
+    for i in range(n_takes):
+        shot, fp = f"s{i:03d}", f"fp{i}"
+        lines.append(ev("intent", shot, fp=fp, req={"model": "m", "prompt": f"p{i}"}, cost=0.28))
+        roll = rng.random()
+        if roll < 0.1:
+            lines.append(ev("uncertain", shot, fp=fp, reason="answer lost"))
+            continue
+        if roll < 0.2:
+            lines.append(ev("create_failed", shot, fp=fp, final=True, code=2013, reason="invalid"))
+            continue
+        lines.append(ev("submitted", shot, fp=fp, task_id=str(1000 + i)))
+        lines.append(ev("succeeded", shot, fp=fp, task_id=str(1000 + i), file_id=str(2000 + i)))
+        lines.append(ev("downloaded", shot, fp=fp, file=f"{shot}.mp4", bytes=i, sha256=f"{i:064x}", mtime_ns=i))
+        if roll > 0.9:  # edited later: the old video went to history/
+            lines.append(ev("archived", shot, fp=fp, to=f"history/{shot}.{fp}.mp4"))
+            lines.append(ev("intent", shot, fp=f"new{i}", req={"model": "m", "prompt": "new"}, cost=0.28))
+    rng.shuffle(lines[1:])
+    return lines
+
+
+def full_replay(out_dir):
+    events, _, torn = ledger.read(ledger.ledger_path(out_dir))
+    view = ledger.replay(events)
+    view.torn_tail = torn
+    return view
+
+
+def same_view(a, b):
+    assert list(a.states) == list(b.states) and list(a.latest.items()) == list(b.latest.items())
+    assert [(s, s.request) for s in a.states.values()] == [(s, s.request) for s in b.states.values()]
+    assert (a.events, a.torn_tail) == (b.events, b.torn_tail)
+
+
+def test_a_load_from_the_snapshot_equals_a_full_replay_after_every_append(tmp_path, monkeypatch):
+    monkeypatch.setattr(ledger, "SNAPSHOT_MIN_EVENTS", 7)
+    lines = take_history(60)
+    snapshot = tmp_path / ledger.SNAPSHOT_NAME
+    used = 0
+    for end in range(0, len(lines), 5):  # the ledger grows as a run appends to it
+        write_lines(tmp_path / "ledger.jsonl", *lines[: end + 5])
+        had_snapshot = snapshot.exists()
+        same_view(ledger.load(tmp_path), full_replay(tmp_path))
+        used += had_snapshot
+    assert snapshot.exists() and used > 10
+
+
+def test_a_snapshot_of_another_ledger_or_a_damaged_one_is_ignored(tmp_path, monkeypatch):
+    monkeypatch.setattr(ledger, "SNAPSHOT_MIN_EVENTS", 5)
+    lines = take_history(40)
+    path = tmp_path / "ledger.jsonl"
+    write_lines(path, *lines)
+    ledger.load(tmp_path)
+    snapshot = tmp_path / ledger.SNAPSHOT_NAME
+    saved = snapshot.read_bytes()
+    # The prefix changed (a repair or a hand edit rewrote an early line): replay it all.
+    write_lines(path, ev("failed", "s000", fp="fp0", code=1027, reason="flagged"), *lines[1:])
+    same_view(ledger.load(tmp_path), full_replay(tmp_path))
+    assert ledger.load(tmp_path).get("s000", 1, "fp0").state == full_replay(tmp_path).get("s000", 1, "fp0").state
+    # A shorter ledger (replaced by an older copy) than the snapshot covers.
+    snapshot.write_bytes(saved)
+    write_lines(path, *lines[:10])
+    same_view(ledger.load(tmp_path), full_replay(tmp_path))
+    # A damaged snapshot.
+    write_lines(path, *lines)
+    snapshot.write_bytes(saved[: len(saved) // 2])
+    same_view(ledger.load(tmp_path), full_replay(tmp_path))
+
+
+def test_damage_after_the_snapshot_is_named_by_its_line_in_the_whole_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(ledger, "SNAPSHOT_MIN_EVENTS", 5)
+    lines = take_history(20)
+    path = tmp_path / "ledger.jsonl"
+    write_lines(path, *lines)
+    ledger.load(tmp_path)
+    assert (tmp_path / ledger.SNAPSHOT_NAME).exists()
+    write_lines(path, *lines, ev("intent", "s900"), '{"v":1,"e":"submitted", broken', ev("intent", "s901"))
+    with pytest.raises(LedgerError, match=rf"ledger.jsonl:{len(lines) + 2}: damaged ledger line"):
+        ledger.load(tmp_path)
+    write_lines(path, *lines, ev("intent", "s900"), json.dumps({"v": 99, "e": "intent"}))
+    with pytest.raises(LedgerError, match=rf"ledger.jsonl:{len(lines) + 2}: ledger format 99 is newer"):
+        ledger.load(tmp_path)
+
+
+def test_a_torn_tail_after_the_snapshot_is_still_dropped(tmp_path, monkeypatch):
+    monkeypatch.setattr(ledger, "SNAPSHOT_MIN_EVENTS", 5)
+    lines = take_history(20)
+    path = tmp_path / "ledger.jsonl"
+    write_lines(path, *lines)
+    ledger.load(tmp_path)
+    write_lines(path, *lines, ev("intent", "s900"), '{"v":1,"e":"submitted","sh', end="")
+    view = ledger.load(tmp_path)
+    same_view(view, full_replay(tmp_path))
+    assert view.torn_tail and view.get("s900", 1, "fp1").state == "intent"
+
+
+def test_a_small_ledger_leaves_no_snapshot(tmp_path):
+    write_lines(tmp_path / "ledger.jsonl", *take_history(5))
+    ledger.load(tmp_path)
+    assert not (tmp_path / ledger.SNAPSHOT_NAME).exists()
