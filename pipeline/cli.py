@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from pipeline import __version__
+from pipeline import __version__, gcpause
 from pipeline.errors import (
     EXIT_ABORTED,
     EXIT_INTERRUPTED,
@@ -36,6 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING if not getattr(args, "verbose", False) else logging.INFO,
                         format="%(levelname)s: %(message)s", stream=sys.stderr)
+    if args.command in ("run", "plan", "status"):
+        gcpause.pause()  # until workflow.run starts the work (see gcpause)
     try:
         return args.handler(args)
     except ShotsError as exc:
@@ -47,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `shots status M | head`: the reader left; not an error
         sys.stderr.close()
         return EXIT_OK
+    finally:
+        gcpause.resume()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -267,6 +271,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for note in summary.removed_notes(prepared.plan):
         print(note, file=sys.stderr)
         print(f"videos: {workflow.output_dir(args.out, manifest)}/")
+    gcpause.resume()  # the report decodes videos: no longer a loading phase
     if result.aborted is None or result.creates:  # not when it stopped before any work
         _report_after_run(args, manifest, nothing_ran=all(t.action in SKIPS for t in prepared.plan.takes))
     if result.aborted is not None:

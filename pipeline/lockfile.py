@@ -37,9 +37,12 @@ def lock_data(name: str, endpoint: str, specs: Iterable[TakeSpec], view: LedgerV
 
 def write_lock(path: Path, data: dict[str, Any]) -> bool:
     """Write atomically, and only when the content changed (no churn in git). True if written."""
+    try:  # comparing values first: json's indented encoder is pure Python, 0.3 s for 10,000 takes
+        if json.loads(path.read_bytes()) == data:
+            return False
+    except (OSError, ValueError):
+        pass
     text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    if path.exists() and path.read_text(encoding="utf-8") == text:
-        return False
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)

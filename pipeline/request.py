@@ -21,6 +21,8 @@ from pipeline.manifest_models import Shot
 __all__ = ["canonical_request", "fingerprint", "api_body", "FINGERPRINT_CHARS"]
 
 FINGERPRINT_CHARS = 16  # 64 bits of sha256: plenty to tell one shot's requests apart
+# One encoder for every fingerprint: json.dumps builds a new one per call when given options.
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical_request(shot: Shot, manifest_dir: str | os.PathLike) -> dict:
@@ -31,8 +33,7 @@ def canonical_request(shot: Shot, manifest_dir: str | os.PathLike) -> dict:
 
 def fingerprint(canonical: dict, endpoint: str) -> str:
     """A stable hash of (endpoint, canonical request): equal exactly when the API is asked the same thing."""
-    text = json.dumps({"endpoint": endpoint, "request": canonical},
-                      sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = _CANONICAL_JSON.encode({"endpoint": endpoint, "request": canonical})
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:FINGERPRINT_CHARS]
 
 

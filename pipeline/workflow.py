@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from pipeline import ledger as ledgerlib
-from pipeline import lockfile, request, store
+from pipeline import gcpause, lockfile, request, store
 from pipeline.backend import Choice, endpoint_for, open_backend, resolve
 from pipeline.errors import AbortError, InputError
 from pipeline.ledger import LedgerView, LedgerWriter, RunLock
@@ -133,6 +133,7 @@ async def run(
                 on_start(prepared, "Nothing to do: every take is up to date, failed or uncertain.")
             result = Runner.nothing_to_do(prepared.plan)
         else:
+            gcpause.resume()  # the loading is over; a run may last hours
             result = await _execute(prepared, backend, options, on_start)
         if write_lock_file:
             # Nothing ran: the ledger is still the one just planned from (a resume of 10,000 takes

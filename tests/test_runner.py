@@ -267,3 +267,19 @@ def test_shots_removed_from_the_manifest_are_reported_and_left_alone(sim, tmp_pa
     assert again.returncode == 0
     assert "note: s002 take 1 is in the ledger but no longer in the manifest (left untouched)" in again.stderr
     assert (tmp_path / "out" / "test-run" / "s002.mp4").exists()
+
+
+def test_the_lock_file_is_rewritten_only_when_its_content_changes(tmp_path):
+    from pipeline import lockfile
+
+    path = tmp_path / "shots.yaml.lock.json"
+    data = {"version": 1, "name": "n", "endpoint": "simulator",
+            "takes": {"b": {"fingerprint": "f2", "state": "new"}, "a": {"fingerprint": "f1", "state": "downloaded"}}}
+    assert lockfile.write_lock(path, data) is True
+    text = path.read_text(encoding="utf-8")
+    assert text == json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    assert lockfile.write_lock(path, json.loads(text)) is False and path.read_text(encoding="utf-8") == text
+    data["takes"]["b"]["state"] = "downloaded"
+    assert lockfile.write_lock(path, data) is True and '"state": "new"' not in path.read_text(encoding="utf-8")
+    path.write_text(text[:20], encoding="utf-8")  # damaged by hand: written afresh
+    assert lockfile.write_lock(path, data) is True and json.loads(path.read_text(encoding="utf-8")) == data
