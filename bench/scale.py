@@ -135,15 +135,7 @@ def cli_cmd(with_report: bool) -> list[str]:
     """`shots` as a child process; without the after-run report unless asked (see the docstring)."""
     if with_report:
         return common.shots_cmd()
-    return [sys.executable, str(Path(__file__).resolve()), "--child-cli"]
-
-
-def child_cli(argv: list[str]) -> int:
-    from pipeline import cli
-
-    if hasattr(cli, "_report_after_run"):
-        cli._report_after_run = lambda *args, **kwargs: None
-    return cli.main(argv)
+    return [sys.executable, str(Path(__file__).resolve().parent / "shots_no_report.py")]
 
 
 def full_run(n: int, tmp: Path, resumes: int, with_report: bool) -> dict[str, Any]:
@@ -193,8 +185,6 @@ def main() -> None:
                         help="shots in the full run (0: skip it); 10000 takes ~10 min here")
     parser.add_argument("--resumes", type=int, default=3, help="resume runs on the finished folder (best is reported)")
     parser.add_argument("--with-report", action="store_true", help="keep `shots run`'s after-run report step")
-    if sys.argv[1:2] == ["--child-cli"]:
-        sys.exit(child_cli(sys.argv[2:]))
     args = parser.parse_args()
     print(common.machine())
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp_name:
