@@ -146,6 +146,14 @@ def test_fingerprint_is_a_short_stable_hash(folder):
     assert fingerprint({"b": 1, "a": "é"}, "e") == fingerprint({"a": "é", "b": 1}, "e")
 
 
+def test_fingerprints_never_change_between_versions():
+    """Every ledger holds fingerprints: a new way of computing them would make shots pay twice."""
+    canonical = {"model": "MiniMax-Hailuo-02", "prompt": 'Waves at dusk, é \u2028 "quoted" [Push in]', "duration": 6,
+                 "resolution": "768P", "first_frame_image": "sha256:" + "ab" * 32,
+                 "subject_reference": [{"type": "character", "image": ["https://x.example/a.png"]}]}
+    assert fingerprint(canonical, "https://api.minimax.io") == "4767acbc98076e6a"
+
+
 @pytest.mark.parametrize("change", [
     {"order": "ba"},
     {"settings": "rpm: 20\nconcurrency: 3\npoll_interval: 30\nmax_cost: 9.5"},
