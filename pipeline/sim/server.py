@@ -146,6 +146,7 @@ class _Handler(BaseHTTPRequestHandler):
             endpoint = "download"
         key = self._bearer()
         self.state.stats.request(endpoint or "other", redact(key) if key else None)
+        self.state.stats.started()
         try:
             if endpoint in FAULTS["reset"] and self.state.inject("reset"):
                 self._reset()
@@ -172,6 +173,8 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 sys.stderr.write(message)
             self._json(500, {"error": "simulator error", "detail": message.strip().splitlines()[-1]})
+        finally:
+            self.state.stats.finished()
 
     def _inject_errors(self, endpoint: str) -> bool:
         """HTTP 5xx and base_resp error faults; True if one was answered."""

@@ -25,12 +25,24 @@ class Stats:
             self._fingerprints: Counter[str] = Counter()
             self._tasks_created = 0
             self._downloads_bytes = 0
+            self._in_flight = 0
+            self._peak_in_flight = 0
 
     def request(self, endpoint: str, key_prefix: str | None) -> None:
         with self._lock:
             self._requests[endpoint] += 1
             if key_prefix is not None:
                 self._by_key[key_prefix][endpoint] += 1
+
+    def started(self) -> None:
+        """A request is being handled: the peak says how many a client had in flight at once."""
+        with self._lock:
+            self._in_flight += 1
+            self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
+
+    def finished(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     def answer(self, http_status: int, code: int | None = None) -> None:
         with self._lock:
@@ -61,4 +73,5 @@ class Stats:
                 "tasks_created": self._tasks_created,
                 "creates_by_fingerprint": dict(self._fingerprints),
                 "downloads_bytes": self._downloads_bytes,
+                "peak_in_flight": self._peak_in_flight,
             }
