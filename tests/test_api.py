@@ -331,3 +331,18 @@ def test_the_key_never_leaves_through_repr_errors_or_the_download_host(sim_facto
     api_calls = [auth for path, auth in seen if path.startswith("/v1/")]
     assert downloads and all(auth is None for auth in downloads)
     assert api_calls and all(auth == f"Bearer {secret}" for auth in api_calls)
+
+
+def test_api_calls_beyond_the_cap_wait_in_the_client_not_in_the_connection_pool(sim_factory):
+    """40 queries at once reach the server at most API_CALLS_AT_ONCE at a time (and do overlap)."""
+    sim = sim_factory(faults={"slow": 1.0}, slow_seconds=0.3)
+
+    async def main():
+        async with MiniMaxClient(api_key=KEY, base_url=sim.base_url) as client:
+            answers = await asyncio.gather(*(client.query("no-such-task") for _ in range(40)), return_exceptions=True)
+        return answers
+
+    answers = run(main())
+    assert len(answers) == 40 and not any(isinstance(a, TransientError) for a in answers)
+    assert sim.stats()["requests"]["query"] == 40
+    assert sim.stats()["peak_in_flight"] == api.API_CALLS_AT_ONCE
