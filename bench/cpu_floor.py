@@ -107,7 +107,7 @@ def main() -> None:
     print(common.machine())
     with tempfile.TemporaryDirectory(prefix="bench-floor-") as tmp:
         cfg = SimConfig(keys=(common.KEY,), time_scale=0.001, rpm=None, render_height=32, render_fps=2,
-                        render_cache_dir=Path(tmp) / "renders")
+                        url_ttl=1e9, render_cache_dir=Path(tmp) / "renders")
         with Simulator(cfg) as sim:
             run = common.run_child([sys.executable, __file__, "--child", sim.base_url, "--calls", str(args.calls)],
                                    env=common.sim_env(sim.base_url), timeout=1800)
