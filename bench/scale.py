@@ -3,12 +3,13 @@
     .venv/bin/python bench/scale.py [--sizes 1000,10000,100000] [--run-shots 10000]
 
 For each size: a text-to-video manifest with varied prompts in a temp dir; `load` (validate),
-`workflow.prepare` against an empty output folder (plan), and `ledger.load` of a synthetic ledger
-with 10 events per shot (replay). Then one full `shots run` of --run-shots shots (the CLI, a child
-process: its CPU and peak RSS from os.wait4) against a fast simulator in this process (time scale
-0.001, no RPM limit, 32 px / 2 fps previews), and `shots run` again on the finished folder
-(resume: it must create and download nothing). In-process times are the best of 3 (1 from
-100,000 shots up); a shared machine only ever adds time.
+`workflow.prepare` against an empty output folder (plan), a full replay of a synthetic ledger
+with 10 events per shot (parse and fold every event), and `ledger.load` once that ledger has
+its snapshot (what a resume does). Then one full `shots run` of --run-shots shots (the CLI, a
+child process: its CPU and peak RSS from os.wait4) against a fast simulator in this process
+(time scale 0.001, no RPM limit, 32 px / 2 fps previews), and `shots run` again on the finished
+folder (resume: it must create and download nothing). In-process times are the best of 3 (1
+from 100,000 shots up); a shared machine only ever adds time.
 
 `shots run` writes a contact sheet (report.html with thumbnails) after a run when the working tree
 has that step (cli._report_after_run); it is timed apart with --with-report, since it is a
@@ -104,6 +105,12 @@ def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     return min(times), value
 
 
+def full_replay(out_dir: Path) -> Any:
+    """Every event parsed and folded (ledger.load would start from the snapshot)."""
+    events, _, _ = ledger.read(ledger.ledger_path(out_dir))
+    return ledger.replay(events)
+
+
 def cold_load(path: Path) -> Any:
     imagefiles._facts.clear()  # as in a fresh process
     return load(path)
@@ -120,12 +127,16 @@ def growth(sizes: list[int], tmp: Path) -> list[list[Any]]:
         t_load, manifest = best(lambda: cold_load(path), repeat)
         t_plan, prepared = best(lambda: workflow.prepare(manifest, SIM_ENDPOINT, folder / "empty-out"), repeat)
         events = write_ledger(folder / "ledger-out", prepared.specs, n * EVENTS_PER_SHOT)
-        t_replay, view = best(lambda: ledger.load(folder / "ledger-out"), repeat)
-        assert view.events == events and len(prepared.plan.takes) == n
+        t_replay, view = best(lambda: full_replay(folder / "ledger-out"), repeat)
+        ledger.load(folder / "ledger-out")  # leaves the snapshot a resume starts from
+        t_snap, from_snapshot = best(lambda: ledger.load(folder / "ledger-out"), repeat)
+        assert view.events == events == from_snapshot.events and len(prepared.plan.takes) == n
+        assert from_snapshot.states == view.states
         size_mb = ledger.ledger_path(folder / "ledger-out").stat().st_size / 1e6
         rows.append([f"{n:,}", f"{path.stat().st_size / 1e6:.1f} MB", f"{t_load:.2f}", f"{t_plan:.2f}",
                      f"**{t_load + t_plan:.2f}**", f"{(t_load + t_plan) / n * 1e6:.0f}",
-                     f"{events:,} ({size_mb:.0f} MB)", f"{t_replay:.2f}", f"{t_replay / events * 1e6:.1f}"])
+                     f"{events:,} ({size_mb:.0f} MB)", f"{t_replay:.2f}", f"{t_replay / events * 1e6:.1f}",
+                     f"{t_snap:.2f}"])
         print(f"  growth {n:,}: done", file=sys.stderr, flush=True)
         shutil.rmtree(folder)
     return rows
@@ -194,10 +205,10 @@ def main() -> None:
             rows = growth(sizes, tmp)
             print()
             print("validate = manifest.load (schema, catalogue, lint); plan = workflow.prepare against an empty "
-                  f"output folder; replay = ledger.load of {EVENTS_PER_SHOT} events per shot. Seconds, best of 3 "
-                  "(1 at 100,000+).")
+                  f"output folder; replay = parse and fold every event, {EVENTS_PER_SHOT} per shot; from snapshot = "
+                  "ledger.load once its snapshot is written. Seconds, best of 3 (1 at 100,000+).")
             print(common.table(["shots", "manifest", "validate s", "plan s", "validate + plan s", "us/shot",
-                                "ledger events", "replay s", "us/event"], rows))
+                                "ledger events", "replay s", "us/event", "from snapshot s"], rows))
         if args.run_shots:
             r = full_run(args.run_shots, tmp, args.resumes, args.with_report)
             n = r["n"]
