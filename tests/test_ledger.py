@@ -241,18 +241,24 @@ def test_a_load_from_the_snapshot_equals_a_full_replay_after_every_append(tmp_pa
     assert snapshot.exists() and used > 10
 
 
-def test_a_snapshot_of_another_ledger_or_a_damaged_one_is_ignored(tmp_path, monkeypatch):
+def snapshotted(tmp_path, monkeypatch, takes: int) -> tuple:
+    """A ledger of `takes` takes, loaded once so that its snapshot exists: (path, lines)."""
     monkeypatch.setattr(ledger, "SNAPSHOT_MIN_EVENTS", 5)
-    lines = take_history(40)
+    lines = take_history(takes)
     path = tmp_path / "ledger.jsonl"
     write_lines(path, *lines)
     ledger.load(tmp_path)
+    assert (tmp_path / ledger.SNAPSHOT_NAME).exists()
+    return path, lines
+
+
+def test_a_snapshot_of_another_ledger_or_a_damaged_one_is_ignored(tmp_path, monkeypatch):
+    path, lines = snapshotted(tmp_path, monkeypatch, 40)
     snapshot = tmp_path / ledger.SNAPSHOT_NAME
     saved = snapshot.read_bytes()
     # The prefix changed (a repair or a hand edit rewrote an early line): replay it all.
     write_lines(path, ev("failed", "s000", fp="fp0", code=1027, reason="flagged"), *lines[1:])
     same_view(ledger.load(tmp_path), full_replay(tmp_path))
-    assert ledger.load(tmp_path).get("s000", 1, "fp0").state == full_replay(tmp_path).get("s000", 1, "fp0").state
     # A shorter ledger (replaced by an older copy) than the snapshot covers.
     snapshot.write_bytes(saved)
     write_lines(path, *lines[:10])
@@ -264,12 +270,7 @@ def test_a_snapshot_of_another_ledger_or_a_damaged_one_is_ignored(tmp_path, monk
 
 
 def test_damage_after_the_snapshot_is_named_by_its_line_in_the_whole_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(ledger, "SNAPSHOT_MIN_EVENTS", 5)
-    lines = take_history(20)
-    path = tmp_path / "ledger.jsonl"
-    write_lines(path, *lines)
-    ledger.load(tmp_path)
-    assert (tmp_path / ledger.SNAPSHOT_NAME).exists()
+    path, lines = snapshotted(tmp_path, monkeypatch, 20)
     write_lines(path, *lines, ev("intent", "s900"), '{"v":1,"e":"submitted", broken', ev("intent", "s901"))
     with pytest.raises(LedgerError, match=rf"ledger.jsonl:{len(lines) + 2}: damaged ledger line"):
         ledger.load(tmp_path)
@@ -279,11 +280,7 @@ def test_damage_after_the_snapshot_is_named_by_its_line_in_the_whole_file(tmp_pa
 
 
 def test_a_torn_tail_after_the_snapshot_is_still_dropped(tmp_path, monkeypatch):
-    monkeypatch.setattr(ledger, "SNAPSHOT_MIN_EVENTS", 5)
-    lines = take_history(20)
-    path = tmp_path / "ledger.jsonl"
-    write_lines(path, *lines)
-    ledger.load(tmp_path)
+    path, lines = snapshotted(tmp_path, monkeypatch, 20)
     write_lines(path, *lines, ev("intent", "s900"), '{"v":1,"e":"submitted","sh', end="")
     view = ledger.load(tmp_path)
     same_view(view, full_replay(tmp_path))
