@@ -252,7 +252,7 @@ def _write_snapshot(out_dir: Path, body: bytes, fold: _Fold) -> None:
         "latest": [[shot, take, fp] for (shot, take), fp in fold.latest.items()],
     }
     target = out_dir / SNAPSHOT_NAME
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    tmp = target.with_name(target.name + ".tmp")  # one name: a writer killed mid-way leaves one stale file
     try:
         tmp.write_text(json.dumps(snap, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
         os.replace(tmp, target)
