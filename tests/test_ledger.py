@@ -291,3 +291,18 @@ def test_a_small_ledger_leaves_no_snapshot(tmp_path):
     write_lines(tmp_path / "ledger.jsonl", *take_history(5))
     ledger.load(tmp_path)
     assert not (tmp_path / ledger.SNAPSHOT_NAME).exists()
+
+
+def test_a_ledger_read_in_chunks_replays_the_same_and_names_damage_by_its_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(ledger, "CHUNK_BYTES", 300)  # a few lines per chunk
+    lines = take_history(30)
+    path = tmp_path / "ledger.jsonl"
+    write_lines(path, *lines)
+    same_view(ledger.load(tmp_path), full_replay(tmp_path))
+    middle = len(lines) // 2
+    write_lines(path, *lines[:middle], '{"v":1,"e":"intent", broken', *lines[middle:])
+    with pytest.raises(LedgerError, match=rf"ledger.jsonl:{middle + 1}: damaged ledger line"):
+        ledger.load(tmp_path)
+    write_lines(path, *lines[:middle], json.dumps({"v": 99, "e": "intent"}), *lines[middle:])
+    with pytest.raises(LedgerError, match=rf"ledger.jsonl:{middle + 1}: ledger format 99 is newer"):
+        ledger.load(tmp_path)
