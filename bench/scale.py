@@ -2,10 +2,11 @@
 
     .venv/bin/python bench/scale.py [--sizes 1000,10000,100000] [--run-shots 10000]
 
-For each size: a text-to-video manifest with varied prompts in a temp dir; `load` (validate),
+For each size, in a child process of its own (so that its CPU and peak RSS are its own): a
+text-to-video manifest with varied prompts in a temp dir; `load` (validate),
 `workflow.prepare` against an empty output folder (plan), a full replay of a synthetic ledger
-with 10 events per shot (parse and fold every event), and `ledger.load` once that ledger has
-its snapshot (what a resume does). Then one full `shots run` of --run-shots shots (the CLI, a
+with 10 events per shot (`ledger.load` with no snapshot: parse and fold every event, then write
+the snapshot), and `ledger.load` again from that snapshot (what a resume does). Then one full `shots run` of --run-shots shots (the CLI, a
 child process: its CPU and peak RSS from os.wait4) against a fast simulator in this process
 (time scale 0.001, no RPM limit, 32 px / 2 fps previews), and `shots run` again on the finished
 folder (resume: it must create and download nothing). In-process times are the best of 3 (1
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import shutil
@@ -96,19 +98,21 @@ def write_ledger(out_dir: Path, specs: list[Any], events: int, seed: int = 0) ->
     return len(lines)
 
 
-def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+def best(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
+    """(best wall seconds, mean CPU seconds, the value) over `repeat` calls."""
     times, value = [], None
+    cpu = time.process_time()
     for _ in range(repeat):
         start = time.perf_counter()
         value = fn()
         times.append(time.perf_counter() - start)
-    return min(times), value
+    return min(times), (time.process_time() - cpu) / repeat, value
 
 
 def full_replay(out_dir: Path) -> Any:
-    """Every event parsed and folded (ledger.load would start from the snapshot)."""
-    events, _, _ = ledger.read(ledger.ledger_path(out_dir))
-    return ledger.replay(events)
+    """ledger.load with no snapshot to start from: every event parsed and folded, and the snapshot written."""
+    (out_dir / ledger.SNAPSHOT_NAME).unlink(missing_ok=True)
+    return ledger.load(out_dir)
 
 
 def cold_load(path: Path) -> Any:
@@ -116,27 +120,48 @@ def cold_load(path: Path) -> Any:
     return load(path)
 
 
+def growth_child(n: int, folder: Path) -> dict[str, Any]:
+    """One size's steps in this (fresh) process: wall, CPU, and peak RSS so far after each step."""
+    load(write_manifest(folder, 10))  # the schema validator compiles once per process, as in the CLI
+    repeat = 3 if n <= 10_000 else 1
+    path = write_manifest(folder, n)
+    steps: dict[str, Any] = {}
+
+    def step(name: str, fn: Callable[[], Any]) -> Any:
+        wall, cpu, value = best(fn, repeat)
+        steps[name] = {"wall": wall, "cpu": cpu, "peak_rss_mb": common._vm_hwm_kb(os.getpid()) / 1024}
+        return value
+
+    manifest = step("validate", lambda: cold_load(path))
+    prepared = step("plan", lambda: workflow.prepare(manifest, SIM_ENDPOINT, folder / "empty-out"))
+    del manifest
+    events = write_ledger(folder / "ledger-out", prepared.specs, n * EVENTS_PER_SHOT)
+    view = step("replay", lambda: full_replay(folder / "ledger-out"))  # leaves the snapshot
+    from_snapshot = step("snapshot", lambda: ledger.load(folder / "ledger-out"))
+    assert view.events == events == from_snapshot.events and len(prepared.plan.takes) == n
+    assert from_snapshot.states == view.states
+    return {"steps": steps, "events": events, "manifest_mb": path.stat().st_size / 1e6,
+            "ledger_mb": ledger.ledger_path(folder / "ledger-out").stat().st_size / 1e6}
+
+
 def growth(sizes: list[int], tmp: Path) -> list[list[Any]]:
+    """Each size in a child process of its own, so that its peak RSS is its own."""
     rows = []
-    load(write_manifest(tmp, 10))  # the schema validator compiles once per process, as in the CLI
     for n in sizes:
-        repeat = 3 if n <= 10_000 else 1
         folder = tmp / f"g{n}"
         folder.mkdir()
-        path = write_manifest(folder, n)
-        t_load, manifest = best(lambda: cold_load(path), repeat)
-        t_plan, prepared = best(lambda: workflow.prepare(manifest, SIM_ENDPOINT, folder / "empty-out"), repeat)
-        events = write_ledger(folder / "ledger-out", prepared.specs, n * EVENTS_PER_SHOT)
-        t_replay, view = best(lambda: full_replay(folder / "ledger-out"), repeat)
-        ledger.load(folder / "ledger-out")  # leaves the snapshot a resume starts from
-        t_snap, from_snapshot = best(lambda: ledger.load(folder / "ledger-out"), repeat)
-        assert view.events == events == from_snapshot.events and len(prepared.plan.takes) == n
-        assert from_snapshot.states == view.states
-        size_mb = ledger.ledger_path(folder / "ledger-out").stat().st_size / 1e6
-        rows.append([f"{n:,}", f"{path.stat().st_size / 1e6:.1f} MB", f"{t_load:.2f}", f"{t_plan:.2f}",
-                     f"**{t_load + t_plan:.2f}**", f"{(t_load + t_plan) / n * 1e6:.0f}",
-                     f"{events:,} ({size_mb:.0f} MB)", f"{t_replay:.2f}", f"{t_replay / events * 1e6:.1f}",
-                     f"{t_snap:.2f}"])
+        child = common.run_child([sys.executable, str(Path(__file__).resolve()), "--growth-child", str(n),
+                                  str(folder)], timeout=3600)
+        if child.returncode != 0:
+            raise SystemExit(f"growth {n} exited {child.returncode}: {child.stderr[-3000:]}")
+        r = json.loads(child.stdout)
+        st, events = r["steps"], r["events"]
+        v, p, rp, sn = st["validate"], st["plan"], st["replay"], st["snapshot"]
+        rows.append([f"{n:,}", f"{r['manifest_mb']:.1f} MB", f"{v['wall']:.2f}", f"{p['wall']:.2f}",
+                     f"**{v['wall'] + p['wall']:.2f}**", f"{(v['cpu'] + p['cpu']) / n * 1e6:.0f}",
+                     f"{events:,} ({r['ledger_mb']:.0f} MB)", f"{rp['wall']:.2f}", f"{rp['cpu'] / events * 1e6:.1f}",
+                     f"{sn['wall']:.2f}",
+                     " / ".join(f"{st[k]['peak_rss_mb']:.0f}" for k in ("validate", "plan", "replay", "snapshot"))])
         print(f"  growth {n:,}: done", file=sys.stderr, flush=True)
         shutil.rmtree(folder)
     return rows
@@ -196,6 +221,9 @@ def main() -> None:
                         help="shots in the full run (0: skip it); 10000 takes ~10 min here")
     parser.add_argument("--resumes", type=int, default=3, help="resume runs on the finished folder (best is reported)")
     parser.add_argument("--with-report", action="store_true", help="keep `shots run`'s after-run report step")
+    if sys.argv[1:2] == ["--growth-child"]:
+        print(json.dumps(growth_child(int(sys.argv[2]), Path(sys.argv[3]))))
+        return
     args = parser.parse_args()
     print(common.machine())
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp_name:
@@ -205,10 +233,12 @@ def main() -> None:
             rows = growth(sizes, tmp)
             print()
             print("validate = manifest.load (schema, catalogue, lint); plan = workflow.prepare against an empty "
-                  f"output folder; replay = parse and fold every event, {EVENTS_PER_SHOT} per shot; from snapshot = "
-                  "ledger.load once its snapshot is written. Seconds, best of 3 (1 at 100,000+).")
-            print(common.table(["shots", "manifest", "validate s", "plan s", "validate + plan s", "us/shot",
-                                "ledger events", "replay s", "us/event", "from snapshot s"], rows))
+                  f"output folder; replay = ledger.load with no snapshot ({EVENTS_PER_SHOT} events per shot: parse, fold, "
+                  "write the snapshot); from snapshot = ledger.load again. Each size in a fresh child process: wall seconds best "
+                  "of 3 (1 at 100,000+), CPU the mean, peak RSS so far after each step.")
+            print(common.table(["shots", "manifest", "validate s", "plan s", "validate + plan s",
+                                "validate + plan CPU us/shot", "ledger events", "replay s", "replay CPU us/event",
+                                "from snapshot s", "peak RSS MB after validate / plan / replay / snapshot"], rows))
         if args.run_shots:
             r = full_run(args.run_shots, tmp, args.resumes, args.with_report)
             n = r["n"]
