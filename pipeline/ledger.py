@@ -19,6 +19,7 @@ Event kinds, in the order a take meets them:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -248,7 +249,7 @@ def _read_snapshot(out_dir: Path, body: bytes) -> tuple[_Fold, int] | None:
         if (snap.get("format") != SNAPSHOT_FORMAT or not isinstance(size, int) or not 0 < size <= len(body)
                 or hashlib.sha256(body[:size]).hexdigest() != snap["sha256"]):
             return None  # the ledger was repaired, replaced or cut: replay it all
-        if not _TAKE_FIELDS.issuperset(set().union(*snap["states"])):
+        if not isinstance(snap["events"], int) or not _TAKE_FIELDS.issuperset(set().union(*snap["states"])):
             return None
         return _Fold(snap["states"], snap["latest"], snap["events"]), size
     except FileNotFoundError:
@@ -269,7 +270,8 @@ def _write_snapshot(out_dir: Path, body: bytes, fold: _Fold) -> None:
         tmp.write_text(json.dumps(snap, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
         os.replace(tmp, target)
     except OSError:  # a read-only folder: loads stay correct, only slower
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def _intent(s: dict[str, Any], e: dict[str, Any]) -> None:

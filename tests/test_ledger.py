@@ -263,10 +263,13 @@ def test_a_snapshot_of_another_ledger_or_a_damaged_one_is_ignored(tmp_path, monk
     snapshot.write_bytes(saved)
     write_lines(path, *lines[:10])
     same_view(ledger.load(tmp_path), full_replay(tmp_path))
-    # A damaged snapshot.
+    # A damaged snapshot, and well-formed ones edited by hand.
     write_lines(path, *lines)
     snapshot.write_bytes(saved[: len(saved) // 2])
     same_view(ledger.load(tmp_path), full_replay(tmp_path))
+    for edit in ({"events": "12"}, {"states": [{"shot": "s000", "take": 1, "fingerprint": "fp0", "colour": "red"}]}):
+        snapshot.write_text(json.dumps({**json.loads(saved), **edit}), encoding="utf-8")
+        same_view(ledger.load(tmp_path), full_replay(tmp_path))
 
 
 def test_damage_after_the_snapshot_is_named_by_its_line_in_the_whole_file(tmp_path, monkeypatch):
