@@ -134,7 +134,6 @@ def growth_child(n: int, folder: Path) -> dict[str, Any]:
 
     manifest = step("validate", lambda: cold_load(path))
     prepared = step("plan", lambda: workflow.prepare(manifest, SIM_ENDPOINT, folder / "empty-out"))
-    del manifest
     events = write_ledger(folder / "ledger-out", prepared.specs, n * EVENTS_PER_SHOT)
     view = step("replay", lambda: full_replay(folder / "ledger-out"))  # leaves the snapshot
     from_snapshot = step("snapshot", lambda: ledger.load(folder / "ledger-out"))

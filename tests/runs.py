@@ -35,6 +35,25 @@ def make_image(path: Path, size=(640, 360), color=(30, 60, 120)) -> Path:
     return path
 
 
+def counting_video(path: Path, frames: int = 48, size=(320, 180), fps: int = 24, first_grey: int = 20) -> Path:
+    """A video whose frame i is grey level first_grey + 4*i: which frame a reel or a thumbnail
+    shows can be read back from its pixels."""
+    import av
+    from fractions import Fraction
+
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        stream.time_base = Fraction(1, fps)
+        stream.options = {"crf": "10"}
+        for i in range(frames):
+            frame = av.VideoFrame.from_image(Image.new("RGB", size, (first_grey + 4 * i,) * 3))
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
 def t2v_shots(n: int, prefix: str = "s", **extra) -> list[dict]:
     return [{"id": f"{prefix}{i:03d}", "mode": "text_to_video", "prompt": f"Shot {i}: waves at dusk [Push in].",
              **extra} for i in range(1, n + 1)]

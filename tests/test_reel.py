@@ -4,7 +4,6 @@ exact timing, title cards for shots without a video, and captions at the right t
 from __future__ import annotations
 
 import re
-from fractions import Fraction
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,7 +16,7 @@ from pipeline.manifest import load
 from pipeline.reel import FPS, SIZE, ReelEntry, srt_text, title_card
 from pipeline.report import TakeRow
 
-from runs import make_image, run_cli, run_inprocess, write_manifest
+from runs import counting_video, make_image, run_cli, run_inprocess, write_manifest
 
 
 def diff(a: Image.Image, b: Image.Image) -> float:
@@ -29,21 +28,6 @@ def frames_of(path: Path):
     with av.open(str(path)) as container:
         for i, frame in enumerate(container.decode(video=0)):
             yield i, frame.time, frame.to_image()
-
-
-def counting_video(path: Path, frames: int, size=(320, 180), fps: int = 24) -> Path:
-    """Frame i is grey level 20 + 4*i, so the reel's frames can be traced back to their source."""
-    with av.open(str(path), "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
-        stream.time_base = Fraction(1, fps)
-        stream.options = {"crf": "10"}
-        for i in range(frames):
-            frame = av.VideoFrame.from_image(Image.new("RGB", size, (20 + 4 * i,) * 3))
-            frame.pts = i
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    return path
 
 
 def parse_srt(text: str) -> list[tuple[str, str, list[str]]]:

@@ -7,10 +7,8 @@ import html
 import json
 import os
 import re
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import pytest
 from PIL import Image, ImageStat
 
@@ -18,6 +16,7 @@ from pipeline import report, thumbs
 from pipeline.manifest import load
 from pipeline.report import LastRun, ReportData, ShotRow, TakeRow, highlight_prompt, render_html
 
+import runs
 from runs import make_image, run_cli, run_inprocess, write_manifest
 
 EVIL = "<script>alert(1)</script> \"double\" 'single' & <b>bold</b>"
@@ -150,18 +149,9 @@ def test_last_run_pairs_the_latest_start_with_its_finish():
 # -- thumbnails ------------------------------------------------------------------------------------
 
 
-def counting_video(path: Path, frames: int = 48, fps: int = 24, size=(320, 180)) -> Path:
-    """A video whose frame i is grey level 40 + 4*i: which frame a thumbnail shows can be read back."""
-    with av.open(str(path), "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
-        stream.time_base = Fraction(1, fps)
-        for i in range(frames):
-            frame = av.VideoFrame.from_image(Image.new("RGB", size, (40 + 4 * i,) * 3))
-            frame.pts = i
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    return path
+def counting_video(path: Path, frames: int = 48) -> Path:
+    """Frame i is grey level 40 + 4*i."""
+    return runs.counting_video(path, frames, first_grey=40)
 
 
 def grey(path: Path) -> float:
