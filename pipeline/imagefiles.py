@@ -144,9 +144,7 @@ def facts(path: str | os.PathLike) -> FileFacts:
         except images.ImageError as exc:
             info, error = None, str(exc)
         out = FileFacts(hashlib.sha256(data).hexdigest(), len(data), info, error)
-    if len(_facts) >= _FACTS_MAX:
-        _facts.clear()
-    _facts[key] = out
+    remember(name, st.st_size, st.st_mtime_ns, out)
     return out
 
 
@@ -158,7 +156,7 @@ def seen(path: str) -> tuple[FileFacts, int, int] | None:
 
 
 def remember(path: str, size: int, mtime_ns: int, known: FileFacts) -> None:
-    """Take facts read by an earlier process (the manifest cache) for the file at this size and mtime."""
+    """Keep facts for the file at this size and mtime (read here, or by an earlier process: the manifest cache)."""
     if len(_facts) >= _FACTS_MAX:
         _facts.clear()
     _facts[(path, size, mtime_ns)] = known

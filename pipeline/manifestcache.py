@@ -48,6 +48,7 @@ def load(path: str | os.PathLike) -> Manifest:
         if cached is not None:
             return cached
     manifest = _check(path)
+    # Stored only if the file is still the one that was hashed: it may have changed during the check.
     if digest is not None and len(manifest.shots) >= MIN_SHOTS and _digest(path) == digest:
         _store(entry_path, manifest, digest)
     return manifest
