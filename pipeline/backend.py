@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import AsyncIterator, Literal
 
 from pipeline.api import MiniMaxClient
@@ -19,6 +20,7 @@ Choice = Literal["auto", "sim", "api"]
 SIM_ENDPOINT = "simulator"
 SIM_KEY = "sim-local"
 SIM_TIME_SCALE = 0.01  # a 2-minute generation takes 1.2 s
+SIM_STATE_DIR = ".simulator"  # in the output folder: the embedded simulator's tasks and files
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,10 @@ def resolve(choice: Choice) -> Literal["simulator", "api"]:
 
 
 @asynccontextmanager
-async def open_backend(choice: Choice, *, rpm: float | None, seed: int | None = None) -> AsyncIterator[Backend]:
+async def open_backend(choice: Choice, *, rpm: float | None, seed: int | None = None,
+                       state_dir: Path | None = None) -> AsyncIterator[Backend]:
+    """The client for `choice`. The embedded simulator keeps its tasks and files in `state_dir`
+    (the output folder) so that a later process resumes them as it would against the real API."""
     kind = resolve(choice)
     if kind == "api":
         async with MiniMaxClient() as client:
@@ -51,7 +56,7 @@ async def open_backend(choice: Choice, *, rpm: float | None, seed: int | None = 
     from pipeline.sim import SimConfig, Simulator
 
     config = SimConfig(keys=(SIM_KEY,), time_scale=SIM_TIME_SCALE, rpm=None if rpm is None else max(1, int(rpm)),
-                       seed=seed or 0)
+                       seed=seed or 0, state_dir=state_dir)
     with Simulator(config) as sim:
         async with MiniMaxClient(api_key=SIM_KEY, base_url=sim.base_url) as client:
             yield Backend(

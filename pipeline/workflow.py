@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 
 from pipeline import ledger as ledgerlib
 from pipeline import gcpause, lockfile, request, store
-from pipeline.backend import Choice, endpoint_for, open_backend, resolve
+from pipeline.backend import SIM_STATE_DIR, Choice, endpoint_for, open_backend, resolve
 from pipeline.errors import AbortError, InputError
 from pipeline.ledger import LedgerView, LedgerWriter, RunLock
 from pipeline.plan import SKIPS, Plan, TakeSpec, make_plan
@@ -149,7 +149,8 @@ async def run(
 async def _execute(prepared: Prepared, backend: Choice, options: RunOptions,
                    on_start: Callable[[Prepared, str], Any] | None) -> RunResult:
     manifest = prepared.manifest
-    async with open_backend(backend, rpm=options.rpm, seed=options.seed) as chosen:
+    async with open_backend(backend, rpm=options.rpm, seed=options.seed,
+                            state_dir=prepared.out_dir / SIM_STATE_DIR) as chosen:
         on_phase = on_start(prepared, chosen.banner) if on_start else None
         writer = LedgerWriter(ledgerlib.ledger_path(prepared.out_dir))
         try:

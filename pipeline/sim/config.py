@@ -38,6 +38,9 @@ class SimConfig:
     render_height: int = 180
     render_fps: int = 12
     render_cache_dir: str | Path | None = None
+    # Where the simulator keeps its tasks and files across processes (the embedded default keeps
+    # them beside the ledger, so a resumed keyless run finds the tasks an earlier run created).
+    state_dir: str | Path | None = None
 
     def __post_init__(self) -> None:
         for name in ("keys", "other_region_keys", "no_balance_keys", "sensitive_words"):
