@@ -67,8 +67,9 @@ async def open_backend(choice: Choice, *, rpm: float | None, seed: int | None = 
 
 
 def endpoint_for(choice: Choice) -> str:
-    """The endpoint identity a run would use, without opening any connection (for plan/status)."""
-    if resolve(choice) == "simulator":
+    """The endpoint identity a run would use, without opening any connection (for plan/status).
+    Needs no key: pricing a real run, or reading its results, sends nothing."""
+    if choice == "sim" or (choice == "auto" and not os.environ.get("MINIMAX_API_KEY")):
         return SIM_ENDPOINT
     from pipeline.api import DEFAULT_BASE_URL, _versionless
 

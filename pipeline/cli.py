@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import logging
+import math
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NoReturn, Sequence
 
 from pipeline import __version__, gcpause
 from pipeline.errors import (
@@ -32,8 +34,14 @@ EXIT_CODES = f"""exit codes:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(json_errors="--json" in argv)
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as exc:  # only under --json: the usage went to stderr, the document to stdout
+        _print_json({"error": str(exc), "exit_code": EXIT_INVALID})
+        return EXIT_INVALID
+    json_out = getattr(args, "json", False)
     logging.basicConfig(level=logging.WARNING if not getattr(args, "verbose", False) else logging.INFO,
                         format="%(levelname)s: %(message)s", stream=sys.stderr)
     if args.command in ("run", "plan", "status"):
@@ -42,9 +50,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args)
     except ShotsError as exc:
         print(f"Error: {exc}", file=sys.stderr)
+        if json_out:
+            _print_json({"error": str(exc), "exit_code": exc.exit_code})
         return exc.exit_code
     except KeyboardInterrupt:
         print("Interrupted; run the same command again to resume.", file=sys.stderr)
+        if json_out:
+            _print_json({"error": "interrupted", "exit_code": EXIT_INTERRUPTED})
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `shots status M | head`: the reader left; not an error
         sys.stderr.close()
@@ -53,15 +65,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         gcpause.resume()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class _UsageError(Exception):
+    """A usage error under --json: main() prints it as a JSON document."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but with `json_errors` a usage error also becomes one JSON document on stdout."""
+
+    def __init__(self, *args: Any, json_errors: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.json_errors = json_errors
+
+    def error(self, message: str) -> NoReturn:
+        if not self.json_errors:
+            super().error(message)
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+def build_parser(json_errors: bool = False) -> argparse.ArgumentParser:
+    parser = _Parser(
+        json_errors=json_errors,
         prog="shots",
         description="Turn a YAML shot list into MiniMax (Hailuo) videos, resumably.",
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"shots {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=functools.partial(_Parser, json_errors=json_errors))
 
     def command(name: str, help: str, example: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=f"{help}\n\nexample:\n  {example}", epilog=EXIT_CODES,
@@ -85,8 +118,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("run", "generate every shot that is not done yet; resumes where the last run stopped",
                 "shots run manifests/example.yaml --rpm 20")
     _manifest_options(p)
-    p.add_argument("--max-cost", type=float, metavar="USD",
-                   help="refuse to start if the new spend could exceed this (manifest: max_cost)")
     p.add_argument("--poll-interval", type=float, metavar="S", help="seconds between status queries (default: 10)")
     p.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -138,7 +169,9 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 def _folder_options(p: argparse.ArgumentParser, backend: str | None = None) -> None:
     """MANIFEST and the output folder it names; --backend when the command reads one endpoint's results."""
     p.add_argument("manifest", metavar="MANIFEST")
-    p.add_argument("--out", type=Path, default=Path("outputs"), help="outputs root; videos go to OUT/<name>/")
+    p.add_argument("--out", type=Path, default=None,
+                   help="outputs root; videos go to OUT/<name>/ (default: the outputs/ folder of the project "
+                        "that holds the manifest, whatever the working directory)")
     if backend:
         p.add_argument("--backend", choices=("auto", "sim", "api"), default="auto",
                        help=f"{backend}: the API if MINIMAX_API_KEY is set, else the built-in simulator")
@@ -146,13 +179,42 @@ def _folder_options(p: argparse.ArgumentParser, backend: str | None = None) -> N
 
 def _manifest_options(p: argparse.ArgumentParser) -> None:
     _folder_options(p, backend="where to generate")
-    p.add_argument("--only", nargs="+", metavar="ID", help="only these shot ids")
+    p.add_argument("--only", action="append", type=_ids, metavar="ID[,ID...]",
+                   help="only these shot ids; repeat the option or separate ids with commas")
     p.add_argument("--retry-failed", action="store_true", help="create again the takes that failed for good")
     p.add_argument("--resubmit-uncertain", action="store_true",
                    help="create again the takes whose create answer was lost (may pay twice)")
     p.add_argument("--rpm", type=float, help="creates per minute (manifest: rpm; default: 5, the free tier)")
     p.add_argument("--concurrency", type=int, metavar="N",
                    help="tasks in flight at once (manifest: concurrency; default: no cap beyond the rate)")
+    p.add_argument("--max-cost", type=_budget, metavar="USD",
+                   help="refuse to start if the new spend could exceed this; overrides the manifest's max_cost, "
+                        "'none' lifts it")
+
+
+def _ids(text: str) -> list[str]:
+    """One --only value: an id, or ids separated by commas."""
+    ids = [part.strip() for part in text.split(",") if part.strip()]
+    if not ids:
+        raise argparse.ArgumentTypeError(f"no shot id in {text!r}")
+    return ids
+
+
+def _budget(text: str) -> float:
+    """--max-cost: USD >= 0, or 'none' for no budget (math.inf)."""
+    if text.strip().lower() in ("none", "off", "inf"):
+        return math.inf
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an amount in USD or 'none', got {text!r}") from None
+    if not value >= 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"expected an amount in USD >= 0 or 'none', got {text!r}")
+    return value
+
+
+def _only(args: argparse.Namespace) -> list[str] | None:
+    return [i for group in args.only for i in group] if args.only else None
 
 
 def _print_json(data: Any) -> None:
@@ -162,7 +224,7 @@ def _print_json(data: Any) -> None:
 
 
 def _settings(args: argparse.Namespace, manifest: Any) -> dict[str, Any]:
-    """Flag, then manifest, then default."""
+    """Flag, then manifest, then default; `max_cost_source` says where the budget came from."""
     s = manifest.settings
 
     def pick(flag: str, attr: str, default: Any) -> Any:
@@ -181,11 +243,19 @@ def _settings(args: argparse.Namespace, manifest: Any) -> dict[str, Any]:
         from pipeline.errors import InputError
 
         raise InputError(f"--concurrency must be at least 1, got {concurrency}")
+    max_cost = pick("max_cost", "max_cost", None)
+    if getattr(args, "max_cost", None) is not None:
+        source = "--max-cost " + ("none" if math.isinf(max_cost) else f"{max_cost:g}")
+    elif max_cost is not None:
+        source = f"max_cost {max_cost:g} ({manifest.where('max_cost')})"
+    else:
+        source = None
     return {
         "rpm": float(rpm),
         "concurrency": concurrency,
         "poll_interval": float(pick("poll_interval", "poll_interval", 10.0)),
-        "max_cost": pick("max_cost", "max_cost", None),
+        "max_cost": max_cost,
+        "max_cost_source": source,
     }
 
 
@@ -217,25 +287,32 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     from pipeline import backend, summary, workflow
     from pipeline.manifestcache import load
-    from pipeline.plan import estimate_seconds
+    from pipeline.plan import Budget, estimate_seconds
 
     manifest = load(args.manifest)
     settings = _settings(args, manifest)
     endpoint = backend.endpoint_for(args.backend)
-    prepared = workflow.prepare(manifest, endpoint, args.out, only=args.only, retry_failed=args.retry_failed,
+    prepared = workflow.prepare(manifest, endpoint, args.out, only=_only(args), retry_failed=args.retry_failed,
                                 resubmit_uncertain=args.resubmit_uncertain)
     estimate = estimate_seconds(prepared.plan, settings["rpm"], settings["concurrency"])
+    budget = Budget.of(prepared.plan, settings["max_cost"], settings["max_cost_source"])
+    elsewhere = workflow.ledger_elsewhere(manifest, prepared.out_dir)
+    if elsewhere is not None:
+        print(f"warning: the last run of {manifest.path} wrote to {elsewhere}, not {prepared.out_dir}; "
+              f"this plan reads {prepared.out_dir} (--out {elsewhere.parent} to read the other)", file=sys.stderr)
+    simulated = endpoint == backend.SIM_ENDPOINT
     if args.json:
-        _print_json(summary.plan_json(prepared.plan, estimate, endpoint))
+        _print_json(summary.plan_json(prepared.plan, estimate, endpoint, out_dir=prepared.out_dir, budget=budget))
     else:
-        print(summary.plan_text(prepared.plan, reasons=args.reason, estimate_s=estimate,
-                                simulated=endpoint == backend.SIM_ENDPOINT))
+        print(summary.plan_text(prepared.plan, reasons=args.reason, estimate_s=estimate, simulated=simulated,
+                                out_dir=prepared.out_dir, budget=budget))
     return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from pipeline import summary, workflow
-    from pipeline.plan import SKIPS
+    from pipeline.backend import resolve
+    from pipeline.plan import SKIPS, budget_problem
     from pipeline.manifestcache import load
     from pipeline.progress import Progress
     from pipeline.runner import RunOptions
@@ -250,16 +327,23 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def on_start(prepared: Any, banner: str) -> Any:
         print(banner, file=sys.stderr)
+        print(f"outputs: {prepared.out_dir}/", file=sys.stderr)
+        if simulated:
+            problem = budget_problem(prepared.plan, settings["max_cost"], settings["max_cost_source"] or "")
+            if problem:
+                print(f"budget: a run with MINIMAX_API_KEY would refuse to start: {problem}", file=sys.stderr)
         work = sum(1 for t in prepared.plan.takes if t.action not in ("up to date", "failed: skipped",
                                                                        "uncertain: skipped"))
         progress.append(Progress(work, enabled=False if args.quiet else None))
         return progress[0]
 
+    simulated = resolve(args.backend) == "simulator"
     try:
         prepared, result, kind = asyncio.run(workflow.run(
-            manifest, out_root=args.out, backend=args.backend, options=options, only=args.only,
+            manifest, out_root=args.out, backend=args.backend, options=options, only=_only(args),
             retry_failed=args.retry_failed, resubmit_uncertain=args.resubmit_uncertain,
-            max_cost=settings["max_cost"], write_lock_file=not args.no_lock_file, on_start=on_start,
+            max_cost=settings["max_cost"], max_cost_source=settings["max_cost_source"],
+            write_lock_file=not args.no_lock_file, on_start=on_start,
         ))
     finally:
         if progress:
@@ -270,7 +354,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(summary.result_text(result, simulated=kind == "simulator"))
     for note in summary.removed_notes(prepared.plan):
         print(note, file=sys.stderr)
-        print(f"videos: {workflow.output_dir(args.out, manifest)}/")
+    print(f"videos: {prepared.out_dir}/", file=sys.stderr)
     gcpause.resume()  # the report decodes videos: no longer a loading phase
     if result.aborted is None or result.creates:  # not when it stopped before any work
         _report_after_run(args, manifest, nothing_ran=all(t.action in SKIPS for t in prepared.plan.takes))
@@ -299,7 +383,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         _print_json({"endpoint": endpoint, "takes": rows})
     else:
         print(summary.status_text(rows))
-    return EXIT_OK
+    # The README's table: 0 only when every take is done; failed, uncertain or still to make: 1.
+    return EXIT_OK if all(r["state"] == "downloaded" for r in rows) else EXIT_SHOTS_FAILED
 
 
 def cmd_repair(args: argparse.Namespace) -> int:

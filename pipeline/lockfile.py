@@ -21,8 +21,10 @@ def lock_path(manifest_path: Path) -> Path:
     return manifest_path.with_name(manifest_path.name + ".lock.json")
 
 
-def lock_data(name: str, endpoint: str, specs: Iterable[TakeSpec], view: LedgerView) -> dict[str, Any]:
-    """Pure: the lock document for these takes as the ledger knows them now."""
+def lock_data(name: str, endpoint: str, specs: Iterable[TakeSpec], view: LedgerView,
+              outputs: str | None = None) -> dict[str, Any]:
+    """Pure: the lock document for these takes as the ledger knows them now. `outputs` is the
+    output folder, relative to the manifest's folder when it is below the same project."""
     takes: dict[str, Any] = {}
     for spec in specs:
         state = view.get(spec.shot.id, spec.take, spec.fingerprint)
@@ -32,7 +34,31 @@ def lock_data(name: str, endpoint: str, specs: Iterable[TakeSpec], view: LedgerV
             if value is not None:
                 entry[field] = value
         takes[spec.shot.id if spec.take == 1 else f"{spec.shot.id}#take{spec.take}"] = entry
-    return {"version": LOCK_VERSION, "name": name, "endpoint": endpoint, "takes": dict(sorted(takes.items()))}
+    data = {"version": LOCK_VERSION, "name": name, "endpoint": endpoint, "takes": dict(sorted(takes.items()))}
+    if outputs is not None:
+        data["outputs"] = outputs
+    return data
+
+
+def outputs_field(lock: Path, out_dir: Path) -> str:
+    """How the lock file names the output folder: relative to the lock's folder, so that a moved or
+    cloned project still matches; absolute only when there is no relative path (another drive)."""
+    try:
+        return Path(os.path.relpath(os.path.abspath(out_dir), os.path.abspath(lock.parent))).as_posix()
+    except ValueError:
+        return os.path.abspath(out_dir)
+
+
+def recorded_out_dir(lock: Path) -> Path | None:
+    """The output folder a lock file records, or None (no lock file, an older one, unreadable)."""
+    try:
+        data = json.loads(lock.read_bytes())
+    except (OSError, ValueError):
+        return None
+    outputs = data.get("outputs") if isinstance(data, dict) else None
+    if not isinstance(outputs, str) or not outputs:
+        return None
+    return Path(os.path.normpath(lock.parent / outputs))
 
 
 def write_lock(path: Path, data: dict[str, Any]) -> bool:

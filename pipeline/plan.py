@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Literal
 
-from pipeline import catalogue
+from pipeline import catalogue, request
 from pipeline.ledger import LedgerView, TakeState
 
 Action = Literal[
@@ -100,21 +100,29 @@ def make_plan(
     *,
     retry_failed: bool = False,
     resubmit_uncertain: bool = False,
+    declared: Iterable[tuple[str, int]] | None = None,
+    endpoint: str | None = None,
 ) -> Plan:
-    """Decide each take's action. `intact(state)` returns None if its video is fine, else why not."""
+    """Decide each take's action. `intact(state)` returns None if its video is fine, else why not.
+
+    `declared`: every (shot, take) the manifest has, when `specs` are only some of them (--only),
+    so that the others are not called removed. `endpoint`: the fingerprints' endpoint, to tell a
+    take made elsewhere (submit) from a take whose shot changed (regenerate).
+    """
     takes = []
-    declared = set()
+    spec_keys = set()
     for spec in specs:
-        declared.add(spec.key)
+        spec_keys.add(spec.key)
         state = view.get(spec.shot.id, spec.take, spec.fingerprint)
-        action, reason = _decide(spec, state, view, intact, retry_failed, resubmit_uncertain)
+        action, reason = _decide(spec, state, view, intact, retry_failed, resubmit_uncertain, endpoint)
         cost = price_of(spec.shot) if action in CREATES else 0.0
         takes.append(PlannedTake(spec, action, reason, state, cost))
-    removed = sorted(k for k in view.latest if k not in declared)
+    known = spec_keys if declared is None else set(declared)
+    removed = sorted(k for k in view.latest if k not in known)
     return Plan(takes, removed)
 
 
-def _decide(spec, state, view, intact, retry_failed, resubmit_uncertain) -> tuple[Action, str]:
+def _decide(spec, state, view, intact, retry_failed, resubmit_uncertain, endpoint) -> tuple[Action, str]:
     if state.state == "downloaded":
         problem = intact(state)
         if problem is None:
@@ -137,9 +145,12 @@ def _decide(spec, state, view, intact, retry_failed, resubmit_uncertain) -> tupl
             f"--resubmit-uncertain to create it again"
         )
     previous = view.current(spec.shot.id, spec.take)
-    if previous is not None and previous.fingerprint != spec.fingerprint:
-        return "changed: regenerate", _what_changed(previous.request, spec.request)
-    return "submit", "not run before"
+    if previous is None or previous.fingerprint == spec.fingerprint:
+        return "submit", "not run before"
+    if endpoint is not None and previous.request is not None and \
+            request.fingerprint(previous.request, endpoint) != previous.fingerprint:
+        return "submit", "not made on this endpoint before (the take on disk came from another one)"
+    return "changed: regenerate", _what_changed(previous.request, spec.request)
 
 
 def _what_changed(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
@@ -149,6 +160,36 @@ def _what_changed(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
     if not keys:
         return "the endpoint changed since the last run"
     return "changed since the last run: " + ", ".join(keys)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The spending limit a run is held to, where it came from, and why it refuses (None: it starts)."""
+
+    limit: float | None  # None or math.inf: no limit
+    source: str | None  # "--max-cost 5", "max_cost 5 (manifests/example.yaml:7:11)"
+    problem: str | None
+
+    @classmethod
+    def of(cls, plan: "Plan", limit: float | None, source: str | None) -> "Budget":
+        return cls(limit, source, budget_problem(plan, limit, source or ""))
+
+
+def budget_problem(plan: Plan, max_cost: float | None, source: str) -> str | None:
+    """Why a run with this budget must not start, or None. `source` names where the budget came
+    from ("--max-cost 5", "max_cost 5 (manifest.yaml:4)"); math.inf or None is no budget."""
+    if max_cost is None or math.isinf(max_cost):
+        return None
+    unknown = [t.spec.label for t in plan.creates if t.cost is None]
+    if unknown:
+        names = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        return (f"{source}: {len(unknown)} take(s) to create have no known price ({names}), so the spend "
+                f"cannot be bounded; declare their price under prices: in the manifest, leave them out "
+                f"with --only, or lift the budget with --max-cost none")
+    if plan.known_cost > max_cost + 1e-9:
+        return (f"the plan would spend ${plan.known_cost:.2f} on {len(plan.creates)} new task(s), "
+                f"over {source}; nothing was submitted")
+    return None
 
 
 def estimate_seconds(plan: Plan, rpm: float, concurrency: int | None) -> float:

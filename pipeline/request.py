@@ -37,10 +37,15 @@ def fingerprint(canonical: dict, endpoint: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:FINGERPRINT_CHARS]
 
 
-def api_body(shot: Shot, manifest_dir: str | os.PathLike) -> dict:
-    """The JSON body to POST: local images as data URLs with their real MIME type, plus callback_url."""
+def api_body(shot: Shot, manifest_dir: str | os.PathLike, planned: dict | None = None) -> dict:
+    """The JSON body to POST: local images as data URLs with their real MIME type, plus callback_url.
+
+    `planned` is the canonical request the plan fingerprinted (and the ledger's intent records):
+    an image whose bytes no longer hash as planned is refused, never sent under the old hash.
+    """
     base = os.fspath(manifest_dir)
-    body = _body(shot, lambda field, value: _image_payload(shot, field, value, base))
+    expected = _planned_images(planned) if planned is not None else {}
+    body = _body(shot, lambda field, value: _image_payload(shot, field, value, base, expected.get(field)))
     if shot.callback_url is not None:
         body["callback_url"] = shot.callback_url
     return body
@@ -96,7 +101,15 @@ def _image_digest(shot: Shot, field: str, value: str, base: str) -> str:
         raise InputError(f"shot '{shot.id}' field '{field}': cannot read '{value}': {exc.strerror or exc}") from None
 
 
-def _image_payload(shot: Shot, field: str, value: str, base: str) -> str:
+def _planned_images(canonical: dict) -> dict[str, str]:
+    """Image field -> the value the canonical request holds for it ("sha256:<hex>" or a URL)."""
+    found = {f: canonical[f] for f in ("first_frame_image", "last_frame_image") if f in canonical}
+    for ref in canonical.get("subject_reference", ()):
+        found["subject_image"] = ref["image"][0]
+    return found
+
+
+def _image_payload(shot: Shot, field: str, value: str, base: str, planned: str | None = None) -> str:
     path = _local(shot, field, value, base)
     if path is None:
         return value
@@ -105,6 +118,9 @@ def _image_payload(shot: Shot, field: str, value: str, base: str) -> str:
             data = fh.read()
     except OSError as exc:
         raise InputError(f"shot '{shot.id}' field '{field}': cannot read '{value}': {exc.strerror or exc}") from None
+    if planned is not None and planned != "sha256:" + hashlib.sha256(data).hexdigest():
+        raise InputError(f"shot '{shot.id}' field '{field}': '{value}' changed after the plan was made, so it "
+                         f"was not sent; run again to plan (and fingerprint) the new image")
     try:
         return images.to_data_url(data)
     except images.ImageError as exc:

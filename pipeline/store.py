@@ -17,6 +17,20 @@ HISTORY = "history"
 PART_SUFFIX = ".part"
 
 
+OUTPUTS = "outputs"
+
+
+def default_root(manifest_path: Path) -> Path:
+    """Where a manifest's outputs go when --out is not given, whatever the working directory:
+    `outputs/` in the nearest folder at or above the manifest's that holds `outputs/` or `.git`
+    (the project), else beside the manifest. Running from another folder finds the same ledger."""
+    start = Path(os.path.abspath(manifest_path)).parent
+    for folder in (start, *start.parents):
+        if (folder / OUTPUTS).is_dir() or (folder / ".git").exists():
+            return folder / OUTPUTS
+    return start / OUTPUTS
+
+
 def part_path(final: Path) -> Path:
     return final.with_name(final.name + PART_SUFFIX)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from pipeline.ledger import LedgerView
-from pipeline.plan import Plan
+from pipeline.plan import Budget, Plan
 from pipeline.runner import RunResult
 from pipeline.plan import TakeSpec
 
@@ -34,7 +36,8 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(lines)
 
 
-def plan_text(plan: Plan, *, reasons: bool, estimate_s: float, simulated: bool) -> str:
+def plan_text(plan: Plan, *, reasons: bool, estimate_s: float, simulated: bool,
+              out_dir: Path | None = None, budget: Budget | None = None) -> str:
     header = ["shot", "take", "action", "cost"] + (["why"] if reasons else [])
     rows = []
     for t in plan.takes:
@@ -50,8 +53,23 @@ def plan_text(plan: Plan, *, reasons: bool, estimate_s: float, simulated: bool) 
     lines.append(f"new tasks: {len(plan.creates)}, estimated cost: {cost}"
                  + (" (simulator: nothing is billed)" if simulated else ""))
     lines.append(f"estimated wall time: {duration(estimate_s)}")
+    if budget is not None and budget.source is not None:
+        lines.append(budget_line(plan, budget, simulated))
+    if out_dir is not None:
+        lines.append(f"outputs: {out_dir}/")
     lines += removed_notes(plan)
     return "\n".join(lines)
+
+
+def budget_line(plan: Plan, budget: Budget, simulated: bool) -> str:
+    """The budget check a run would make, said before anything runs."""
+    if budget.problem is None:
+        if budget.limit is None or math.isinf(budget.limit):
+            return f"budget: none ({budget.source})"
+        return f"budget: {money(plan.known_cost)} of {money(budget.limit)} ({budget.source}): within it"
+    if simulated:
+        return f"budget: the simulator bills nothing, but a run with MINIMAX_API_KEY would refuse: {budget.problem}"
+    return f"budget: a run would refuse to start: {budget.problem}"
 
 
 def removed_notes(plan: Plan) -> list[str]:
@@ -59,8 +77,14 @@ def removed_notes(plan: Plan) -> list[str]:
             for shot, take in plan.removed]
 
 
-def plan_json(plan: Plan, estimate_s: float, endpoint: str) -> dict[str, Any]:
+def plan_json(plan: Plan, estimate_s: float, endpoint: str, *, out_dir: Path | None = None,
+              budget: Budget | None = None) -> dict[str, Any]:
     return {
+        "out_dir": None if out_dir is None else str(out_dir),
+        "budget": None if budget is None or budget.source is None else {
+            "limit": None if budget.limit is None or math.isinf(budget.limit) else budget.limit,
+            "source": budget.source, "refused": budget.problem,
+        },
         "endpoint": endpoint,
         "takes": [
             {"shot": t.spec.shot.id, "take": t.spec.take, "fingerprint": t.spec.fingerprint,

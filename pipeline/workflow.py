@@ -18,7 +18,7 @@ from pipeline import gcpause, lockfile, request, store
 from pipeline.backend import SIM_STATE_DIR, Choice, endpoint_for, open_backend, resolve
 from pipeline.errors import AbortError, InputError
 from pipeline.ledger import LedgerView, LedgerWriter, RunLock
-from pipeline.plan import SKIPS, Plan, TakeSpec, make_plan
+from pipeline.plan import SKIPS, Plan, TakeSpec, budget_problem, make_plan
 from pipeline.runner import RunOptions, Runner, RunResult
 
 
@@ -59,14 +59,30 @@ def _check_only(manifest: Any, only: Iterable[str] | None) -> set[str] | None:
     return wanted
 
 
-def output_dir(out_root: Path, manifest: Any) -> Path:
-    return out_root / manifest.name
+def output_dir(out_root: Path | None, manifest: Any) -> Path:
+    """OUT/<name>/; with no --out, OUT is resolved from the manifest's place (store.default_root)."""
+    root = out_root if out_root is not None else store.default_root(manifest.path)
+    return root / manifest.name
+
+
+def ledger_elsewhere(manifest: Any, out_dir: Path) -> Path | None:
+    """The output folder the manifest's lock file says its last run used, when that is not
+    `out_dir` and holds a ledger: running here would create (and pay for) finished takes again."""
+    recorded = lockfile.recorded_out_dir(lockfile.lock_path(manifest.path))
+    if recorded is None:
+        return None
+    try:
+        if recorded.resolve() == out_dir.resolve():
+            return None
+    except OSError:
+        return None
+    return recorded if ledgerlib.ledger_path(recorded).exists() else None
 
 
 def prepare(
     manifest: Any,
     endpoint: str,
-    out_root: Path,
+    out_root: Path | None,
     *,
     only: Iterable[str] | None = None,
     retry_failed: bool = False,
@@ -75,39 +91,34 @@ def prepare(
     specs = take_specs(manifest, endpoint, only)
     out_dir = output_dir(out_root, manifest)
     view = ledgerlib.load(out_dir)
+    declared = None if not only else [(s.id, t) for s in manifest.shots for t in range(1, s.takes + 1)]
     plan = make_plan(
         specs, view, lambda state: store.check_intact(out_dir, state),
-        retry_failed=retry_failed, resubmit_uncertain=resubmit_uncertain,
+        retry_failed=retry_failed, resubmit_uncertain=resubmit_uncertain, declared=declared, endpoint=endpoint,
     )
     return Prepared(manifest, specs, out_dir, view, plan)
 
 
-def check_budget(plan: Plan, max_cost: float | None) -> None:
-    """Refuse to start when the plan's new spend could exceed --max-cost."""
+def check_budget(plan: Plan, max_cost: float | None, source: str | None = None) -> None:
+    """Refuse to start when the plan's new spend could exceed the budget (or cannot be bounded)."""
     if max_cost is None:
         return
-    if plan.unknown_cost_takes:
-        raise AbortError(
-            f"--max-cost {max_cost:g}: {plan.unknown_cost_takes} take(s) to create have no known price, "
-            f"so the spend cannot be bounded; leave them out with --only or drop --max-cost"
-        )
-    if plan.known_cost > max_cost + 1e-9:
-        raise AbortError(
-            f"the plan would spend ${plan.known_cost:.2f} on {len(plan.creates)} new task(s), "
-            f"over --max-cost {max_cost:g}; nothing was submitted"
-        )
+    problem = budget_problem(plan, max_cost, source or f"--max-cost {max_cost:g}")
+    if problem is not None:
+        raise AbortError(problem)
 
 
 async def run(
     manifest: Any,
     *,
-    out_root: Path,
+    out_root: Path | None,
     backend: Choice,
     options: RunOptions,
     only: Iterable[str] | None = None,
     retry_failed: bool = False,
     resubmit_uncertain: bool = False,
     max_cost: float | None = None,
+    max_cost_source: str | None = None,
     write_lock_file: bool = True,
     on_start: Callable[[Prepared, str], Callable[[TakeSpec, str], None] | None] | None = None,
 ) -> tuple[Prepared, RunResult, str]:
@@ -117,6 +128,13 @@ async def run(
     no connection and starts no simulator.
     """
     out_dir = output_dir(out_root, manifest)
+    elsewhere = ledger_elsewhere(manifest, out_dir)
+    if elsewhere is not None and out_root is None:
+        raise InputError(
+            f"{manifest.path}: its last run wrote to {elsewhere} (recorded in {lockfile.lock_path(manifest.path).name}), "
+            f"not {out_dir}; a run here would create, and pay for, its finished takes again. "
+            f"Resume there with --out {elsewhere.parent}, or move that folder to {out_dir}"
+        )
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -127,7 +145,7 @@ async def run(
         prepared = prepare(manifest, endpoint, out_root, only=only,
                            retry_failed=retry_failed, resubmit_uncertain=resubmit_uncertain)
         if kind == "api":  # the simulator bills nothing
-            check_budget(prepared.plan, max_cost)
+            check_budget(prepared.plan, max_cost, max_cost_source)
         if all(t.action in SKIPS for t in prepared.plan.takes):
             if on_start:
                 on_start(prepared, "Nothing to do: every take is up to date, failed or uncertain.")
@@ -141,8 +159,9 @@ async def run(
             idle = all(t.action in SKIPS for t in prepared.plan.takes)
             view = prepared.view if idle else ledgerlib.load(out_dir)
             all_specs = prepared.specs if not only else take_specs(manifest, endpoint)
-            lockfile.write_lock(lockfile.lock_path(manifest.path),
-                                lockfile.lock_data(manifest.name, endpoint, all_specs, view))
+            lock = lockfile.lock_path(manifest.path)
+            lockfile.write_lock(lock, lockfile.lock_data(manifest.name, endpoint, all_specs, view,
+                                                         outputs=lockfile.outputs_field(lock, out_dir)))
         return prepared, result, kind
 
 
@@ -158,7 +177,7 @@ async def _execute(prepared: Prepared, backend: Choice, options: RunOptions,
                                              takes=len(prepared.specs)))
             runner = Runner(
                 chosen.client, writer, prepared.view, prepared.out_dir, manifest.dir,
-                lambda shot: request.api_body(shot, manifest.dir),
+                _body_builder(prepared),
                 _scaled(options, chosen.time_scale), on_phase,
             )
             with _interrupts(runner):
@@ -171,6 +190,12 @@ async def _execute(prepared: Prepared, backend: Choice, options: RunOptions,
         finally:
             writer.close()
     return result
+
+
+def _body_builder(prepared: Prepared) -> Callable[[Any], dict[str, Any]]:
+    """shot -> API body, checked against the canonical request its takes were planned with."""
+    planned = {spec.shot.id: spec.request for spec in prepared.specs}
+    return lambda shot: request.api_body(shot, prepared.manifest.dir, planned.get(shot.id))
 
 
 def _scaled(options: RunOptions, time_scale: float) -> RunOptions:
