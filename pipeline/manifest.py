@@ -14,15 +14,17 @@ from __future__ import annotations
 import difflib
 import gc
 import os
+import re
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, get_args
 
 from pydantic import ValidationError
 
 from pipeline import catalogue, imagefiles, lint, schemacheck
 from pipeline.errors import InputError
 from pipeline.manifest_models import (
-    IMAGE_FIELDS, SHOT_FIELDS, Manifest, Problem, Settings, Severity, Shot,
+    DURATION_KEY_PATTERN, IMAGE_FIELDS, SHOT_FIELDS, Manifest, ManifestPrices, PriceEntry, Problem, Resolution,
+    Settings, Severity, Shot,
 )
 from pipeline.schemacheck import SCHEMA_PATH
 from pipeline.yamlpos import MAX_FILE_BYTES, Positions, YamlError, decode, parse
@@ -30,7 +32,7 @@ from pipeline.yamlpos import MAX_FILE_BYTES, Positions, YamlError, decode, parse
 __all__ = ["load", "check", "Manifest", "ManifestError", "Shot", "Problem", "Settings", "SCHEMA_PATH"]
 
 SETTING_FIELDS = ("rpm", "concurrency", "poll_interval", "max_cost")
-TOP_FIELDS = ("version", "name", *SETTING_FIELDS, "defaults", "shots")
+TOP_FIELDS = ("version", "name", *SETTING_FIELDS, "prices", "defaults", "shots")
 
 # Which images each mode needs; a mode takes exactly the images it needs.
 NEEDS_IMAGES: dict[str, tuple[str, ...]] = {
@@ -127,6 +129,8 @@ class _Checker:
         self.pos: Positions | None = None
         self.guessed: dict[tuple, set[str]] = {}  # mapping path -> fields an unknown key probably meant
         self.image_results: dict[str, str | None] = {}  # image reference -> its problem, once per check
+        self.shot_models: list[str] = []  # the model of each shot whose model is known, in shot order
+        self.bad_prices: set[str] = set()  # models under prices: whose price is malformed
 
     # -- reporting
 
@@ -221,6 +225,9 @@ class _Checker:
     def _schema_check(self) -> None:
         seen: set[tuple] = set()
         errors = list(schemacheck.validator().iter_errors(self.data))
+        price_errors = [e for e in errors if tuple(e.absolute_path)[:1] == ("prices",)]
+        errors = [e for e in errors if tuple(e.absolute_path)[:1] != ("prices",)]
+        self._price_shapes(price_errors)
         for err in errors:
             path = tuple(err.absolute_path)
             kind = err.validator
@@ -243,6 +250,20 @@ class _Checker:
                 if name in err.instance or name in self.guessed.get(path, ()):
                     continue
                 self.at_value(path, _missing_message(path, name), report_as=(*path, name))
+
+    def _price_shapes(self, schema_errors: list) -> None:
+        """`prices:` errors in our own words (the schema's anyOf only says "not valid under any")."""
+        if "prices" not in self.data:
+            return
+        found = price_shape_problems(self.data["prices"])
+        for path, at_key, message in found:
+            named = path[:path.index("")] if "" in path else path  # an empty key is no field name
+            (self.at_key if at_key else self.at_value)(path, message, report_as=named)
+            if len(path) >= 2:
+                self.bad_prices.add(path[1])
+        if not found and schema_errors:  # the two disagree (a test holds them together): never let a bad price through
+            for err in schema_errors:
+                self.at_value(tuple(err.absolute_path), f"internal check failed (please report): {err.message}")
 
     def _unknown_keys(self, path: tuple, instance: dict, subschema: dict) -> None:
         allowed = list(subschema.get("properties", {}))
@@ -321,6 +342,8 @@ class _Checker:
         for i, raw in enumerate(shots):
             if isinstance(raw, dict):
                 self._check_shot(i, raw, defaults)
+        if isinstance(top.get("prices"), dict):
+            self._check_prices(top["prices"])
 
     def _check_files(self, shots: list) -> None:
         """Ids unique, also without case, and no two shots or takes writing one output file."""
@@ -389,6 +412,8 @@ class _Checker:
         if model_name is None and mode is not None:
             model_name = catalogue.DEFAULT_MODEL[mode]
         model = catalogue.MODELS.get(model_name) if isinstance(model_name, str) else None
+        if isinstance(model_name, str) and model_name:
+            self.shot_models.append(model_name)
 
         # The model, and what it allows.
         if isinstance(model_name, str) and model_name and model is None:
@@ -449,6 +474,29 @@ class _Checker:
                     line, col = at if at else self.pos.value(src("prompt"))
                     shot, field = self.where((*here, "prompt"))
                     self.add(line, col, finding.message, "warning", shot, field)
+
+    def _check_prices(self, prices: dict) -> None:
+        """Warnings for prices that can never apply: a model no shot uses, a price the catalogue
+        already has (the catalogue's is official and wins), a resolution or duration the model
+        does not offer."""
+        used = list(dict.fromkeys(self.shot_models))
+        for model_name, price in prices.items():
+            if model_name in self.bad_prices:
+                continue
+            path = ("prices", model_name)
+            if model_name not in used:
+                guess = None if model_name in catalogue.MODELS else _did_you_mean(model_name, used, cutoff=0.75)
+                shown = ", ".join(lint.show(m) for m in used)
+                hint = f"; did you mean '{lint.show(guess)}'?" if guess else f"; the shots use {shown}" if used else ""
+                self.at_key(path, f"no shot uses {lint.show(model_name)}, so this price is never used{hint}", "warning")
+                continue
+            model = catalogue.MODELS.get(model_name)
+            if model is None:
+                continue
+            for entry, where in _price_entries(model_name, price):
+                reason = _ignored_price(model, entry)
+                if reason:
+                    self.at_key(where, reason, "warning")
 
     def _check_options(self, model, mode, merged, raw, report) -> None:
         options = model.options[mode]
@@ -527,15 +575,145 @@ class _Checker:
                 self.add(line, col, f"internal check failed (please report): {exc.errors()[0]['msg']}")
                 return None
         settings = Settings(**{k: top.get(k) for k in SETTING_FIELDS})
+        entries = []
+        for model_name, price in (top.get("prices") or {}).items():
+            for entry, where in _price_entries(model_name, price):
+                entries.append(entry.model_copy(update={"line": self.pos.value(where)[0]}))
         return Manifest(
             path=self.path, dir=self.dir, version=top["version"], name=top["name"], shots=shots,
             settings=settings, warnings=[p for p in self.problems if p.severity == "warning"],
-            defaults=defaults,
+            defaults=defaults, prices=ManifestPrices(entries=tuple(entries)),
+            setting_positions={k: self.pos.key((k,)) if isinstance(v, (dict, list)) else self.pos.value((k,))
+                               for k, v in top.items()},
         )
 
 
 class _Stop(Exception):
     """Reading cannot go on (the file is missing, too big, not a mapping)."""
+
+
+# ---------------------------------------------------------------------------------- prices
+
+
+RESOLUTIONS: tuple[str, ...] = get_args(Resolution)
+_DURATION_KEY = re.compile(DURATION_KEY_PATTERN)  # searched, as jsonschema applies "pattern"
+_PRICE = "a price in USD (a number)"
+_MODEL_PRICE = "a price: a number (USD per video), {per_second: N} or prices by resolution (720P: 0.43)"
+_RESOLUTION_PRICE = "a price: a number (USD per video), {per_second: N} or prices by duration (6: 0.43)"
+
+
+def price_shape_problems(prices: Any) -> list[tuple[tuple, bool, str]]:
+    """Every way `prices:` breaks the schema, as (JSON path, at the key?, message): the same
+    verdict as the schema (a test holds them to it), in words that say the fix."""
+    out: list[tuple[tuple, bool, str]] = []
+    here = ("prices",)
+    if not isinstance(prices, dict):
+        out.append((here, False, f"expected a mapping of model: price lines, got {_describe_value(prices)}"))
+        return out
+    if not prices:
+        out.append((here, False, "empty; give a price per model (S2V-01: 0.43) or remove prices:"))
+    for model_name, price in prices.items():
+        if not model_name:
+            out.append(((*here, model_name), True, "a model name must not be empty"))
+        elif not isinstance(price, dict):
+            _usd((*here, model_name), price, out, _MODEL_PRICE)
+        elif "per_second" in price:
+            _per_second((*here, model_name), price, out, "by resolution")
+        elif not price:
+            out.append(((*here, model_name), False, f"an empty mapping; give {_MODEL_PRICE}"))
+        else:
+            for res, value in price.items():
+                path = (*here, model_name, res)
+                if res in RESOLUTIONS:
+                    _resolution_price(path, value, out)
+                    continue
+                msg = f"'{lint.show(str(res))}' is not a resolution; use {_or_list(RESOLUTIONS)}, or per_second"
+                guess = (_did_you_mean(res.replace("-", "_").replace(" ", "_"), [*RESOLUTIONS, "per_second"])
+                         or (_did_you_mean(res + "P", RESOLUTIONS, cutoff=1.0)))
+                if guess:
+                    msg += f"; did you mean '{guess}'?"
+                elif _DURATION_KEY.search(res):
+                    msg += f" (a duration goes under a resolution: 720P: {{{res}: ...}})"
+                out.append((path, True, msg))
+    return out
+
+
+def _usd(path: tuple, value: Any, out: list, what: str = _PRICE) -> None:
+    if type(value) is bool or not isinstance(value, (int, float)):
+        msg = f"expected {what}, got {_describe_value(value)}"
+        if isinstance(value, str) and re.fullmatch(r"\s*(US)?\$?\s*[0-9]+(\.[0-9]*)?\s*(USD|\$)?\s*", value):
+            msg += "; write the number alone, without quotes, $ or USD"
+        out.append((path, False, msg))
+    elif value < 0:
+        out.append((path, False, f"must be at least 0, got {value}"))
+
+
+def _per_second(path: tuple, price: dict, out: list, other: str) -> None:
+    for key in price:
+        if key != "per_second":
+            out.append(((*path, key), True, f"a price is either per_second or {other}, not both; "
+                                            f"remove '{lint.show(str(key))}' or per_second"))
+    _usd((*path, "per_second"), price["per_second"], out)
+
+
+def _resolution_price(path: tuple, value: Any, out: list) -> None:
+    if not isinstance(value, dict):
+        _usd(path, value, out, _RESOLUTION_PRICE)
+    elif "per_second" in value:
+        _per_second(path, value, out, "by duration")
+    elif not value:
+        out.append((path, False, f"an empty mapping; give {_RESOLUTION_PRICE}"))
+    else:
+        for dur, usd in value.items():
+            if _DURATION_KEY.search(dur):
+                _usd((*path, dur), usd, out)
+            else:
+                out.append(((*path, dur), True, f"'{lint.show(str(dur))}' is not a duration; write whole "
+                                                "seconds as the key, as in 6: 0.43"))
+
+
+def _price_entries(model_name: str, price: Any) -> list[tuple[PriceEntry, tuple]]:
+    """The entries of one valid model price, each with the path of its number (line 0 for now)."""
+    here = ("prices", model_name)
+
+    def leaf(value, path, resolution=None, duration=None) -> tuple[PriceEntry, tuple]:
+        if isinstance(value, dict):  # {per_second: N}
+            return (PriceEntry(model=model_name, resolution=resolution, duration=duration,
+                               usd=value["per_second"], per_second=True), (*path, "per_second"))
+        return PriceEntry(model=model_name, resolution=resolution, duration=duration, usd=value), path
+
+    if not isinstance(price, dict) or "per_second" in price:
+        return [leaf(price, here)]
+    out = []
+    for res, value in price.items():
+        if isinstance(value, dict) and "per_second" not in value:
+            out += [leaf(usd, (*here, res, dur), res, int(dur)) for dur, usd in value.items()]
+        else:
+            out.append(leaf(value, (*here, res), res))
+    return out
+
+
+def _ignored_price(model: catalogue.Model, entry: PriceEntry) -> str | None:
+    """Why a declared price for a catalogue model never applies, or None if it can."""
+    by_height = lambda rd: (catalogue.RESOLUTION_SIZES.get(rd[0], (0, 0))[1], rd[0], rd[1])  # noqa: E731
+    offered = sorted({(res, dur) for options in model.options.values() for res, durs in options.items()
+                      for dur in durs}, key=by_height)
+    covered = [(r, d) for r, d in offered
+               if (entry.resolution is None or r == entry.resolution) and (entry.duration is None or d == entry.duration)]
+    if not covered:
+        what = " ".join(x for x in (entry.resolution, f"{entry.duration} s" if entry.duration else None) if x)
+        options: dict[str, tuple[int, ...]] = {}
+        for r, d in offered:
+            options[r] = (*options.get(r, ()), d)
+        return (f"{model.name} does not offer {what}, so this price is never used; it offers "
+                f"{catalogue.describe_options(options)}")
+    known = [(r, d, model.price(r, d)) for r, d in covered]
+    if any(p is None for _, _, p in known):
+        return None  # it prices what the catalogue does not
+    if len({p for _, _, p in known}) == 1:
+        return f"the catalogue price {catalogue.usd(known[0][2])} applies; this entry is ignored"
+    listed = ", ".join(f"{r} {d} s: {catalogue.usd(p)}" for r, d, p in known)
+    return f"the catalogue prices apply ({listed}); this entry is ignored"
 
 
 def _dotted(path: Iterable) -> str:

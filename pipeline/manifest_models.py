@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field as dc_field
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal, Optional, Union
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
@@ -99,6 +99,26 @@ class ShotDoc(DefaultsDoc):
     id: SafeName
 
 
+USD = Annotated[float, Strict(), Field(ge=0)]
+DURATION_KEY_PATTERN = r"^[1-9][0-9]*$"  # a duration in whole seconds, written as a mapping key
+
+
+class PerSecondDoc(BaseModel):
+    """`{per_second: N}`: US dollars per second of output video."""
+
+    model_config = _DOC
+
+    per_second: USD
+
+
+DurationKey = Annotated[str, Strict(), AfterValidator(_search(DURATION_KEY_PATTERN, "duration"))]
+PricesByDuration = Annotated[dict[DurationKey, USD], Field(min_length=1)]
+ResolutionPriceDoc = Union[USD, PerSecondDoc, PricesByDuration]
+PricesByResolution = Annotated[dict[Resolution, ResolutionPriceDoc], Field(min_length=1)]
+ModelPriceDoc = Union[USD, PerSecondDoc, PricesByResolution]
+PricesDoc = Annotated[dict[ModelName, ModelPriceDoc], Field(min_length=1)]
+
+
 class ManifestDoc(BaseModel):
     """The whole document as written."""
 
@@ -110,6 +130,7 @@ class ManifestDoc(BaseModel):
     concurrency: Annotated[int, Strict(), BeforeValidator(_integral), Field(ge=1, le=10000)] = None
     poll_interval: Annotated[float, Strict(), Field(ge=1, le=3600)] = None
     max_cost: Annotated[float, Strict(), Field(ge=0)] = None
+    prices: PricesDoc = None
     defaults: DefaultsDoc = None
     shots: Annotated[list[ShotDoc], Field(min_length=1)]
 
@@ -157,6 +178,61 @@ class Shot(BaseModel):
         return {f: getattr(self, f) for f in IMAGE_FIELDS if getattr(self, f) is not None}
 
 
+class PriceEntry(BaseModel):
+    """One price declared under `prices:`: for `model`, at `resolution` and `duration` (None: any),
+    `usd` per video, or per second of output video when `per_second`. `line` is where the
+    number is written, so that an estimate can cite it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str
+    resolution: Optional[str] = None
+    duration: Optional[int] = None
+    usd: float
+    per_second: bool = False
+    line: int = 0
+
+    @property
+    def specificity(self) -> int:
+        """2: resolution and duration, 1: resolution, 0: any video of the model."""
+        return (self.resolution is not None) + (self.duration is not None)
+
+    def matches(self, model: str, resolution: str | None, duration: int | None) -> bool:
+        """Whether this entry prices a video of `model` at `resolution` and `duration`. A video whose
+        resolution (or duration) is not known matches only entries that name none."""
+        return (self.model == model
+                and (self.resolution is None or self.resolution == resolution)
+                and (self.duration is None or self.duration == duration))
+
+
+class ManifestPrices(BaseModel):
+    """The manifest's `prices:`, one entry per price written; empty when there is no `prices:`.
+    They apply only where the catalogue has no price (see catalogue.price_of)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    entries: tuple[PriceEntry, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.entries)
+
+    def models(self) -> list[str]:
+        """The models that have a declared price, in the order written."""
+        return list(dict.fromkeys(e.model for e in self.entries))
+
+    def for_model(self, model: str) -> list[PriceEntry]:
+        return [e for e in self.entries if e.model == model]
+
+    def find(self, model: str, resolution: str | None, duration: int | None) -> PriceEntry | None:
+        """The most specific entry that prices this video (resolution and duration, then
+        resolution, then the model), or None."""
+        best = None
+        for e in self.entries:
+            if e.matches(model, resolution, duration) and (best is None or e.specificity > best.specificity):
+                best = e
+        return best
+
+
 Severity = Literal["error", "warning"]
 
 
@@ -202,6 +278,21 @@ class Manifest:
     settings: Settings
     warnings: list[Problem] = dc_field(default_factory=list)
     defaults: dict = dc_field(default_factory=dict)
+    prices: ManifestPrices = dc_field(default_factory=ManifestPrices)
+    # Where each top-level key the manifest writes has its value, (line, col): 'max_cost' -> (9, 11);
+    # a mapping or list value ('prices', 'defaults', 'shots') is placed at its key.
+    setting_positions: dict[str, tuple[int, int]] = dc_field(default_factory=dict)
+
+    @property
+    def setting_lines(self) -> dict[str, int]:
+        """Line of each top-level key the manifest writes: {'max_cost': 9, ...}."""
+        return {k: line for k, (line, _) in self.setting_positions.items()}
+
+    def where(self, setting: str) -> str | None:
+        """'manifests/example.yaml:9:11' for a top-level key the manifest writes (e.g. 'max_cost'),
+        the file as this manifest was loaded by; None when the manifest does not set it."""
+        at = self.setting_positions.get(setting)
+        return None if at is None else f"{self.path}:{at[0]}:{at[1]}"
 
     def shot(self, shot_id: str) -> Shot:
         """The shot with this id; KeyError if there is none."""

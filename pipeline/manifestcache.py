@@ -27,11 +27,13 @@ from pydantic import TypeAdapter
 
 from pipeline import imagefiles
 from pipeline.images import ImageInfo
-from pipeline.manifest_models import IMAGE_FIELDS, SCHEMA_PATH, Manifest, Problem, Settings, Shot
+from pipeline.manifest_models import (
+    IMAGE_FIELDS, SCHEMA_PATH, Manifest, ManifestPrices, Problem, Settings, Shot,
+)
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: prices and setting_positions
 MIN_SHOTS = 200  # smaller manifests check in a few milliseconds: not worth an entry
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -140,6 +142,11 @@ def _shot_list() -> TypeAdapter:
     return TypeAdapter(list[Shot])
 
 
+@lru_cache(maxsize=1)
+def _positions() -> TypeAdapter:
+    return TypeAdapter(dict[str, tuple[int, int]])
+
+
 def _manifest_from(entry: dict[str, Any], path: str | os.PathLike) -> Manifest:
     file = os.fspath(path)
     return Manifest(
@@ -148,6 +155,8 @@ def _manifest_from(entry: dict[str, Any], path: str | os.PathLike) -> Manifest:
         settings=Settings(**entry["settings"]),
         warnings=[Problem(file, *fields) for fields in entry["warnings"]],
         defaults=entry["defaults"],
+        prices=ManifestPrices.model_validate(entry["prices"]),
+        setting_positions=_positions().validate_python(entry["setting_positions"]),
     )
 
 
@@ -163,6 +172,7 @@ def _store(entry_path: Path, manifest: Manifest, digest: str) -> None:
             "format": FORMAT, "code": code_identity(), "path": os.path.realpath(manifest.path), "sha256": digest,
             "images": images, "version": manifest.version, "name": manifest.name,
             "settings": manifest.settings.model_dump(), "defaults": manifest.defaults,
+            "prices": manifest.prices.model_dump(), "setting_positions": manifest.setting_positions,
             "shots": [shot.model_dump(exclude_defaults=True) for shot in manifest.shots],
             "warnings": [[p.line, p.col, p.message, p.severity, p.shot, p.field] for p in manifest.warnings],
         }

@@ -155,7 +155,7 @@ shots:
     problems = check(path)
     # The anchor's holder is an unknown top-level key; everything else is fine.
     assert errors(problems) == [f"{path}:3:1: field 'x-common': unknown field; allowed: version, name, rpm, "
-                                "concurrency, poll_interval, max_cost, defaults, shots"]
+                                "concurrency, poll_interval, max_cost, prices, defaults, shots"]
     path.write_text(path.read_text().replace("x-common: &common", "defaults: &common"))
     m = load(path)
     assert [(s.id, s.duration) for s in m.shots] == [("a", 6), ("b", 10)]

@@ -46,14 +46,24 @@ def test_schema_is_valid_2020_12_with_id():
 
 
 def test_every_object_forbids_unknown_keys_and_every_property_is_documented():
+    """Records (fixed fields) forbid unknown keys; maps (prices) constrain their keys and values."""
     objects = list(object_schemas(SCHEMA))
-    assert len(objects) == 3  # the manifest, a shot, defaults
-    for where, obj in objects:
+    records = [(w, o) for w, o in objects if "properties" in o]
+    maps = [(w, o) for w, o in objects if "properties" not in o]
+    assert len(records) == 4  # the manifest, a shot, defaults, {per_second: N}
+    assert len(maps) == 3  # prices: model -> price, resolution -> price, duration -> price
+    for where, obj in records:
         assert obj.get("additionalProperties") is False, where
         for name, prop in obj["properties"].items():
             full = resolve(prop)
             for key in ("title", "description", "examples"):
                 assert full.get(key), f"{where}/properties/{name} has no {key}"
+    for where, obj in maps:
+        assert obj.get("propertyNames") and isinstance(obj.get("additionalProperties"), dict), where
+        assert obj.get("minProperties") == 1, where
+    for name, node in SCHEMA["$defs"].items():
+        for key in ("title", "description", "examples"):
+            assert node.get(key), f"$defs/{name} has no {key}"
 
 
 def test_schema_agrees_with_the_catalogue():
@@ -153,3 +163,36 @@ def test_agreement_on_edge_values_for_top_fields(field):
     for value in EDGE_VALUES:
         data = {"version": 1, "name": "n", "shots": [{"id": "a"}], field: value}
         assert_all_agree(data, field, value)
+
+
+PRICE_SHAPES = [0.43, 0, {"per_second": 0.08}, {"per_second": -1}, {"per_second": "x"}, {"per_second": None},
+                {"per_second": 0.08, "720P": 1}, {"per_second": 0.08, "6": 1}, {"per_second": 1, "x": 2},
+                {"720P": 0.43}, {"720p": 0.43}, {"720": 0.43}, {"2K": 0.4}, {"6": 0.43}, {"06": 0.4}, {"6\n": 0.4},
+                {"6.0": 0.4}, {"0": 0.4}, {"-6": 0.4}, {"6": {"per_second": 1}}, {"720P": {"6": 0.43}},
+                {"720P": {}}, {"720P": {"6": -1}}, {"720P": {"per_second": 0.1}}, {"720P": [1]},
+                {"per_secnd": 0.08}, {"": 1}]
+
+
+@pytest.mark.parametrize("level", ["prices", "model", "resolution", "duration", "per_second", "model key"])
+def test_agreement_on_edge_values_for_prices(level):
+    """Every edge value at every level of prices: both validators, the models and the checker's own
+    reading of prices (which words the errors) give one verdict."""
+    from pipeline.manifest import price_shape_problems
+
+    for value in EDGE_VALUES + PRICE_SHAPES:
+        if level == "model key" and not isinstance(value, str):
+            continue
+        prices = {
+            "prices": value,
+            "model": {"T2V-01": value},
+            "resolution": {"T2V-01": {"720P": value}},
+            "duration": {"T2V-01": {"720P": {"6": value}}},
+            "per_second": {"T2V-01": {"768P": {"per_second": value}}},
+            "model key": {value: 0.43} if isinstance(value, str) else None,
+        }[level]
+        data = {"version": 1, "name": "n", "shots": [{"id": "a"}], "prices": prices}
+        assert_all_agree(data, level, value)
+        if isinstance(value, float) and math.isnan(value):
+            continue
+        valid = schemacheck.reference_validator().is_valid(data)
+        assert valid == (not price_shape_problems(prices)), (level, value)

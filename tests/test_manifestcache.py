@@ -48,6 +48,7 @@ def assert_same(cached, fresh):
     assert (cached.name, cached.version, cached.settings, cached.defaults) == (
         fresh.name, fresh.version, fresh.settings, fresh.defaults)
     assert (cached.path, cached.dir) == (fresh.path, fresh.dir)
+    assert (cached.prices, cached.setting_positions) == (fresh.prices, fresh.setting_positions)
     assert [str(w) for w in cached.warnings] == [str(w) for w in fresh.warnings] and fresh.warnings
 
 
