@@ -2,12 +2,17 @@
 
 Data, not if-chains: the manifest validator, the simulator and the cost estimate all read
 these tables, so a model rule lives in exactly one place (source: minimax-api.md 2.2, 4, 7.4).
+`price_of` is the one answer to "what does this video cost": the catalogue's official price,
+else a price the manifest declares under `prices:`, else unknown (never $0).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping
+
+if TYPE_CHECKING:
+    from pipeline.manifest_models import ManifestPrices
 
 Mode = Literal["text_to_video", "image_to_video", "first_last_frame", "subject_reference"]
 MODES: tuple[Mode, ...] = ("text_to_video", "image_to_video", "first_last_frame", "subject_reference")
@@ -122,6 +127,59 @@ def describe_options(options: Options) -> str:
     for res, durs in options.items():
         parts.append(f"{res}: {' or '.join(str(d) for d in durs)} s")
     return "; ".join(parts)
+
+
+def usd(value: float) -> str:
+    """'$0.28', '$0.125', '$3.00': cents always, more digits only when the figure has them."""
+    text = f"{value:.2f}"
+    if float(text) != value:
+        text = f"{value:.6f}".rstrip("0")
+    return "$" + text
+
+
+@dataclass(frozen=True)
+class Price:
+    """What one video (one take) costs. `usd` None: not known (never counted as $0).
+    `source`: where the figure comes from; `how`: a short human account of it."""
+
+    usd: float | None
+    source: Literal["catalogue", "manifest"] | None
+    how: str
+
+
+NO_PRICE_HINT = "add it under prices: in the manifest"
+
+
+def price_of(shot: Any, prices: "ManifestPrices | None" = None) -> Price:
+    """The price of one video of `shot` (anything with .model, .resolution and .duration):
+    the catalogue's official price first, then the manifest's `prices:` (most specific entry:
+    resolution and duration, then resolution, then the model), else unknown, saying why."""
+    model_name, resolution, duration = shot.model, shot.resolution, shot.duration
+    model = MODELS.get(model_name)
+    if model is not None and resolution is not None and duration is not None:
+        official = model.price(resolution, duration)
+        if official is not None:
+            return Price(official, "catalogue", f"{usd(official)} per video (catalogue)")
+    entry = prices.find(model_name, resolution, duration) if prices else None
+    if entry is not None:
+        where = f"manifest line {entry.line}" if entry.line else "manifest"
+        if not entry.per_second:
+            return Price(entry.usd, "manifest", f"{usd(entry.usd)} per video ({where})")
+        if duration is None:
+            return Price(None, None, f"no known price: {model_name} is priced per second ({where}) "
+                                     "but the shot has no duration; set duration: on the shot")
+        total = round(entry.usd * duration, 6)
+        return Price(total, "manifest", f"{usd(entry.usd)}/s x {duration} s = {usd(total)} ({where})")
+    declared = prices.for_model(model_name) if prices else []
+    if declared:
+        lines = ", ".join(str(e.line) for e in declared if e.line)
+        at = f" (manifest line{'s' if ',' in lines else ''} {lines})" if lines else ""
+        if resolution is None:
+            missing = "the shot has no resolution to look up"
+        else:
+            missing = "not at " + " ".join([resolution, *([f"{duration} s"] if duration is not None else [])])
+        return Price(None, None, f"no known price: prices: has {model_name}{at}, {missing}; {NO_PRICE_HINT}")
+    return Price(None, None, f"no known price: {NO_PRICE_HINT}")
 
 
 def expected_generation_seconds(model: str, resolution: str) -> float:
