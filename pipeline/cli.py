@@ -406,7 +406,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
 def cmd_sim(args: argparse.Namespace) -> int:
     from pipeline.sim import config_from_args, serve
 
-    serve(config_from_args(args), port=args.port)
+    serve(config_from_args(args), host=args.host, port=args.port)
     return EXIT_OK
 
 

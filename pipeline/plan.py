@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal
 
 from pipeline import catalogue, request
 from pipeline.ledger import LedgerView, TakeState
+
+if TYPE_CHECKING:
+    from pipeline.manifest_models import ManifestPrices
 
 Action = Literal[
     "submit",
@@ -59,6 +62,7 @@ class PlannedTake:
     reason: str
     state: TakeState
     cost: float | None  # new spend if this take creates a task; None when the price is unknown
+    price_how: str = ""  # how the cost was computed, and from what (catalogue or manifest)
 
     @property
     def creates(self) -> bool:
@@ -86,13 +90,6 @@ class Plan:
         return sum(1 for t in self.creates if t.cost is None)
 
 
-def price_of(shot: Any) -> float | None:
-    model = catalogue.MODELS.get(shot.model)
-    if model is None or shot.resolution is None or shot.duration is None:
-        return None
-    return model.price(shot.resolution, shot.duration)
-
-
 def make_plan(
     specs: Iterable[TakeSpec],
     view: LedgerView,
@@ -102,12 +99,14 @@ def make_plan(
     resubmit_uncertain: bool = False,
     declared: Iterable[tuple[str, int]] | None = None,
     endpoint: str | None = None,
+    prices: ManifestPrices | None = None,
 ) -> Plan:
     """Decide each take's action. `intact(state)` returns None if its video is fine, else why not.
 
     `declared`: every (shot, take) the manifest has, when `specs` are only some of them (--only),
     so that the others are not called removed. `endpoint`: the fingerprints' endpoint, to tell a
-    take made elsewhere (submit) from a take whose shot changed (regenerate).
+    take made elsewhere (submit) from a take whose shot changed (regenerate). `prices`: the
+    manifest's own, for what the catalogue does not price.
     """
     takes = []
     spec_keys = set()
@@ -115,8 +114,11 @@ def make_plan(
         spec_keys.add(spec.key)
         state = view.get(spec.shot.id, spec.take, spec.fingerprint)
         action, reason = _decide(spec, state, view, intact, retry_failed, resubmit_uncertain, endpoint)
-        cost = price_of(spec.shot) if action in CREATES else 0.0
-        takes.append(PlannedTake(spec, action, reason, state, cost))
+        if action in CREATES:
+            price = catalogue.price_of(spec.shot, prices)
+            takes.append(PlannedTake(spec, action, reason, state, price.usd, price.how))
+        else:
+            takes.append(PlannedTake(spec, action, reason, state, 0.0))
     known = spec_keys if declared is None else set(declared)
     removed = sorted(k for k in view.latest if k not in known)
     return Plan(takes, removed)

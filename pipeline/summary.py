@@ -43,7 +43,7 @@ def plan_text(plan: Plan, *, reasons: bool, estimate_s: float, simulated: bool,
     for t in plan.takes:
         row = [t.spec.shot.id, str(t.spec.take), t.action, money(t.cost) if t.creates else "-"]
         if reasons:
-            row.append(t.reason)
+            row.append(f"{t.reason}; {t.price_how}" if t.creates and t.price_how else t.reason)
         rows.append(row)
     counts = Counter(t.action for t in plan.takes)
     unknown = plan.unknown_cost_takes
@@ -89,6 +89,7 @@ def plan_json(plan: Plan, estimate_s: float, endpoint: str, *, out_dir: Path | N
         "takes": [
             {"shot": t.spec.shot.id, "take": t.spec.take, "fingerprint": t.spec.fingerprint,
              "action": t.action, "reason": t.reason, "cost": t.cost if t.creates else 0.0,
+             "price": t.price_how if t.creates else None,
              "task_id": t.state.task_id}
             for t in plan.takes
         ],

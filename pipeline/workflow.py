@@ -95,6 +95,7 @@ def prepare(
     plan = make_plan(
         specs, view, lambda state: store.check_intact(out_dir, state),
         retry_failed=retry_failed, resubmit_uncertain=resubmit_uncertain, declared=declared, endpoint=endpoint,
+        prices=manifest.prices,
     )
     return Prepared(manifest, specs, out_dir, view, plan)
 

@@ -235,3 +235,26 @@ def test_api_body_checks_every_image_field_against_the_plan(tmp_path):
     make_image(tmp_path / "subject.jpg", color=(0, 200, 0))
     with pytest.raises(InputError, match="subject_image.*changed after the plan"):
         request.api_body(shot, tmp_path, planned)
+
+
+# -- prices: where each came from ----------------------------------------------------------------
+
+
+def test_plan_says_where_each_price_came_from(tmp_path, capsys):
+    make_image(tmp_path / "hero.jpg")
+    manifest = write_manifest(tmp_path, t2v_shots(1) + [
+        {"id": "s2v", "mode": "subject_reference", "model": "S2V-01", "prompt": "She runs.", "subject_image": "hero.jpg"},
+    ], max_cost=1)
+    code, doc = run_json(capsys, "plan", str(manifest), "--json")
+    assert code == 0
+    assert [t["price"] for t in doc["takes"]] == ["$0.28 per video (catalogue)",
+                                                  "no known price: add it under prices: in the manifest"]
+    assert doc["budget"]["source"].startswith(f"max_cost 1 ({manifest}:")
+    assert "1 take(s) to create have no known price (s2v)" in doc["budget"]["refused"]
+    text = manifest.read_text(encoding="utf-8").replace('"shots"', '"prices": {"S2V-01": 0.43},\n  "shots"', 1)
+    manifest.write_text(text, encoding="utf-8")
+    code, doc = run_json(capsys, "plan", str(manifest), "--json")
+    assert doc["takes"][1]["price"].startswith("$0.43 per video (manifest line")
+    assert doc["budget"]["refused"] is None and doc["known_cost"] == pytest.approx(0.71)
+    code, doc = run_json(capsys, "plan", str(manifest), "--json", "--max-cost", "0.5")  # the flag wins
+    assert doc["budget"]["source"] == "--max-cost 0.5" and "over --max-cost 0.5" in doc["budget"]["refused"]
