@@ -258,3 +258,13 @@ def test_plan_says_where_each_price_came_from(tmp_path, capsys):
     assert doc["budget"]["refused"] is None and doc["known_cost"] == pytest.approx(0.71)
     code, doc = run_json(capsys, "plan", str(manifest), "--json", "--max-cost", "0.5")  # the flag wins
     assert doc["budget"]["source"] == "--max-cost 0.5" and "over --max-cost 0.5" in doc["budget"]["refused"]
+
+
+def test_a_keyless_run_says_what_a_keyed_run_would_refuse(tmp_path):
+    manifest = write_manifest(tmp_path, t2v_shots(1), max_cost=0.1)
+    keyless = subprocess.run(shots_cmd("run", str(manifest), "--out", str(tmp_path / "o"), "--no-lock-file"),
+                             env={k: v for k, v in os.environ.items() if not k.startswith("MINIMAX_")},
+                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert keyless.returncode == 0, keyless.stderr  # the simulator bills nothing
+    assert "a run with MINIMAX_API_KEY would refuse to start: the plan would spend $0.28" in keyless.stderr
+    assert f"over max_cost 0.1 ({manifest}:" in keyless.stderr
