@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ class VideoInfo:
     height: int
     duration: float
     frames: int
+    audio: bool = False
 
 
 def stream_duration(container, stream) -> float | None:
@@ -31,9 +33,15 @@ def stream_duration(container, stream) -> float | None:
 
 
 def probe(path: Path) -> VideoInfo:
-    """Open the container, find its video stream and read its duration; VideoError if it cannot."""
+    """Open the container, read its video stream to the end and decode its first frame.
+
+    A header alone can sit in front of garbage, and an MP4 whose index comes first still opens,
+    with the right duration, when cut in half: so every packet is read (demuxed, not decoded)
+    and the last one must reach the duration the container declares, within a frame.
+    """
     import av
 
+    _check_mp4_boxes(path)
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -46,14 +54,22 @@ def probe(path: Path) -> VideoInfo:
             duration = stream_duration(container, stream)
             if duration is None:
                 raise VideoError(f"{path.name}: no duration")
-            # Decode the first frame: a header alone can sit in front of garbage.
-            next(container.decode(stream))
+            decoded, packets, end = _read_to_end(container, stream)
+            if not decoded:
+                raise VideoError(f"{path.name}: not a playable video (no frame decodes)")
+            frame_s = 1 / float(stream.average_rate or stream.guessed_rate or 24)
+            start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+            played = end - start
+            if played < duration - frame_s - 1e-6:
+                raise VideoError(f"{path.name}: truncated: its frames end at {played:.2f} s of the "
+                                 f"{duration:.2f} s its header declares")
             return VideoInfo(
                 codec=stream.codec_context.name,
                 width=stream.codec_context.width,
                 height=stream.codec_context.height,
                 duration=duration,
-                frames=stream.frames,
+                frames=stream.frames or packets,
+                audio=bool(container.streams.audio),
             )
     except VideoError:
         raise
@@ -61,11 +77,64 @@ def probe(path: Path) -> VideoInfo:
         raise VideoError(f"{path.name}: not a playable video ({type(exc).__name__}: {exc})") from exc
 
 
-def verify(path: Path, expected_duration: float | None) -> VideoInfo:
-    """probe(), plus the duration check against what the shot asked for."""
+def _check_mp4_boxes(path: Path) -> None:
+    """An MP4 is a chain of top-level boxes, each stating its size: the chain must end exactly at
+    the end of the file (a cut inside the trailing index can still play). Not an MP4: no check."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        head = f.read(8)
+        if len(head) < 8 or head[4:8] != b"ftyp":
+            return
+        offset = 0
+        while offset < size:
+            f.seek(offset)
+            header = f.read(16)
+            if len(header) < 8:
+                break
+            box = int.from_bytes(header[:4], "big")
+            if box == 1 and len(header) == 16:  # a 64-bit size follows the type
+                box = int.from_bytes(header[8:16], "big")
+            elif box == 0:  # the box runs to the end of the file
+                return
+            if box < 8:
+                raise VideoError(f"{path.name}: damaged: a box at byte {offset} states a size of {box}")
+            offset += box
+        if offset != size:
+            raise VideoError(f"{path.name}: truncated: its boxes state {offset} bytes, the file has {size}")
+
+
+def _read_to_end(container, stream) -> tuple[bool, int, float]:
+    """(a frame decoded, video packets read, seconds where the last packet ends); VideoError for
+    a packet the file holds only part of (a cut inside the last frames)."""
+    decoded, packets, end = False, 0, 0.0
+    for packet in container.demux(stream):
+        if packet.pts is None:  # the demuxer's end-of-stream marker
+            continue
+        if packet.is_corrupt:
+            raise VideoError(f"{os.path.basename(container.name)}: truncated or damaged: frame {packets + 1} "
+                             f"is incomplete")
+        packets += 1
+        end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+        if not decoded:
+            decoded = bool(stream.codec_context.decode(packet))
+    if not decoded and packets:
+        decoded = bool(stream.codec_context.decode(None))  # flush: a decoder may hold the first frames
+    return decoded, packets, end
+
+
+def verify(path: Path, expected_duration: float | None, *, expected_bytes: int | None = None,
+           audio: bool = False) -> VideoInfo:
+    """probe(), plus what the API promised: its announced size (when it announced one), about
+    the duration the shot asked for, and an audio track where the model makes one."""
+    if expected_bytes:
+        size = path.stat().st_size
+        if size != expected_bytes:
+            raise VideoError(f"{path.name}: {size} bytes, the API announced {expected_bytes}")
     info = probe(path)
     if expected_duration is not None and abs(info.duration - expected_duration) > DURATION_TOLERANCE:
         raise VideoError(
             f"{path.name}: video lasts {info.duration:.2f} s, the shot asked for {expected_duration:g} s"
         )
+    if audio and not info.audio:
+        raise VideoError(f"{path.name}: no audio track, and this model makes one")
     return info
