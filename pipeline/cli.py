@@ -129,6 +129,9 @@ def build_parser(json_errors: bool = False) -> argparse.ArgumentParser:
 
     p = command("status", "show what the ledger knows of each shot take", "shots status manifests/example.yaml")
     _folder_options(p, backend="whose results to show")
+    p.add_argument("--verify", action="store_true",
+                   help="hash every video against the ledger and the lock file; `shots run --verify` "
+                        "downloads a changed one again")
     p.add_argument("--json", action="store_true", help="print the status as JSON on stdout")
     p.set_defaults(handler=cmd_status)
 
@@ -187,6 +190,9 @@ def _manifest_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rpm", type=float, help="creates per minute (manifest: rpm; default: 5, the free tier)")
     p.add_argument("--concurrency", type=int, metavar="N",
                    help="tasks in flight at once (manifest: concurrency; default: no cap beyond the rate)")
+    p.add_argument("--verify", action="store_true",
+                   help="hash every finished video against the ledger (not only size and mtime); "
+                        "a changed one is downloaded again, with no new task")
     p.add_argument("--max-cost", type=_budget, metavar="USD",
                    help="refuse to start if the new spend could exceed this; overrides the manifest's max_cost, "
                         "'none' lifts it")
@@ -293,7 +299,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     settings = _settings(args, manifest)
     endpoint = backend.endpoint_for(args.backend)
     prepared = workflow.prepare(manifest, endpoint, args.out, only=_only(args), retry_failed=args.retry_failed,
-                                resubmit_uncertain=args.resubmit_uncertain)
+                                resubmit_uncertain=args.resubmit_uncertain, verify=args.verify)
     estimate = estimate_seconds(prepared.plan, settings["rpm"], settings["concurrency"])
     budget = Budget.of(prepared.plan, settings["max_cost"], settings["max_cost_source"])
     elsewhere = workflow.ledger_elsewhere(manifest, prepared.out_dir)
@@ -342,7 +348,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         prepared, result, kind = asyncio.run(workflow.run(
             manifest, out_root=args.out, backend=args.backend, options=options, only=_only(args),
             retry_failed=args.retry_failed, resubmit_uncertain=args.resubmit_uncertain,
-            max_cost=settings["max_cost"], max_cost_source=settings["max_cost_source"],
+            max_cost=settings["max_cost"], max_cost_source=settings["max_cost_source"], verify=args.verify,
             write_lock_file=not args.no_lock_file, on_start=on_start,
         ))
     finally:
@@ -377,14 +383,19 @@ def cmd_status(args: argparse.Namespace) -> int:
     manifest = load(args.manifest)
     endpoint = backend.endpoint_for(args.backend)
     specs = workflow.take_specs(manifest, endpoint)
-    view = ledger.load(workflow.output_dir(args.out, manifest))
-    rows = summary.status_rows(specs, view)
+    out_dir = workflow.output_dir(args.out, manifest)
+    view = ledger.load(out_dir)
+    damaged = workflow.check_videos(manifest, out_dir, specs, view) if args.verify else {}
+    rows = summary.status_rows(specs, view, damaged)
     if args.json:
         _print_json({"endpoint": endpoint, "takes": rows})
     else:
         print(summary.status_text(rows))
     # The README's table: 0 only when every take is done; failed, uncertain or still to make: 1.
-    return EXIT_OK if all(r["state"] == "downloaded" for r in rows) else EXIT_SHOTS_FAILED
+    if damaged:
+        print(f"{len(damaged)} video(s) differ from what was downloaded; `shots run --verify "
+              f"{args.manifest}` downloads them again (no new task)", file=sys.stderr)
+    return EXIT_OK if all(r["state"] == "downloaded" and not r.get("damaged") for r in rows) else EXIT_SHOTS_FAILED
 
 
 def cmd_repair(args: argparse.Namespace) -> int:

@@ -21,6 +21,11 @@ def lock_path(manifest_path: Path) -> Path:
     return manifest_path.with_name(manifest_path.name + ".lock.json")
 
 
+def take_key(shot: str, take: int) -> str:
+    """How the lock file names a take: the shot id, then `#takeN` past the first."""
+    return shot if take == 1 else f"{shot}#take{take}"
+
+
 def lock_data(name: str, endpoint: str, specs: Iterable[TakeSpec], view: LedgerView,
               outputs: str | None = None) -> dict[str, Any]:
     """Pure: the lock document for these takes as the ledger knows them now. `outputs` is the
@@ -33,7 +38,7 @@ def lock_data(name: str, endpoint: str, specs: Iterable[TakeSpec], view: LedgerV
             value = getattr(state, field)
             if value is not None:
                 entry[field] = value
-        takes[spec.shot.id if spec.take == 1 else f"{spec.shot.id}#take{spec.take}"] = entry
+        takes[take_key(spec.shot.id, spec.take)] = entry
     data = {"version": LOCK_VERSION, "name": name, "endpoint": endpoint, "takes": dict(sorted(takes.items()))}
     if outputs is not None:
         data["outputs"] = outputs
@@ -73,3 +78,17 @@ def write_lock(path: Path, data: dict[str, Any]) -> bool:
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
     return True
+
+
+def recorded_hashes(lock: Path) -> dict[tuple[str, int], str]:
+    """(shot, take) -> the video sha256 a lock file records; empty when there is none to read."""
+    try:
+        takes = json.loads(lock.read_bytes()).get("takes", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    found = {}
+    for name, entry in takes.items() if isinstance(takes, dict) else ():
+        shot, _, take = name.partition("#take")
+        if isinstance(entry, dict) and isinstance(entry.get("sha256"), str) and (not take or take.isdigit()):
+            found[(shot, int(take or 1))] = entry["sha256"]
+    return found

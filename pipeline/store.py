@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import time
 from pathlib import Path
 
@@ -43,11 +44,12 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def check_intact(out_dir: Path, state: TakeState) -> str | None:
+def check_intact(out_dir: Path, state: TakeState, verify: bool = False) -> str | None:
     """None if the take's video is as the ledger recorded it, else what is wrong.
 
     Fast path: same size and mtime as recorded. Otherwise the sha256 decides, so a touched but
-    unchanged file is still fine and an edited one is caught.
+    unchanged file is still fine and an edited one is caught. `verify` always hashes: bit rot, or
+    an edit that kept the size and the mtime (`touch -r`), is caught only so.
     """
     if not state.file:
         return "no video recorded"
@@ -56,9 +58,11 @@ def check_intact(out_dir: Path, state: TakeState) -> str | None:
         st = os.stat(path)
     except FileNotFoundError:
         return f"video {state.file} is missing"
+    if stat.S_ISDIR(st.st_mode):
+        return f"{state.file} is a folder, not the video"
     if st.st_size != state.bytes:
         return f"video {state.file} was changed since it was downloaded ({st.st_size} bytes, expected {state.bytes})"
-    if state.mtime_ns is not None and st.st_mtime_ns == state.mtime_ns:
+    if not verify and state.mtime_ns is not None and st.st_mtime_ns == state.mtime_ns:
         return None
     if sha256_of(path) != state.sha256:
         return f"video {state.file} was changed since it was downloaded (sha256 differs)"

@@ -142,23 +142,29 @@ def result_json(result: RunResult, backend: str) -> dict[str, Any]:
     }
 
 
-def status_rows(specs: list[TakeSpec], view: LedgerView) -> list[dict[str, Any]]:
+def status_rows(specs: list[TakeSpec], view: LedgerView,
+                damaged: dict[tuple[str, int], str] | None = None) -> list[dict[str, Any]]:
+    """One row per take; `damaged` (from a --verify) says which finished videos differ, and how."""
     rows = []
     for spec in specs:
         state = view.get(spec.shot.id, spec.take, spec.fingerprint)
         changed = state.state == "new" and view.current(spec.shot.id, spec.take) is not None
-        rows.append({
+        row = {
             "shot": spec.shot.id, "take": spec.take,
             "state": "changed" if changed else state.state,
             "task_id": state.task_id, "file": state.file, "cost": state.cost,
             "last_error": state.reason, "fingerprint": spec.fingerprint,
-        })
+        }
+        if damaged is not None and state.state == "downloaded":
+            row["damaged"] = damaged.get(spec.key)
+        rows.append(row)
     return rows
 
 
 def status_text(rows: list[dict[str, Any]]) -> str:
-    body = [[r["shot"], str(r["take"]), r["state"], r["task_id"] or "-", r["file"] or "-",
-             money(r["cost"]) if r["state"] != "new" else "-", r["last_error"] or ""] for r in rows]
+    body = [[r["shot"], str(r["take"]), r["state"] + (" (damaged)" if r.get("damaged") else ""),
+             r["task_id"] or "-", r["file"] or "-", money(r["cost"]) if r["state"] != "new" else "-",
+             r.get("damaged") or r["last_error"] or ""] for r in rows]
     counts = Counter(r["state"] for r in rows)
     return table(body, ["shot", "take", "state", "task", "file", "cost", "last error"]) + "\n\n" + \
         ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))

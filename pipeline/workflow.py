@@ -65,6 +65,24 @@ def output_dir(out_root: Path | None, manifest: Any) -> Path:
     return root / manifest.name
 
 
+def check_videos(manifest: Any, out_dir: Path, specs: list[TakeSpec], view: LedgerView) -> dict[tuple[str, int], str]:
+    """Hash every finished video: (shot, take) -> what is wrong with it, against the ledger, then
+    against the lock file's sha256 (a lock from another ledger, or hand-edited, is said too)."""
+    locked = lockfile.recorded_hashes(lockfile.lock_path(manifest.path))
+    problems = {}
+    for spec in specs:
+        state = view.get(spec.shot.id, spec.take, spec.fingerprint)
+        if state.state != "downloaded":
+            continue
+        problem = store.check_intact(out_dir, state, verify=True)
+        lock_sha = locked.get(spec.key)
+        if problem is None and lock_sha is not None and lock_sha != state.sha256:
+            problem = f"the lock file records another sha256 for {state.file} than the ledger"
+        if problem is not None:
+            problems[spec.key] = problem
+    return problems
+
+
 def ledger_elsewhere(manifest: Any, out_dir: Path) -> Path | None:
     """The output folder the manifest's lock file says its last run used, when that is not
     `out_dir` and holds a ledger: running here would create (and pay for) finished takes again."""
@@ -87,13 +105,15 @@ def prepare(
     only: Iterable[str] | None = None,
     retry_failed: bool = False,
     resubmit_uncertain: bool = False,
+    verify: bool = False,
 ) -> Prepared:
+    """The takes, the ledger and the plan. `verify` hashes every finished video (slow, thorough)."""
     specs = take_specs(manifest, endpoint, only)
     out_dir = output_dir(out_root, manifest)
     view = ledgerlib.load(out_dir)
     declared = None if not only else [(s.id, t) for s in manifest.shots for t in range(1, s.takes + 1)]
     plan = make_plan(
-        specs, view, lambda state: store.check_intact(out_dir, state),
+        specs, view, lambda state: store.check_intact(out_dir, state, verify),
         retry_failed=retry_failed, resubmit_uncertain=resubmit_uncertain, declared=declared, endpoint=endpoint,
         prices=manifest.prices,
     )
@@ -120,6 +140,7 @@ async def run(
     resubmit_uncertain: bool = False,
     max_cost: float | None = None,
     max_cost_source: str | None = None,
+    verify: bool = False,
     write_lock_file: bool = True,
     on_start: Callable[[Prepared, str], Callable[[TakeSpec, str], None] | None] | None = None,
 ) -> tuple[Prepared, RunResult, str]:
@@ -143,7 +164,7 @@ async def run(
     kind = resolve(backend)
     endpoint = endpoint_for(backend)
     with RunLock(out_dir):
-        prepared = prepare(manifest, endpoint, out_root, only=only,
+        prepared = prepare(manifest, endpoint, out_root, only=only, verify=verify,
                            retry_failed=retry_failed, resubmit_uncertain=resubmit_uncertain)
         if kind == "api":  # the simulator bills nothing
             check_budget(prepared.plan, max_cost, max_cost_source)
