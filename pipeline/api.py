@@ -10,6 +10,8 @@ or as one of these errors (every `base_resp` code and transport failure maps to 
     │   └── UrlExpiredError    the download URL expired (HTTP 403/410): retrieve a new one
     ├── AccountError           1004/1008/2049/2056, or the host is wrong: stop all new work
     ├── ShotRejectedError      1026/1027/2013/1042 or an unknown code: this shot failed for good
+    │   └── TaskNotFoundError  2013 on a query or a retrieve: the server has no such task or file
+    │                          (expired, made with another key, or on another server)
     └── UncertainCreateError   a create was sent but its answer was lost: a task may exist
                                and be billed; never retry it blindly
 
@@ -55,6 +57,7 @@ TRANSIENT_CODES = frozenset({1000, 1001, 1013, 1024, 1033, 1039, 1041})
 RATE_LIMIT_CODES = frozenset({1002, 2045})
 ACCOUNT_CODES = frozenset({1004, 1008, 2049, 2056})
 SHOT_CODES = frozenset({1026, 1027, 2013, 1042})
+NOT_FOUND_CODE = 2013  # on a query or a retrieve, whose only parameter is the id: no such task or file
 
 
 class ApiError(ShotsError):
@@ -90,6 +93,23 @@ class AccountError(ApiError):
 
 class ShotRejectedError(ApiError):
     """Raised when the API refuses this shot for good: invalid request or sensitive content."""
+
+
+class TaskNotFoundError(ShotRejectedError):
+    """Raised when the server does not know a task id (or a file id) it is asked about.
+
+    The query and retrieve calls carry nothing but that id, so their 2013 'invalid params' can
+    only mean the server has no such task for this key: it expired, another key made it, or
+    another server did. `what` is "task" or "file", `ident` the id.
+    """
+
+    def __init__(self, what: str, ident: str, code: int, server_message: str, *, trace_id: str | None = None):
+        super().__init__(
+            f"the server has no {what} {ident}: it may have expired or been made with another key "
+            f"({code}: {server_message or 'no message'})",
+            code=code, trace_id=trace_id,
+        )
+        self.what, self.ident = what, ident
 
 
 class UncertainCreateError(ApiError):
@@ -266,8 +286,10 @@ class MiniMaxClient:
         code = _int(base.get("status_code"))
         status = normalise_status(data.get("status"))
         if code and status != "Fail":
-            raise error_for_code(code, str(base.get("status_msg", "")), base_url=self.base_url,
-                                 trace_id=_trace(response))
+            message = str(base.get("status_msg", ""))
+            if code == NOT_FOUND_CODE and task_id:
+                raise TaskNotFoundError("task", task_id, code, message, trace_id=_trace(response))
+            raise error_for_code(code, message, base_url=self.base_url, trace_id=_trace(response))
         return TaskStatus(
             task_id=str(data.get("task_id") or task_id),
             status=status,
@@ -281,7 +303,7 @@ class MiniMaxClient:
     async def retrieve(self, file_id: str | int) -> FileInfo:
         """GET a file's metadata and a fresh download URL (valid about an hour)."""
         response = await self._get("/v1/files/retrieve", {"file_id": int(file_id)})
-        file = self._business(response).get("file") or {}
+        file = self._business(response, asked_for=("file", str(file_id))).get("file") or {}
         url = file.get("download_url")
         if not url:
             raise TransientError("files/retrieve answered without a download_url", trace_id=_trace(response))
@@ -344,14 +366,17 @@ class MiniMaxClient:
             raise TransientError(f"{path} answered HTTP {response.status_code}", trace_id=_trace(response))
         return response
 
-    def _business(self, response: httpx.Response) -> dict[str, Any]:
-        """The JSON body of a 200 answer whose base_resp says success; the right error otherwise."""
+    def _business(self, response: httpx.Response, asked_for: tuple[str, str] | None = None) -> dict[str, Any]:
+        """The JSON body of a 200 answer whose base_resp says success; the right error otherwise.
+        `asked_for` ("file", id): the call's only parameter, so a 2013 means the server has no such thing."""
         data = _json(response)
         base = data.get("base_resp") or {}
         code = _int(base.get("status_code"))
         if code:
-            raise error_for_code(code, str(base.get("status_msg", "")), base_url=self.base_url,
-                                 trace_id=_trace(response))
+            message = str(base.get("status_msg", ""))
+            if code == NOT_FOUND_CODE and asked_for is not None:
+                raise TaskNotFoundError(*asked_for, code, message, trace_id=_trace(response))
+            raise error_for_code(code, message, base_url=self.base_url, trace_id=_trace(response))
         return data
 
 

@@ -3,6 +3,7 @@
     config.py    SimConfig and the `shots sim` options
     validate.py  create bodies -> CreateSpec (catalogue and image rules)
     engine.py    task state as a function of the clock: keys, schedule, rate limits, files
+    state.py     the tasks kept on disk (state_dir), for a simulator started again
     ratelimit.py window and token-bucket limiters
     faults.py    seeded fault dice
     stats.py     request counters

@@ -112,6 +112,9 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     add("--render-fps", type=int, default=d.render_fps, metavar="N", help="frame rate of the rendered previews (default: %(default)s)")
     add("--render-cache-dir", default=None, metavar="DIR",
         help="keep rendered videos here (default: a temporary folder removed on exit)")
+    add("--state-dir", default=None, metavar="DIR",
+        help="keep the tasks and their files in DIR, so that the simulator started again on DIR still "
+             "answers for them (default: forget them on exit)")
 
 
 def config_from_args(args: argparse.Namespace) -> SimConfig:
@@ -134,6 +137,7 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
             render_height=args.render_height,
             render_fps=args.render_fps,
             render_cache_dir=args.render_cache_dir,
+            state_dir=args.state_dir,
         )
     except ValueError as exc:
         raise InputError(f"shots sim: {exc}") from exc

@@ -3,6 +3,12 @@
 Everything is a function of an injected clock `now()`: a task's whole schedule is drawn at
 create time, so its status is computed from timestamps and nothing runs in the background.
 With a concurrency cap, a key's tasks start Processing in creation order as slots free up.
+
+With `state_dir`, every task is also written there (state.py) before its create is answered,
+and an engine started later on the same folder loads them: their schedules are absolute times
+on the clock, so they go on as if the simulator had never stopped. Ids are then drawn from
+fresh randomness (and never one the folder holds), not from the seed, so that no two runs
+hand out the same id.
 """
 
 from __future__ import annotations
@@ -17,11 +23,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from pipeline.catalogue import MODELS, RESOLUTION_SIZES
+from pipeline.images import ImageInfo
 from pipeline.sim import codes
 from pipeline.sim.codes import ApiError, invalid, missing, wrong_type
 from pipeline.sim.config import RATE_WINDOW, SimConfig
 from pipeline.sim.ratelimit import Limiter, make_limiter
 from pipeline.sim.render import RenderSpec, VideoCache
+from pipeline.sim.state import FORMAT_VERSION, StateDir, key_hash
 from pipeline.sim.validate import CreateSpec, ImageInput, fingerprint, parse_body, validate_create
 
 PREPARING, QUEUEING, PROCESSING, SUCCESS, FAIL = "Preparing", "Queueing", "Processing", "Success", "Fail"
@@ -82,7 +90,6 @@ class Engine:
         self.now = now
         self._roll = roll  # fault dice: roll("fail_1027") -> bool, counted by the caller
         self._lock = threading.Lock()
-        self._ids = random.Random(f"{cfg.seed}:ids")
         self._timing = random.Random(f"{cfg.seed}:timing")
         self._tasks: dict[str, Task] = {}
         self._files: dict[int, Task] = {}
@@ -90,6 +97,23 @@ class Engine:
         self._slots: dict[str, list[float]] = {}  # key -> heap of times a Processing slot frees
         self._limiters: dict[str, Limiter] = {}
         self._valid = frozenset(cfg.keys) | frozenset(cfg.no_balance_keys)
+        self._state: StateDir | None = None
+        if cfg.state_dir is None:
+            self._ids = random.Random(f"{cfg.seed}:ids")  # the same ids for the same seed
+        else:
+            self._ids = random.Random(secrets.randbits(128))  # unique across runs on one folder
+            self._state = StateDir(cfg.state_dir)
+            try:
+                self._load()
+            except BaseException:
+                self.close()
+                raise
+
+    def close(self) -> None:
+        """Release the state folder (a no-op without one). Creates after this fail."""
+        with self._lock:
+            if self._state is not None:
+                self._state.close()
 
     # --- auth and limits -------------------------------------------------------------------
 
@@ -145,6 +169,7 @@ class Engine:
             first=_source(spec.first_frame), last=_source(spec.last_frame), subject=_source(spec.subject),
         )
         body_hash = fingerprint(body)
+        images = self._keep_images(spec) if self._state is not None else None
         with self._lock:
             now = self.now()
             self._admit(key, now)
@@ -156,8 +181,12 @@ class Engine:
                 fail_code=codes.OUTPUT_SENSITIVE if self._roll("fail_1027") else None,
                 video_width=width, video_height=height, render=render,
             )
+            if self._state is not None:
+                self._state.append(_record(task, images))  # in creation order, as _load replays it
             self._tasks[task.task_id] = task
             self._files[task.file_id] = task
+        if self._state is not None:
+            self._state.sync()  # durable before the answer: a task the client hears of is never lost
         return task
 
     def _schedule(self, key: str, now: float) -> tuple[float, float, float]:
@@ -173,6 +202,47 @@ class Engine:
                 start = max(ready, heapq.heappop(slots))
             heapq.heappush(slots, start + processing)
         return queued_at, start, start + processing
+
+    # --- the state folder ------------------------------------------------------------------
+
+    def _keep_images(self, spec: CreateSpec) -> dict[str, dict[str, Any]]:
+        """The task's input images stored in the state folder, as the record names them."""
+        out = {}
+        for name, image in (("first", spec.first_frame), ("last", spec.last_frame), ("subject", spec.subject)):
+            if image is None:
+                continue
+            entry: dict[str, Any] = {"field": image.field}
+            if image.data is not None:
+                entry["sha256"] = self._state.put_image(image.data)
+            else:
+                entry["url"] = image.url
+            if image.info is not None:
+                i = image.info
+                entry["info"] = [i.format, i.width, i.height, i.size]
+            out[name] = entry
+        return out
+
+    def _load(self) -> None:
+        """Every task of the state folder, with the slots and request budget they took."""
+        keys = {key_hash(k): k for k in (*self.cfg.keys, *self.cfg.no_balance_keys, *self.cfg.other_region_keys)}
+        blobs: dict[str, bytes | None] = {}
+        for record in self._state.records():
+            try:
+                task = _task(record, keys, blobs, self._state)
+            except (KeyError, TypeError, ValueError):
+                continue  # not a line this version wrote
+            if task.task_id in self._tasks or task.file_id in self._files:
+                continue
+            self._tasks[task.task_id] = task
+            self._files[task.file_id] = task
+            if self.cfg.concurrency is not None:
+                slots = self._slots.setdefault(task.key, [])
+                if len(slots) >= self.cfg.concurrency:
+                    heapq.heappop(slots)
+                heapq.heappush(slots, task.finished_at)
+            limiter = self._limiter(task.key)
+            if limiter is not None:
+                limiter.take(task.created_at)
 
     def _new_task_id(self) -> str:
         while True:
@@ -196,7 +266,7 @@ class Engine:
             raise missing("task_id")
         task = self._tasks.get(task_id)
         if task is None or task.key != key:
-            raise invalid(f"task_id {task_id} not found (a task is visible only to the API key that created it)")
+            raise invalid(f"task_id {task_id} not found")  # unknown, or another key's: the API tells no more
         status = task.status(self.now())
         answer: dict[str, Any] = {"task_id": task.task_id, "status": status}
         if status == SUCCESS:
@@ -217,7 +287,7 @@ class Engine:
             raise wrong_type("file_id", "integer")
         task = self._files.get(int(file_id))
         if task is None or task.key != key or task.status(self.now()) != SUCCESS:
-            raise invalid(f"file_id {file_id} not found (a file is visible only to the API key that created it)")
+            raise invalid(f"file_id {file_id} not found")
         return task
 
     def retrieve(self, key: str | None, file_id: str | None, base_url: str) -> dict[str, Any]:
@@ -288,6 +358,52 @@ def video_size(spec: CreateSpec) -> tuple[int, int]:
         if image is not None and image.info is not None:
             width = max(2, round(height * image.info.width / image.info.height / 2) * 2)
     return width, height
+
+
+def _record(task: Task, images: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
+    """A task as one line of the state folder (the key as a hash, images by their sha256)."""
+    spec, render = task.spec, task.render
+    return {
+        "v": FORMAT_VERSION, "task_id": task.task_id, "key": key_hash(task.key), "fp": task.fingerprint,
+        "model": spec.model, "mode": spec.mode, "duration": spec.duration, "resolution": spec.resolution,
+        "prompt": spec.prompt, "images": images or {},
+        "created_at": task.created_at, "queued_at": task.queued_at, "started_at": task.started_at,
+        "finished_at": task.finished_at, "file_id": task.file_id, "fail_code": task.fail_code,
+        "video_width": task.video_width, "video_height": task.video_height,
+        "render": {"height": render.height, "fps": render.fps, "camera": render.camera},
+    }
+
+
+def _task(r: dict[str, Any], keys: dict[str, str], blobs: dict[str, bytes | None], state: StateDir) -> Task:
+    """A task from its line; images are read once each however many tasks share them."""
+    inputs: dict[str, ImageInput] = {}
+    for name, entry in r["images"].items():
+        info = ImageInfo(*entry["info"]) if entry.get("info") else None
+        if "sha256" in entry:
+            sha = entry["sha256"]
+            if sha not in blobs:
+                blobs[sha] = state.get_image(sha)
+            data = blobs[sha]
+            # An image deleted from the folder is drawn as a card that says so.
+            url = None if data is not None else "(the simulator's copy of this image was deleted)"
+            inputs[name] = ImageInput(entry["field"], url=url, data=data, info=info)
+        else:
+            inputs[name] = ImageInput(entry["field"], url=entry["url"], info=info)
+    spec = CreateSpec(r["model"], r["mode"], int(r["duration"]), r["resolution"], r["prompt"],
+                      inputs.get("first"), inputs.get("last"), inputs.get("subject"))
+    render = RenderSpec(
+        spec.mode, spec.prompt, spec.duration, int(r["video_width"]), int(r["video_height"]),
+        height=int(r["render"]["height"]), fps=int(r["render"]["fps"]), camera=bool(r["render"]["camera"]),
+        first=_source(spec.first_frame), last=_source(spec.last_frame), subject=_source(spec.subject),
+    )
+    fail_code = r["fail_code"]
+    return Task(
+        task_id=str(r["task_id"]), key=keys.get(r["key"], f"unknown-key:{r['key']}"), fingerprint=r["fp"],
+        spec=spec, created_at=float(r["created_at"]), queued_at=float(r["queued_at"]),
+        started_at=float(r["started_at"]), finished_at=float(r["finished_at"]), file_id=int(r["file_id"]),
+        fail_code=None if fail_code is None else int(fail_code),
+        video_width=int(r["video_width"]), video_height=int(r["video_height"]), render=render,
+    )
 
 
 def _source(image: ImageInput | None) -> bytes | str | None:

@@ -437,9 +437,10 @@ class Simulator:
         if self._server is not None:
             raise RuntimeError("simulator already started")
         cfg = self.cfg
+        # With a state_dir the videos are not kept there: a later simulator renders them again,
+        # byte for byte the same, from the task's line (the output folder keeps no second copy).
         if cfg.render_cache_dir is None:
             self._tempdir = tempfile.mkdtemp(prefix="shots-sim-")
-        cache = VideoCache(cfg.render_cache_dir or self._tempdir)
         stats, dice = Stats(), FaultDice(cfg.faults, cfg.seed)
 
         def inject(name: str) -> bool:
@@ -448,12 +449,21 @@ class Simulator:
                 return True
             return False
 
-        state = _State(cfg, Engine(cfg, videos=cache, roll=inject), stats, dice, inject, log=self._log,
-                       blob_chunk=random.Random(f"{cfg.seed}:blob").randbytes(CHUNK))
-        server_class = _Server
-        if ":" in self.host:
-            server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
-        self._server = server_class((self.host, self._port), _Handler)
+        engine: Engine | None = None
+        try:
+            cache = VideoCache(cfg.render_cache_dir or self._tempdir)
+            engine = Engine(cfg, videos=cache, roll=inject)
+            state = _State(cfg, engine, stats, dice, inject, log=self._log,
+                           blob_chunk=random.Random(f"{cfg.seed}:blob").randbytes(CHUNK))
+            server_class = _Server
+            if ":" in self.host:
+                server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
+            self._server = server_class((self.host, self._port), _Handler)
+        except BaseException:
+            if engine is not None:
+                engine.close()
+            self._remove_tempdir()
+            raise
         self._server.state = state
         self._state = state
         port = self._server.server_address[1]
@@ -479,6 +489,10 @@ class Simulator:
         self._server.server_close()
         self._thread.join(timeout=5)
         self._server = None
+        self._state.engine.close()
+        self._remove_tempdir()
+
+    def _remove_tempdir(self) -> None:
         if self._tempdir is not None:
             shutil.rmtree(self._tempdir, ignore_errors=True)
             self._tempdir = None
