@@ -139,11 +139,11 @@ def _decide(spec, state, view, intact, retry_failed, resubmit_uncertain, endpoin
             return "retry failed", f"failed before ({state.reason}); --retry-failed creates it again"
         return "failed: skipped", f"{state.reason} (--retry-failed to try again)"
     if state.state in ("uncertain", "intent"):
-        why = state.reason or "the run stopped while its create was in flight"
+        why = uncertain_why(state)
         if resubmit_uncertain:
             return "resubmit uncertain", f"{why}; --resubmit-uncertain creates it again (may pay twice)"
         return "uncertain: skipped", (
-            f"{why}; a billed task may exist. Check the MiniMax console, then run with "
+            f"{why}; {BILLED_MAY_EXIST}. Check the MiniMax console, then run with "
             f"--resubmit-uncertain to create it again"
         )
     previous = view.current(spec.shot.id, spec.take)
@@ -153,6 +153,15 @@ def _decide(spec, state, view, intact, retry_failed, resubmit_uncertain, endpoin
             request.fingerprint(previous.request, endpoint) != previous.fingerprint:
         return "submit", "not made on this endpoint before (the take on disk came from another one)"
     return "changed: regenerate", _what_changed(previous.request, spec.request)
+
+
+BILLED_MAY_EXIST = "a billed task may exist"
+
+
+def uncertain_why(state: TakeState) -> str:
+    """Why a take is uncertain, without the warning every view adds after it (said once)."""
+    why = state.reason or "the run stopped while its create was in flight"
+    return why.replace(f"; {BILLED_MAY_EXIST}", "").replace(f", {BILLED_MAY_EXIST}", "")
 
 
 def _what_changed(old: dict[str, Any] | None, new: dict[str, Any]) -> str:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pipeline import camera, ledger, store, thumbs
 from pipeline.backend import SIM_ENDPOINT
+from pipeline.plan import BILLED_MAY_EXIST, uncertain_why
 from pipeline.summary import duration as human_duration
 from pipeline.summary import money
 
@@ -162,8 +163,8 @@ def take_row(take: int, state: ledger.TakeState, current: ledger.TakeState | Non
         code = f" (code {state.code})" if state.code is not None and str(state.code) not in (state.reason or "") else ""
         return TakeRow(status="failed", reason=f"{state.reason or 'failed'}{code}", **common)
     if state.state in ("uncertain", "intent"):
-        why = state.reason or "the run stopped while its create request was in flight"
-        return TakeRow(status="uncertain", reason=f"{why}; a billed task may exist "
+        why = uncertain_why(state)
+        return TakeRow(status="uncertain", reason=f"{why}; {BILLED_MAY_EXIST} "
                                                   f"(check the console, then --resubmit-uncertain)", **common)
     if state.state == "submitted":
         return TakeRow(status="pending", reason=f"task {state.task_id} is being generated; run again to fetch it",

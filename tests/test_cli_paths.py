@@ -268,3 +268,21 @@ def test_a_keyless_run_says_what_a_keyed_run_would_refuse(tmp_path):
     assert keyless.returncode == 0, keyless.stderr  # the simulator bills nothing
     assert "a run with MINIMAX_API_KEY would refuse to start: the plan would spend $0.28" in keyless.stderr
     assert f"over max_cost 0.1 ({manifest}:" in keyless.stderr
+
+
+def test_an_uncertain_take_says_a_billed_task_may_exist_once(tmp_path, capsys):
+    manifest = write_manifest(tmp_path, t2v_shots(1))
+    folder = tmp_path / "o" / "test-run"
+    folder.mkdir(parents=True)
+    spec_fp = run_json(capsys, "plan", str(manifest), "--out", str(tmp_path / "o"), "--json")[1]["takes"][0]["fingerprint"]
+    append(folder, ledger.event("intent", "s001", 1, spec_fp, req={}, cost=0.28),
+           ledger.event("uncertain", "s001", 1, spec_fp,
+                        reason="create sent but its answer was lost (timeout); a billed task may exist"))
+    code, doc = run_json(capsys, "plan", str(manifest), "--out", str(tmp_path / "o"), "--json")
+    (take,) = doc["takes"]
+    assert take["action"] == "uncertain: skipped" and take["reason"].count("a billed task may exist") == 1
+    from pipeline import report
+    from pipeline.manifest import load as load_manifest
+    page = report.write_report(load_manifest(manifest), "simulator", folder).read_text(encoding="utf-8")
+    reason = page[page.index("answer was lost (timeout)"):]
+    assert reason[:reason.index("<")].count("a billed task may exist") == 1
