@@ -73,12 +73,13 @@ def test_status_reads_the_ledger_while_a_run_writes_it(sim_factory, tmp_path):
     seen = set()
     while run.poll() is None:
         status = run_cli(sim, "status", str(manifest), "--out", "out", "--json", cwd=tmp_path)
-        assert status.returncode == 0, status.stderr
-        seen.update(t["state"] for t in json.loads(status.stdout)["takes"])
+        states = {t["state"] for t in json.loads(status.stdout)["takes"]}
+        assert status.returncode == (0 if states == {"downloaded"} else 1), status.stderr  # the exit-code table
+        seen.update(states)
     assert run.wait() == 0, run.stderr.read()
     assert len(seen) >= 2  # it really looked mid-run, not only before or after
     final = run_cli(sim, "status", str(manifest), "--out", "out", "--json", cwd=tmp_path)
-    assert {t["state"] for t in json.loads(final.stdout)["takes"]} == {"downloaded"}
+    assert {t["state"] for t in json.loads(final.stdout)["takes"]} == {"downloaded"} and final.returncode == 0
 
 
 CANARY = "sk-CANARY-7f3a9e1d2c4b6a8f0e1d3c5b7a9f2e4d"
