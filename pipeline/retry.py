@@ -15,8 +15,8 @@ RATE_LIMIT_BACKOFF_BASE = 10.0  # a 1002 says "later", not "again": wait longer 
 MAX_CREATE_ATTEMPTS = 8  # creates refused with proof that no task was made
 MAX_READ_ATTEMPTS = 10  # consecutive failures of one query/retrieve/download before the take fails
 POLL_INTERVAL = 10.0  # the documented recommendation
-FIRST_POLL_DELAY = 90.0  # generation takes about 1.5 to 4 minutes: nothing to see before
-POLL_JITTER = 0.1  # +-10% so polls of tasks created together spread out
+FIRST_POLL_DELAY = 90.0  # the documented 1.5 to 4 minutes: only when asked for a fixed first poll
+POLL_JITTER = 0.1  # up to +10% of an interval, so polls of tasks created together spread out
 POLL_DEADLINE = 3600.0  # a task still unfinished after an hour is reported, not polled forever
 RATE_WINDOW = 60.0  # "requests per minute", read strictly as any 60 s window
 RATE_WINDOW_MARGIN = 1.02  # our send time is not the server's receive time
@@ -29,9 +29,15 @@ def backoff_delay(attempt: int, rng: random.Random, *, base: float = BACKOFF_BAS
 
 def poll_delay(polls_done: int, rng: random.Random, *, first: float = FIRST_POLL_DELAY,
                interval: float = POLL_INTERVAL) -> float:
-    """Seconds to wait before the next query of a task that has been polled `polls_done` times."""
-    base = first if polls_done == 0 else interval
-    return base * rng.uniform(1.0 - POLL_JITTER, 1.0 + POLL_JITTER)
+    """Seconds to wait before the next query of a task that has been polled `polls_done` times.
+
+    The jitter only adds, and by at most POLL_JITTER of an interval: polls at least an interval
+    apart after any first poll keep a task within ceil(generation / interval) + 1 queries, and a
+    first poll aimed at a learned completion time (pipeline/gentime.py) stays where it was aimed.
+    """
+    if polls_done == 0:
+        return first + rng.uniform(0.0, POLL_JITTER * interval)
+    return interval * rng.uniform(1.0, 1.0 + POLL_JITTER)
 
 
 PROBE_STEP = 0.1  # above the learned capacity, creep up ten times slower: one probe per ~10 windows

@@ -27,27 +27,33 @@ def test_rate_limit_backoff_waits_longer_than_a_blip():
     assert limited == pytest.approx(blip * retry.RATE_LIMIT_BACKOFF_BASE / retry.BACKOFF_BASE)
 
 
-@pytest.mark.parametrize("polls_done, base", [(0, retry.FIRST_POLL_DELAY), (1, retry.POLL_INTERVAL), (9, retry.POLL_INTERVAL)])
-def test_poll_delay_first_near_generation_time_then_interval_with_jitter(polls_done, base):
+@pytest.mark.parametrize("polls_done, low, high", [
+    (0, retry.FIRST_POLL_DELAY, retry.FIRST_POLL_DELAY + retry.POLL_JITTER * retry.POLL_INTERVAL),
+    (1, retry.POLL_INTERVAL, retry.POLL_INTERVAL * (1 + retry.POLL_JITTER)),
+    (9, retry.POLL_INTERVAL, retry.POLL_INTERVAL * (1 + retry.POLL_JITTER)),
+])
+def test_poll_delay_jitter_only_adds_and_at_most_a_tenth_of_an_interval(polls_done, low, high):
     rng = random.Random(7)
     delays = [retry.poll_delay(polls_done, rng) for _ in range(500)]
-    assert all(base * 0.9 <= d <= base * 1.1 for d in delays)
+    assert all(low <= d <= high for d in delays)
     assert len({round(d, 6) for d in delays}) > 400  # jittered, not constant
 
 
-def test_queries_per_task_stay_within_the_target_bound():
-    """ceil(generation / interval) + 1 queries at most, for generation times in the documented range."""
+@pytest.mark.parametrize("first", [0.0, 3.0, 45.0, retry.FIRST_POLL_DELAY, 250.0])
+def test_queries_per_task_stay_within_the_target_bound(first):
+    """ceil(generation / interval) + 1 queries at most, whatever the first poll: later polls only
+    ever come an interval or more apart."""
     import math
 
     rng = random.Random(11)
-    for generation in (90, 95, 120, 165, 240):
+    for generation in (5, 9.9, 10, 31, 90, 95, 120, 165, 240, 600):
         elapsed, queries = 0.0, 0
         while True:
-            elapsed += retry.poll_delay(queries, rng)
+            elapsed += retry.poll_delay(queries, rng, first=first)
             queries += 1
             if elapsed >= generation:
                 break
-        assert queries <= math.ceil(generation / retry.POLL_INTERVAL) + 1, generation
+        assert queries <= math.ceil(generation / retry.POLL_INTERVAL) + 1, (first, generation)
 
 
 def test_adaptive_rate_halves_but_not_below_what_the_server_accepted():
