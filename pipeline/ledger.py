@@ -10,7 +10,8 @@ Event kinds, in the order a take meets them:
     submitted   the create answered a task_id: poll it, never create again
     create_failed  the create was refused with proof that no task exists (final or not)
     uncertain   the create was sent and its answer lost: a billed task may exist
-    succeeded   the task reached Success with a file_id
+    succeeded   the task reached Success with a file_id (gen: [lo, hi], seconds at time scale 1
+                after the create's answer: last seen unfinished, first seen done)
     failed      the task failed for good (code, reason)
     downloaded  the video is on disk, verified, renamed: file, bytes, sha256, mtime_ns
     archived    a replaced video was moved to history/
@@ -63,6 +64,10 @@ class TakeState:
     cost: float | None = None
     request: dict[str, Any] | None = field(default=None, compare=False)  # canonical, images by hash
     updated: float = 0.0
+    # How long the task took to generate, for the runner's first-poll estimate (pipeline/gentime.py):
+    submitted_at: float | None = None  # the `submitted` event's time
+    succeeded_at: float | None = None  # the `succeeded` event's time
+    generation: list[float] | None = None  # the `succeeded` event's gen: [lo, hi]
 
 
 @dataclass
@@ -237,7 +242,7 @@ def _chunks(body: bytes, start: int) -> Iterator[bytes]:
 # -- the snapshot: a cache of the fold over a prefix of the ledger -------------------------------
 
 SNAPSHOT_NAME = ".ledger.snapshot.json"
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2  # 2: states keep submitted_at, succeeded_at, generation
 SNAPSHOT_MIN_EVENTS = 2_000  # fewer new events replay faster than a snapshot is written
 
 
@@ -277,17 +282,25 @@ def _write_snapshot(out_dir: Path, body: bytes, fold: _Fold) -> None:
 def _intent(s: dict[str, Any], e: dict[str, Any]) -> None:
     s.update(state="intent", task_id=None, file_id=None, code=None, reason=None, cost=e.get("cost"),
              request=e.get("req"))
+    if "submitted_at" in s:  # a new task: the last one's times no longer apply (absent keys read None)
+        for key in _TASK_TIMES:
+            s.pop(key, None)
+
+
+_TASK_TIMES = ("submitted_at", "succeeded_at", "generation")
 
 
 def _succeeded(s: dict[str, Any], e: dict[str, Any]) -> None:
-    s.update(state="succeeded", file_id=str(e["file_id"]))
+    s.update(state="succeeded", file_id=str(e["file_id"]), succeeded_at=e.get("t"))
+    if "gen" in e:
+        s["generation"] = e["gen"]
     if "task_id" in e:
         s["task_id"] = e["task_id"]
 
 
 _TRANSITIONS: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
     "intent": _intent,
-    "submitted": lambda s, e: s.update(state="submitted", task_id=e["task_id"]),
+    "submitted": lambda s, e: s.update(state="submitted", task_id=e["task_id"], submitted_at=e.get("t")),
     "create_failed": lambda s, e: s.update(state="failed" if e.get("final") else "new",
                                            code=e.get("code"), reason=e.get("reason")),
     "uncertain": lambda s, e: s.update(state="uncertain", reason=e.get("reason")),
