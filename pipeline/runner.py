@@ -14,11 +14,11 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Literal
+from typing import Any, Awaitable, Callable, Iterable, Literal
 
 from asyncio_throttle import Throttler
 
-from pipeline import retry, store, video
+from pipeline import gentime, retry, store, video
 from pipeline.api import (
     AccountError,
     MiniMaxClient,
@@ -44,7 +44,8 @@ class RunOptions:
     concurrency: int | None = None  # tasks in flight on the server; None: limited by the rate only
     query_rpm: float = DEFAULT_QUERY_RPM
     poll_interval: float = retry.POLL_INTERVAL
-    first_poll: float = retry.FIRST_POLL_DELAY
+    first_poll: float | None = None  # None: learned (pipeline/gentime.py); seconds: fixed, as before
+    scouts: int = gentime.SCOUTS  # tasks of an unknown class polled every interval from the start
     downloads: int = 4
     time_scale: float = 1.0  # < 1 only against the simulator's fast clock
     seed: int | None = None
@@ -60,6 +61,8 @@ class TakeResult:
     cost: float | None = None  # spent in this run (a successful task's price), None if unknown
     created: bool = False  # a task made in this run reached Success: it is billed
     queries: int = 0
+    first_poll: float | None = None  # seconds (time scale 1) after the create's answer: when it was first asked
+    scout: bool = False  # polled every interval from the start, to learn its class's generation time
 
 
 @dataclass
@@ -138,7 +141,9 @@ class Runner:
         body_of: Callable[[Any], dict[str, Any]],
         options: RunOptions = RunOptions(),
         on_phase: Callable[[TakeSpec, str], None] | None = None,
+        history: Iterable[gentime.Observation] | None = None,
     ):
+        """`history`: generation times seen before this run; by default read from `view`."""
         self.client = client
         self.writer = writer
         self.view = view
@@ -162,6 +167,10 @@ class Runner:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._critical: set[asyncio.Task[Any]] = set()
         self._warned_status: set[str] = set()
+        if history is None:
+            history = gentime.history_from_view(view, options.time_scale)
+        self.gen = gentime.GenTimes(options.poll_interval, history, scouts=options.scouts)
+        self._news: dict[gentime.Class, asyncio.Event] = {}  # set when a class learns something
 
     # -- the run ------------------------------------------------------------------------
 
@@ -342,22 +351,48 @@ class Runner:
         return task_id
 
     async def _poll(self, spec: TakeSpec, task_id: str, res: TakeResult, fresh: bool) -> str | None:
+        """Poll until Success or Fail. A task created in this run is first asked when its class's
+        learned generation time says (pipeline/gentime.py), and what it shows feeds that estimate."""
+        started = time.monotonic()  # the create's answer
+        cls = gentime.task_class(spec.request)
+        self.on_phase(spec, "generating")
+        first, scout = await self._first_poll(cls, started, res) if fresh else (0.0, False)
+        try:
+            return await self._poll_until_done(spec, task_id, res, fresh, cls, started, first, scout)
+        finally:
+            if scout:  # its place goes to a task still waiting for news of the class
+                self.gen.scout_ended(cls)
+                self._announce(cls)
+
+    async def _poll_until_done(self, spec: TakeSpec, task_id: str, res: TakeResult, fresh: bool,
+                               cls: gentime.Class, started: float, first: float, scout: bool) -> str | None:
         scale = self.options.time_scale
         key = (spec.shot.id, spec.take, spec.fingerprint)
-        deadline = time.monotonic() + retry.POLL_DEADLINE * scale
+        deadline = started + retry.POLL_DEADLINE * scale
         polls = 0 if fresh else -1  # a resumed task is asked at once
         failures = 0
-        self.on_phase(spec, "generating")
+        seen_running = 0.0  # seconds (time scale 1) after `started` of the last answer "not yet"
+        catch_ups = 0
+        learned = fresh and not scout and self.options.first_poll is None
         while True:
             if polls >= 0:
-                delay = retry.poll_delay(polls, self.rng, first=self.options.first_poll * scale,
-                                         interval=self.options.poll_interval * scale)
+                if polls == 0:  # `first` after the create, wherever the wait for news left us
+                    due = started + retry.poll_delay(0, self.rng, first=first * scale,
+                                                     interval=self.options.poll_interval * scale)
+                    delay = due - time.monotonic()
+                else:  # running past what its class showed: asked again sooner, as the budget allows
+                    step, catch_up = gentime.next_delay((time.monotonic() - started) / scale, polls,
+                                                        self.options.poll_interval,
+                                                        self.gen.high(cls) if learned else None, catch_ups)
+                    catch_ups += catch_up
+                    delay = retry.poll_delay(polls, self.rng, interval=step * scale)
                 if failures:
                     delay = max(delay, retry.backoff_delay(failures, self.rng) * scale)
-                await self._sleep(delay, scaled=False)
+                await self._sleep(max(delay, 0.0), scaled=False)
             polls = max(polls, 0) + 1
             await self.query_limiter.acquire()
             res.queries += 1
+            sent = time.monotonic()
             try:
                 status = await self.client.query(task_id)
             except TransientError as exc:
@@ -375,14 +410,21 @@ class Runner:
                 if not status.file_id:
                     failures += 1
                     continue
+                gen = None
+                if fresh:  # how long it took, as far as polling can tell: in (seen_running, done]
+                    done = (time.monotonic() - started) / scale
+                    gen = [round(seen_running, 3), round(done, 3)]
+                    self.gen.observe(gentime.Observation(cls, seen_running, done))
+                    self._announce(cls)
                 await self.writer.write(event("succeeded", *key, task_id=task_id, file_id=status.file_id,
-                                              width=status.video_width, height=status.video_height))
+                                              width=status.video_width, height=status.video_height, gen=gen))
                 return status.file_id
             if status.status == "Fail":
                 reason = f"generation failed: {status.message or 'no reason given'} ({status.code})"
                 await self.writer.write(event("failed", *key, task_id=task_id, code=status.code, reason=reason))
                 res.outcome, res.detail = "failed", reason
                 return None
+            seen_running = (sent - started) / scale
             if not status.known and status.status not in self._warned_status:
                 self._warned_status.add(status.status)
                 log.warning("task %s: unknown status %r; polling on until the deadline", task_id, status.status)
@@ -390,6 +432,36 @@ class Runner:
                 res.outcome = "pending"
                 res.detail = f"task {task_id} still {status.status} after the polling deadline; run again to resume"
                 return None
+
+    async def _first_poll(self, cls: gentime.Class, started: float, res: TakeResult) -> tuple[float, bool]:
+        """(seconds at time scale 1 after `started` of the first query, whether the task scouts)."""
+        if self.options.first_poll is not None:
+            res.first_poll = self.options.first_poll
+            return self.options.first_poll, False
+        scale = self.options.time_scale
+        while True:
+            plan = self.gen.first_poll(cls, (time.monotonic() - started) / scale)
+            if plan.source != "wait":
+                break
+            news = self._news.get(cls)
+            if news is None:
+                news = self._news[cls] = asyncio.Event()
+            if plan.delay is None:  # nothing known yet: the class's scouts will tell
+                await news.wait()
+                continue
+            # Only "done by" bounds from old ledgers: wait for the scouts, but no longer than those.
+            try:
+                await asyncio.wait_for(news.wait(), max(0.0, started + plan.delay * scale - time.monotonic()))
+            except asyncio.TimeoutError:
+                plan = gentime.FirstPoll(plan.delay, "learned")
+                break
+        res.first_poll, res.scout = plan.delay, plan.scout
+        return float(plan.delay or 0.0), plan.scout
+
+    def _announce(self, cls: gentime.Class) -> None:
+        news = self._news.pop(cls, None)
+        if news is not None:
+            news.set()
 
     async def _download(self, planned: PlannedTake, task_id: str | None, file_id: str, res: TakeResult) -> None:
         spec = planned.spec
