@@ -23,11 +23,11 @@ from pydantic import ValidationError
 from pipeline import catalogue, imagefiles, lint, schemacheck
 from pipeline.errors import InputError
 from pipeline.manifest_models import (
-    DURATION_KEY_PATTERN, IMAGE_FIELDS, SHOT_FIELDS, Manifest, ManifestPrices, PriceEntry, Problem, Resolution,
-    Settings, Severity, Shot,
+    DURATION_KEY_PATTERN, DURATION_MAX, IMAGE_FIELDS, MAX_FILE_BYTES, SHOT_FIELDS, USD_MAX, Manifest, ManifestPrices,
+    PriceEntry, Problem, Resolution, Settings, Severity, Shot,
 )
 from pipeline.schemacheck import SCHEMA_PATH
-from pipeline.yamlpos import MAX_FILE_BYTES, Positions, YamlError, decode, parse
+from pipeline.yamlpos import Positions, YamlError, clip, decode, parse
 
 __all__ = ["load", "check", "Manifest", "ManifestError", "Shot", "Problem", "Settings", "SCHEMA_PATH"]
 
@@ -131,6 +131,7 @@ class _Checker:
         self.image_results: dict[str, str | None] = {}  # image reference -> its problem, once per check
         self.shot_models: list[str] = []  # the model of each shot whose model is known, in shot order
         self.bad_prices: set[str] = set()  # models under prices: whose price is malformed
+        self.said: set[tuple] = set()  # paths of values the reader reported in full (an infinite number)
 
     # -- reporting
 
@@ -199,11 +200,12 @@ class _Checker:
                            f"{MAX_FILE_BYTES:,} bytes (50 MB)")
             raise _Stop
         try:
-            raw = self.path.read_bytes()
+            with open(self.path, "rb") as fh:
+                raw = fh.read(MAX_FILE_BYTES + 1)  # never more: a pipe or a device has no size to stat
         except OSError as exc:
             self.add(1, 1, f"cannot read the manifest: {exc.strerror or exc}")
             raise _Stop from None
-        if len(raw) > MAX_FILE_BYTES:  # it grew between stat and read
+        if len(raw) > MAX_FILE_BYTES:  # it grew between stat and read, or it is a stream
             self.add(1, 1, f"the file is over {MAX_FILE_BYTES:,} bytes (50 MB)")
             raise _Stop
         text = decode(raw)
@@ -212,6 +214,8 @@ class _Checker:
             line_col = (note.line, note.col)
             shot, field = self.where(note.path)
             self.add(*line_col, note.message, "error", shot, field)
+            if note.says_all:
+                self.said.add(note.path)
         if not isinstance(self.data, dict):
             line, col = self.pos.value(())
             self.add(line, col, "the top level must be a mapping with version, name and shots; "
@@ -231,6 +235,8 @@ class _Checker:
         for err in errors:
             path = tuple(err.absolute_path)
             kind = err.validator
+            if path in self.said:
+                continue  # `max_cost: .inf` is not a finite number; "must be at most" would say it twice
             if kind == "additionalProperties":
                 self._unknown_keys(path, err.instance, err.schema)
                 continue
@@ -257,6 +263,9 @@ class _Checker:
             return
         found = price_shape_problems(self.data["prices"])
         for path, at_key, message in found:
+            if path in self.said:
+                self.bad_prices.update(path[1:2])
+                continue
             named = path[:path.index("")] if "" in path else path  # an empty key is no field name
             (self.at_key if at_key else self.at_value)(path, message, report_as=named)
             if len(path) >= 2:
@@ -419,7 +428,7 @@ class _Checker:
         if isinstance(model_name, str) and model_name and model is None:
             guess = _did_you_mean(model_name, catalogue.MODELS, cutoff=0.75)
             hint = f"; did you mean '{guess}'?" if guess else ""
-            report("model", f"'{lint.show(model_name)}' is not in the catalogue; sent as written, and its "
+            report("model", f"'{lint.show(clip(model_name))}' is not in the catalogue; sent as written, and its "
                             f"duration and resolution are not checked{hint}", "warning")
         if model is not None and mode is not None:
             if mode not in model.options:
@@ -488,7 +497,7 @@ class _Checker:
                 guess = None if model_name in catalogue.MODELS else _did_you_mean(model_name, used, cutoff=0.75)
                 shown = ", ".join(lint.show(m) for m in used)
                 hint = f"; did you mean '{lint.show(guess)}'?" if guess else f"; the shots use {shown}" if used else ""
-                self.at_key(path, f"no shot uses {lint.show(model_name)}, so this price is never used{hint}", "warning")
+                self.at_key(path, f"no shot uses {lint.show(clip(model_name))}, so this price is never used{hint}", "warning")
                 continue
             model = catalogue.MODELS.get(model_name)
             if model is None:
@@ -502,7 +511,7 @@ class _Checker:
         options = model.options[mode]
         duration = merged.get("duration", model.default_duration)
         resolution = merged.get("resolution", model.default_resolution)
-        if not isinstance(duration, int) or isinstance(duration, bool) or duration < 1:
+        if not isinstance(duration, int) or isinstance(duration, bool) or not 1 <= duration <= DURATION_MAX:
             return  # the schema reported it
         if resolution not in catalogue.RESOLUTION_SIZES:
             return  # the schema reported it
@@ -627,7 +636,7 @@ def price_shape_problems(prices: Any) -> list[tuple[tuple, bool, str]]:
                 if res in RESOLUTIONS:
                     _resolution_price(path, value, out)
                     continue
-                msg = f"'{lint.show(str(res))}' is not a resolution; use {_or_list(RESOLUTIONS)}, or per_second"
+                msg = f"'{lint.show(clip(str(res)))}' is not a resolution; use {_or_list(RESOLUTIONS)}, or per_second"
                 guess = (_did_you_mean(res.replace("-", "_").replace(" ", "_"), [*RESOLUTIONS, "per_second"])
                          or (_did_you_mean(res + "P", RESOLUTIONS, cutoff=1.0)))
                 if guess:
@@ -646,6 +655,8 @@ def _usd(path: tuple, value: Any, out: list, what: str = _PRICE) -> None:
         out.append((path, False, msg))
     elif value < 0:
         out.append((path, False, f"must be at least 0, got {value}"))
+    elif value > USD_MAX:
+        out.append((path, False, f"must be at most {USD_MAX:,} (USD), got {value}"))
 
 
 def _per_second(path: tuple, price: dict, out: list, other: str) -> None:
@@ -667,8 +678,10 @@ def _resolution_price(path: tuple, value: Any, out: list) -> None:
         for dur, usd in value.items():
             if _DURATION_KEY.search(dur):
                 _usd((*path, dur), usd, out)
+            elif dur.isascii() and dur.isdigit() and dur[0] != "0":
+                out.append(((*path, dur), True, f"{clip(dur)} seconds is too long a duration; at most {DURATION_MAX}"))
             else:
-                out.append(((*path, dur), True, f"'{lint.show(str(dur))}' is not a duration; write whole "
+                out.append(((*path, dur), True, f"'{lint.show(clip(str(dur)))}' is not a duration; write whole "
                                                 "seconds as the key, as in 6: 0.43"))
 
 
@@ -719,7 +732,7 @@ def _ignored_price(model: catalogue.Model, entry: PriceEntry) -> str | None:
 def _dotted(path: Iterable) -> str:
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        out += f"[{part}]" if isinstance(part, int) else (f".{clip(part)}" if out else clip(str(part)))
     return out
 
 

@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pipeline import catalogue, lint
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "manifest.schema.json"
+MAX_FILE_BYTES = 50_000_000  # a manifest's size; 100,000 shots (bench/scale.py) are 14 MB
 
 ModeName = Literal["text_to_video", "image_to_video", "first_last_frame", "subject_reference"]
 Resolution = Literal["512P", "720P", "768P", "1080P"]
@@ -63,7 +64,10 @@ ImageRef = Annotated[str, Strict(), Field(min_length=1)]
 Prompt = Annotated[str, Strict(), Field(max_length=catalogue.PROMPT_MAX_CHARS)]
 ModelName = Annotated[str, Strict(), Field(min_length=1)]
 CallbackUrl = Annotated[str, Strict(), AfterValidator(_search(r"^https://[^\s/]+", "callback_url"))]
-Duration = Annotated[int, Strict(), BeforeValidator(_integral), Field(ge=1)]
+DURATION_MAX = 9999  # seconds: far beyond any model's (10 s); bounds a typo or a hostile number
+USD_MAX = 10_000  # a price per video or per second of video
+MAX_COST_MAX = 1_000_000_000  # a budget
+Duration = Annotated[int, Strict(), BeforeValidator(_integral), Field(ge=1, le=DURATION_MAX)]
 Takes = Annotated[int, Strict(), BeforeValidator(_integral), Field(ge=1, le=100)]
 
 _DOC = ConfigDict(extra="forbid", strict=True)
@@ -99,8 +103,8 @@ class ShotDoc(DefaultsDoc):
     id: SafeName
 
 
-USD = Annotated[float, Strict(), Field(ge=0)]
-DURATION_KEY_PATTERN = r"^[1-9][0-9]*$"  # a duration in whole seconds, written as a mapping key
+USD = Annotated[float, Strict(), Field(ge=0, le=USD_MAX)]
+DURATION_KEY_PATTERN = r"^[1-9][0-9]{0,3}$"  # a duration in whole seconds (1 to DURATION_MAX), as a mapping key
 
 
 class PerSecondDoc(BaseModel):
@@ -129,7 +133,7 @@ class ManifestDoc(BaseModel):
     rpm: Annotated[int, Strict(), BeforeValidator(_integral), Field(ge=1, le=10000)] = None
     concurrency: Annotated[int, Strict(), BeforeValidator(_integral), Field(ge=1, le=10000)] = None
     poll_interval: Annotated[float, Strict(), Field(ge=1, le=3600)] = None
-    max_cost: Annotated[float, Strict(), Field(ge=0)] = None
+    max_cost: Annotated[float, Strict(), Field(ge=0, le=MAX_COST_MAX)] = None
     prices: PricesDoc = None
     defaults: DefaultsDoc = None
     shots: Annotated[list[ShotDoc], Field(min_length=1)]

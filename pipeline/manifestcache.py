@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import stat
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -28,7 +29,7 @@ from pydantic import TypeAdapter
 from pipeline import imagefiles
 from pipeline.images import ImageInfo
 from pipeline.manifest_models import (
-    IMAGE_FIELDS, SCHEMA_PATH, Manifest, ManifestPrices, Problem, Settings, Shot,
+    IMAGE_FIELDS, MAX_FILE_BYTES, SCHEMA_PATH, Manifest, ManifestPrices, Problem, Settings, Shot,
 )
 
 log = logging.getLogger(__name__)
@@ -93,8 +94,15 @@ def _entry_name(path: str | os.PathLike) -> str:
 
 
 def _digest(path: str | os.PathLike) -> str | None:
+    """The manifest's sha256; None (no caching) when the check alone should read it: a file
+    too big to be a manifest (never read whole here), a pipe (read once), an unreadable one."""
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FILE_BYTES:
+            return None
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+        return hashlib.sha256(data).hexdigest() if len(data) <= MAX_FILE_BYTES else None
     except OSError:
         return None  # the check says what is wrong with the file
 

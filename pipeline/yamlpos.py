@@ -5,6 +5,13 @@ recursive (deep nesting ends in RecursionError), ten times slower (a 10,000-shot
 takes 2 s to compose), and it hides how far aliases expand. Walking the events with an
 explicit stack bounds depth, counts alias expansion as it happens (billion laughs), and sees
 duplicate keys, which YAML itself silently resolves to the last one.
+
+Limits, each far above any real shot list (bench/scale.py's 100,000 shots: 14 MB, 740,000
+values, 100,000 items in one list) and far below what costs a machine (24 million list items
+in 48 MB took 3.3 GB and two minutes to read; a value costs about 130 bytes here): MAX_NODES
+values in all, MAX_ITEMS in one list, MAX_DEPTH, the alias limits, and whole numbers within
+JSON's exact range (a 5000-digit number is refused before Python converts it: int() refuses
+more than 4300 digits). The file's size is checked before it is read (manifest.py).
 """
 
 from __future__ import annotations
@@ -17,14 +24,17 @@ from typing import Any, Iterable
 import yaml
 from yaml.nodes import ScalarNode
 
-MAX_FILE_BYTES = 50_000_000
 MAX_DEPTH = 50
 MAX_ALIASES = 1000
 MAX_ALIAS_NODES = 100_000  # nodes that alias expansion may add, in all
+MAX_NODES = 2_000_000  # keys, values and list items in all: 2.7x the 740,000 of 100,000 shots
+MAX_ITEMS = 200_000  # items in one list: twice the biggest benchmark's 100,000 shots
+MAX_INT = 2**53 - 1  # the largest whole number every JSON reader keeps exactly
+_MAX_INT_TEXT = 100  # a longer integer literal is refused without converting it
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TAG = "tag:yaml.org,2002:"
-_STR, _MERGE = _TAG + "str", _TAG + "merge"
+_STR, _MERGE, _INT = _TAG + "str", _TAG + "merge", _TAG + "int"
 
 
 class YamlError(Exception):
@@ -43,6 +53,7 @@ class Note:
     col: int
     path: tuple
     message: str
+    says_all: bool = False  # it says all there is to say about the value at `path` (no other rule should)
 
 
 class Pos:
@@ -176,14 +187,43 @@ _plain_cache: dict[str, Any] = {}
 _PLAIN_CACHE_MAX = 4096
 
 
+class _TooBig(ValueError):
+    """A whole number out of the manifest's range (the message says so, with the text clipped)."""
+
+
+def clip(text: str, most: int = 100) -> str:
+    """`text` shortened for a message: a 5000-digit number is shown by its ends and its length."""
+    if len(text) <= most:
+        return text
+    return f"{text[:most // 2]}...{text[-8:]} ({len(text):,} characters)"
+
+
+def _int(text: str) -> int:
+    """A YAML 1.1 integer (decimal, 0x, 0o, 0b, 1_000, 1:30), refused beyond +-MAX_INT."""
+    if len(text) > _MAX_INT_TEXT:
+        raise _TooBig(_out_of_range(text))
+    value = _constructor.construct_yaml_int(ScalarNode(_INT, text))
+    if abs(value) > MAX_INT:
+        raise _TooBig(_out_of_range(text))
+    return value
+
+
+def _out_of_range(text: str) -> str:
+    return (f"the number {clip(text)} is out of range; a manifest's whole numbers lie within "
+            f"-{MAX_INT:,} to {MAX_INT:,} (2^53 - 1, what JSON keeps exactly)")
+
+
 def _plain(value: str) -> tuple[Any, str]:
-    """The value and tag of a plain (unquoted) scalar, by YAML 1.1's implicit rules."""
+    """The value and tag of a plain (unquoted) scalar, by YAML 1.1's implicit rules; _TooBig for a
+    whole number out of range."""
     hit = _plain_cache.get(value)
     if hit is not None:
         return hit
     tag = _resolver_obj.resolve(ScalarNode, value, (True, False))
     if tag == _STR or tag == _MERGE:
         out = (value, tag)
+    elif tag == _INT:
+        out = (_int(value), tag)
     else:
         out = (_SCALARS[tag](ScalarNode(tag, value)), tag)
     if len(_plain_cache) < _PLAIN_CACHE_MAX:
@@ -201,6 +241,7 @@ def parse(text: str) -> tuple[Any, Positions, list[Note]]:
     root: list = []
     alias_count = alias_nodes = 0
     documents = 0
+    nodes = 0  # keys, values and list items read so far (MAX_NODES)
 
     def here() -> tuple:
         """The JSON path of the value being read now."""
@@ -220,6 +261,9 @@ def parse(text: str) -> tuple[Any, Positions, list[Note]]:
         top = stack[-1]
         top.size += size
         if isinstance(top.data, list):
+            if len(top.data) >= MAX_ITEMS:
+                raise YamlError(line, col, f"more than {MAX_ITEMS:,} items in one list; a manifest holds at most "
+                                           f"{MAX_ITEMS:,} shots (split it into several manifests)")
             top.data.append(value)
             top.pos.children.append(pos)
             return
@@ -263,6 +307,9 @@ def parse(text: str) -> tuple[Any, Positions, list[Note]]:
             if kind is yaml.ScalarEvent:
                 mark = event.start_mark
                 line, col = mark.line + 1, mark.column + 1
+                nodes += 1
+                if nodes > MAX_NODES:
+                    raise YamlError(line, col, _too_many_nodes())
                 tag = event.tag
                 is_merge = False
                 if stack and stack[-1].key is None and isinstance(stack[-1].data, dict):
@@ -271,7 +318,10 @@ def parse(text: str) -> tuple[Any, Positions, list[Note]]:
                     is_merge = value == "<<" and event.implicit[0]
                 elif tag is None or tag == "!":
                     if event.implicit[0]:
-                        value, resolved = _plain(event.value)
+                        try:
+                            value, resolved = _plain(event.value)
+                        except _TooBig as exc:
+                            raise YamlError(line, col, str(exc)) from None
                         is_merge = resolved == _MERGE
                     else:
                         value = event.value
@@ -279,15 +329,17 @@ def parse(text: str) -> tuple[Any, Positions, list[Note]]:
                     value = event.value
                 elif tag in _SCALARS:
                     try:
-                        value = _SCALARS[tag](ScalarNode(tag, event.value))
+                        value = _int(event.value) if tag == _INT else _SCALARS[tag](ScalarNode(tag, event.value))
+                    except _TooBig as exc:
+                        raise YamlError(line, col, str(exc)) from None
                     except (ValueError, yaml.YAMLError):
-                        raise YamlError(line, col, f"'{event.value}' is not a valid {tag.removeprefix(_TAG)}") from None
+                        raise YamlError(line, col, f"'{clip(event.value)}' is not a valid {tag.removeprefix(_TAG)}") from None
                 else:
                     notes.append(Note(line, col, here(), f"the YAML tag '{tag}' is not supported; write plain values"))
                     value = event.value
                 if type(value) is float and not math.isfinite(value):
-                    notes.append(Note(line, col, here(), f"'{event.value}' is not a finite number; "
-                                                         "a manifest holds only what JSON can"))
+                    notes.append(Note(line, col, here(), f"'{clip(event.value)}' is not a finite number; "
+                                                         "a manifest holds only what JSON can", says_all=True))
                 pos = Pos(line, col)
                 if event.anchor is not None:
                     anchors[event.anchor] = (value, pos, 1)
@@ -295,6 +347,9 @@ def parse(text: str) -> tuple[Any, Positions, list[Note]]:
             elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
                 mark = event.start_mark
                 line, col = mark.line + 1, mark.column + 1
+                nodes += 1
+                if nodes > MAX_NODES:
+                    raise YamlError(line, col, _too_many_nodes())
                 if len(stack) >= MAX_DEPTH:
                     raise YamlError(line, col, f"the data is nested more than {MAX_DEPTH} levels deep")
                 if event.tag not in (None, "!", _TAG + "map", _TAG + "seq"):
@@ -364,6 +419,11 @@ def parse(text: str) -> tuple[Any, Positions, list[Note]]:
         raise YamlError(1, 1, "the file is empty; a manifest needs at least version, name and shots")
     value, pos = root[0]
     return value, Positions(pos, text), notes
+
+
+def _too_many_nodes() -> str:
+    return (f"the file holds more than {MAX_NODES:,} YAML values (keys, values and list items); "
+            "a manifest this big is not a shot list (split it into several manifests)")
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, text: str) -> YamlError:

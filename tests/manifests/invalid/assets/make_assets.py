@@ -19,6 +19,7 @@ def main() -> None:
     Image.new("RGB", (300, 400), (90, 90, 90)).save(HERE / "small.png")  # short side must be over 300
     Image.new("RGB", (1000, 320), (90, 90, 90)).save(HERE / "wide.png")  # 3.1:1, over 5:2
     Image.new("RGB", (640, 360), (90, 90, 90)).save(HERE / "really-a-gif.jpg", format="GIF")
+    Image.new("1", (9000, 9000)).save(HERE / "huge.png", optimize=True)  # 81 megapixels in 10 KB: sides over 8192
     (HERE / "notes.jpg").write_text("not an image, just text with a .jpg name\n")
     link = HERE / "outside.jpg"  # a symlink out of the project
     if link.is_symlink() or link.exists():
