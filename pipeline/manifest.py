@@ -47,6 +47,40 @@ _OTHER_MODE_FOR = {  # an image field that is wrong in this mode -> the mode tha
     "subject_image": "subject_reference",
 }
 
+# The output folder's own names (pipeline/reel.py, report.py, ledger.py, store.py, thumbs.py; the
+# embedded simulator's .simulator/ and the hidden files start with '.', which no id may). A shot
+# named so would make `shots reel` write its cut over the shot's paid video (reel.mp4), or put a
+# video beside the folder's own files under a name that reads as one of them.
+# tests/test_reserved_names.py holds this table to those modules' constants.
+RESERVED_IDS = {
+    "reel": "reel.mp4 for the cut (shots reel)",
+    "report": "report.html for the contact sheet",
+    "ledger": "ledger.jsonl for the ledger",
+    "history": "history/ for the videos that edits replace",
+    "thumbs": "thumbs/ for the contact sheet's frames",
+}
+RESERVED_SUFFIXES = {
+    ".mp4": "videos and the reel", ".part": "downloads in progress", ".srt": "the reel's captions",
+    ".html": "the contact sheet", ".jsonl": "the ledger", ".json": "the ledger's snapshot and the thumbnail index",
+    ".jpg": "thumbnails", ".tmp": "files being written", ".lock": "the run lock",
+}
+
+
+def reserved_id_problem(shot_id: str) -> str | None:
+    """Why a shot id names something the output folder uses for itself, or None. Without case:
+    'Reel' and 'reel' are one file on macOS and Windows."""
+    low = shot_id.lower()
+    use = RESERVED_IDS.get(low)
+    if use is not None:
+        return f"'{lint.show(shot_id)}' is reserved: the output folder uses {use}; rename the shot"
+    dot = low.rfind(".")
+    use = RESERVED_SUFFIXES.get(low[dot:]) if dot > 0 else None
+    if use is not None:
+        return (f"'{lint.show(shot_id)}' is reserved: it ends in {low[dot:]}, which the output folder uses for {use} "
+                f"(its video would be {lint.show(shot_id)}.mp4); rename the shot")
+    return None
+
+
 class ManifestError(InputError):
     """The manifest has at least one error; `.problems` holds every error and warning, sorted."""
 
@@ -365,8 +399,10 @@ class _Checker:
             if not isinstance(sid, str) or not sid:
                 continue
             if lint.NAME_PATTERN.search(sid) and len(sid) <= lint.NAME_MAX:
-                reason = lint.name_problem(sid)
-                if reason:  # what the schema's pattern cannot see: a reserved name, a trailing newline
+                # What the schema's pattern cannot see: a device name, a trailing newline, a name
+                # the output folder uses for itself.
+                reason = lint.name_problem(sid) or reserved_id_problem(sid)
+                if reason:
                     self.at_value(("shots", i, "id"), reason)
             takes = raw.get("takes", 1)
             takes = takes if isinstance(takes, int) and not isinstance(takes, bool) and 1 <= takes <= 100 else 1

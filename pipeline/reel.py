@@ -7,6 +7,10 @@ id, its status and its prompt, for the same time, so the reel always shows the w
 `reel.srt` names each shot at its timestamps.
 
 The chosen take is take 1: the manifest has no field to pick another one yet.
+
+The reel never writes over a video: no shot id can be `reel` (the manifest checker reserves it),
+and a folder whose ledger records a video under the reel's names (a shot `reel` checked before
+that rule) is refused before anything is written.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from PIL import Image, ImageDraw
 from pipeline.textlayout import font, wrap
 
 from pipeline import ledger
+from pipeline.errors import InputError
 from pipeline.report import TakeRow, take_row
 
 REEL_NAME = "reel.mp4"
@@ -77,11 +82,11 @@ def plan(shots: list[tuple[Any, TakeRow]], out_dir: Path) -> list[ReelEntry]:
     return entries
 
 
-def collect(manifest: Any, endpoint: str, out_dir: Path) -> list[ReelEntry]:
+def collect(manifest: Any, endpoint: str, out_dir: Path, view: ledger.LedgerView | None = None) -> list[ReelEntry]:
     """The reel's entries for a manifest, from the ledger's state of each shot's chosen take."""
     from pipeline.workflow import take_specs
 
-    view = ledger.load(out_dir)
+    view = ledger.load(out_dir) if view is None else view
     chosen = []
     for spec in take_specs(manifest, endpoint):
         if spec.take != CHOSEN_TAKE:
@@ -92,8 +97,11 @@ def collect(manifest: Any, endpoint: str, out_dir: Path) -> list[ReelEntry]:
 
 
 def build(manifest: Any, endpoint: str, out_dir: Path) -> tuple[Path, Path, list[ReelEntry]]:
-    """Write reel.mp4 and reel.srt into `out_dir`; returns their paths and the entries."""
-    entries = collect(manifest, endpoint, out_dir)
+    """Write reel.mp4 and reel.srt into `out_dir`; returns their paths and the entries.
+    InputError, before writing anything, if the ledger records a video under one of those names."""
+    view = ledger.load(out_dir)
+    refuse_recorded_videos(view, out_dir)
+    entries = collect(manifest, endpoint, out_dir, view)
     out_dir.mkdir(parents=True, exist_ok=True)
     reel, srt = out_dir / REEL_NAME, out_dir / SRT_NAME
     entries = write_reel(entries, reel)
@@ -101,6 +109,19 @@ def build(manifest: Any, endpoint: str, out_dir: Path) -> tuple[Path, Path, list
     tmp.write_text(srt_text(entries), encoding="utf-8")
     os.replace(tmp, srt)
     return reel, srt, entries
+
+
+def refuse_recorded_videos(view: ledger.LedgerView, out_dir: Path) -> None:
+    """InputError if any take in the ledger (any fingerprint) has its video under the reel's
+    names, compared without case as macOS and Windows do, and that file is there: the reel would
+    replace a paid video."""
+    ours = {REEL_NAME.lower(), SRT_NAME.lower()}
+    for state in view.states.values():
+        if state.file and state.file.replace("\\", "/").lower() in ours and os.path.lexists(out_dir / state.file):
+            raise InputError(
+                f"{out_dir / state.file} is the video of shot '{state.shot}' take {state.take} (the ledger records it), "
+                f"not a reel; shots reel will not write over it. Rename the shot (a shot id may no longer be "
+                f"'reel') and move {state.file} out of {out_dir} first")
 
 
 def write_reel(entries: list[ReelEntry], target: Path) -> list[ReelEntry]:
