@@ -26,7 +26,7 @@ The policy, in seconds at time scale 1 (the runner scales them), interval I:
   class showed: it is asked again after CATCH_UP of an interval instead of a whole one, up to
   CATCH_UPS times. The estimate can then err low at the cost of a few seconds, not an interval.
 - While a class has fewer than CONFIDENT observations, first polls are spread over +-I/2 around
-  that point (tasks that waited for the news: over the next interval), so a burst of tasks
+  that point (a task already past its spread point is asked at once), so a burst of tasks
   created together samples the curve at many times, not at one.
 - A class known only from earlier runs sends REFRESH_SCOUTS scout per run: tasks caught by their
   first poll only say "done by then", so without a scout a server that got faster would never
@@ -242,10 +242,8 @@ class GenTimes:
             return self._scout(state)
         delay = known.first
         if known.n < CONFIDENT:  # few observations: spread the first polls to sample the curve
-            offset = spread(state.spread, self.interval)
+            delay = max(delay + spread(state.spread, self.interval), elapsed, 0.0)  # a task past it: at once
             state.spread += 1
-            # Tasks that waited for the news are past that point: spread them over the next interval.
-            delay = max(0.0, delay + offset) if delay + offset >= elapsed else elapsed + offset + self.interval / 2
         return FirstPoll(delay, "learned")
 
     def _scout(self, state: _ClassState) -> FirstPoll:

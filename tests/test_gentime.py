@@ -100,9 +100,8 @@ def test_the_first_observation_schedules_the_waiting_tasks_spread_around_it():
     delays = [gen.first_poll(CLS, elapsed=2.0).delay for _ in range(4)]
     assert all(est.first - I / 2 <= d < est.first + I / 2 for d in delays)
     assert len({round(d, 3) for d in delays}) == 4
-    # Waited 14 s for the news: spread over the next interval instead.
-    late = [gen.first_poll(CLS, elapsed=14.0).delay for _ in range(4)]
-    assert all(14.0 <= d < 14.0 + I for d in late)
+    # Waited 18 s for the news: past every spread point, asked at once.
+    assert [gen.first_poll(CLS, elapsed=18.0).delay for _ in range(4)] == [18.0] * 4
 
 
 def test_a_confident_estimate_is_the_same_for_every_task():
