@@ -115,7 +115,7 @@ def _image_payload(shot: Shot, field: str, value: str, base: str, planned: str |
         return value
     try:
         with open(path, "rb") as fh:
-            data = fh.read()
+            data = fh.read(images.MAX_BYTES)  # never more: a file swapped for a huge one since the check
     except OSError as exc:
         raise InputError(f"shot '{shot.id}' field '{field}': cannot read '{value}': {exc.strerror or exc}") from None
     if planned is not None and planned != "sha256:" + hashlib.sha256(data).hexdigest():
