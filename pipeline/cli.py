@@ -338,8 +338,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             problem = budget_problem(prepared.plan, settings["max_cost"], settings["max_cost_source"] or "")
             if problem:
                 print(f"budget: a run with MINIMAX_API_KEY would refuse to start: {problem}", file=sys.stderr)
-        work = sum(1 for t in prepared.plan.takes if t.action not in ("up to date", "failed: skipped",
-                                                                       "uncertain: skipped"))
+        work = sum(1 for t in prepared.plan.takes if t.action not in SKIPS) + len(prepared.plan.orphans)
         progress.append(Progress(work, enabled=False if args.quiet else None))
         return progress[0]
 
@@ -363,7 +362,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"videos: {prepared.out_dir}/", file=sys.stderr)
     gcpause.resume()  # the report decodes videos: no longer a loading phase
     if result.aborted is None or result.creates:  # not when it stopped before any work
-        _report_after_run(args, manifest, nothing_ran=all(t.action in SKIPS for t in prepared.plan.takes))
+        _report_after_run(args, manifest, nothing_ran=prepared.plan.idle)
     if result.aborted is not None:
         print(f"Error: {result.aborted}", file=sys.stderr)
         return result.aborted.exit_code

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -124,7 +125,9 @@ def _events(path: Path, body: bytes, first_line: int) -> list[dict[str, Any]]:
         events = _parse_lines(path, body, first_line)
     for number, event in enumerate(events, start=first_line):
         version = event.get("v", FORMAT_VERSION)
-        if not isinstance(version, int) or version > FORMAT_VERSION:
+        if type(version) is not int:
+            raise _damaged(path, number, f"format version {version!r} is not a whole number")
+        if version > FORMAT_VERSION:
             raise LedgerError(
                 f"{path}:{number}: ledger format {version} is newer than this shots (format {FORMAT_VERSION}); "
                 f"upgrade shots to read it"
@@ -153,17 +156,75 @@ def _parse_lines(path: Path, body: bytes, first_line: int = 1) -> list[dict[str,
             if not isinstance(event, dict) or "e" not in event:
                 raise ValueError("not a ledger event")
         except ValueError as exc:
-            raise LedgerError(
-                f"{path}:{number}: damaged ledger line ({exc}); `shots repair MANIFEST` sets damaged lines "
-                f"aside and keeps every good event (videos are untouched)"
-            ) from None
+            raise _damaged(path, number, str(exc)) from None
         events.append(event)
     return events
 
 
-def replay(events: Iterable[dict[str, Any]]) -> LedgerView:
-    """Fold events into the state of every (shot, take, fingerprint). Pure."""
-    return _Fold().add(events).view()
+def _damaged(path: Path, number: int, problem: str) -> LedgerError:
+    return LedgerError(
+        f"{path}:{number}: damaged ledger line ({problem}); `shots repair MANIFEST` sets damaged lines "
+        f"aside and keeps every good event (videos are untouched)"
+    )
+
+
+_ID = (str, int)
+_NUMBER = (int, float)
+# Per take event: the fields the fold reads, and their types (optional ones only when present).
+_REQUIRED: dict[str, tuple[tuple[str, Any], ...]] = {
+    "submitted": (("task_id", _ID),),
+    "succeeded": (("file_id", _ID),),
+    "downloaded": (("file", str), ("bytes", int), ("sha256", str)),
+    "archived": (("to", str),),
+}
+_OPTIONAL: tuple[tuple[str, Any], ...] = (
+    ("t", _NUMBER), ("task_id", _ID), ("file_id", _ID), ("cost", _NUMBER), ("code", (int, str)),
+    ("reason", str), ("req", dict), ("mtime_ns", int), ("gen", list), ("final", bool),
+)
+
+
+def event_problem(event: Any) -> str | None:
+    """What is wrong with the shape of one ledger event, or None. A line that is valid JSON can
+    still not be an event the fold can use: a misspelt or missing field, a wrong type."""
+    if not isinstance(event, dict) or not isinstance(event.get("e"), str):
+        return "not a ledger event"
+    version = event.get("v", FORMAT_VERSION)
+    if type(version) is not int:
+        return f"format version {version!r} is not a whole number"
+    kind = event["e"]
+    if kind not in _TRANSITIONS:
+        return None  # run_started, run_finished, and kinds a newer shots may add
+    shot, take, fp = event.get("shot"), event.get("take"), event.get("fp")
+    if type(shot) is not str or not shot or type(take) is not int or take < 1 or type(fp) is not str or not fp:
+        return f"'{kind}' event without a valid shot, take and fp"
+    for name, kinds in _REQUIRED.get(kind, ()):
+        value = event.get(name)
+        if not isinstance(value, kinds) or isinstance(value, bool):
+            return f"'{kind}' event with {'no' if value is None else 'a wrong'} field '{name}'"
+    for name, kinds in _OPTIONAL:
+        value = event.get(name)
+        if value is not None and (not isinstance(value, kinds) or (isinstance(value, bool) and kinds is not bool)):
+            return f"'{kind}' event with a wrong field '{name}' ({type(value).__name__})"
+    return None
+
+
+class BadEvent(ValueError):
+    """An event the fold cannot use; `number` counts events from the first one folded."""
+
+    def __init__(self, number: int, problem: str) -> None:
+        super().__init__(problem)
+        self.number = number
+
+
+def replay(events: Iterable[dict[str, Any]], path: Path | None = None) -> LedgerView:
+    """Fold events into the state of every (shot, take, fingerprint). Pure. With the `path` they
+    were read from (every line, from the first), a damaged event is a LedgerError naming its line."""
+    try:
+        return _Fold().add(events).view()
+    except BadEvent as exc:
+        if path is None:
+            raise
+        raise _damaged(path, exc.number, str(exc)) from None
 
 
 class _Fold:
@@ -182,7 +243,10 @@ class _Fold:
             transition = _TRANSITIONS.get(event["e"])
             if transition is None:
                 continue  # run_started, run_finished and unknown kinds carry no take state
-            key = (event["shot"], int(event["take"]), event["fp"])
+            problem = event_problem(event)
+            if problem is not None:
+                raise BadEvent(self.events, problem)
+            key = (event["shot"], event["take"], event["fp"])
             state = fields.get(key)
             if state is None:
                 state = fields[key] = {"shot": key[0], "take": key[1], "fingerprint": key[2]}
@@ -220,7 +284,10 @@ def load(out_dir: Path) -> LedgerView:
     fold, start = _read_snapshot(out_dir, body) or (_Fold(), 0)
     replayed = fold.events
     for chunk in _chunks(body, start):  # parsed a few MB at a time: 1,000,000 events at once took 1.5 GB
-        fold.add(_events(path, chunk, first_line=fold.events + 1))
+        try:
+            fold.add(_events(path, chunk, first_line=fold.events + 1))
+        except BadEvent as exc:  # events are lines, and the fold counts them from the file's top
+            raise _damaged(path, exc.number, str(exc)) from None
     if fold.events - replayed >= SNAPSHOT_MIN_EVENTS:
         _write_snapshot(out_dir, body, fold)
     view = fold.view()
@@ -328,13 +395,14 @@ def repair(out_dir: Path) -> tuple[int, list[int], Path | None]:
             continue
         try:
             ev = json.loads(raw)
-            if not isinstance(ev, dict) or "e" not in ev:
-                raise ValueError
         except ValueError:
             damaged.append((number, raw))
             continue
+        if event_problem(ev) is not None:
+            damaged.append((number, raw))
+            continue
         version = ev.get("v", FORMAT_VERSION)
-        if not isinstance(version, int) or version > FORMAT_VERSION:
+        if version > FORMAT_VERSION:
             raise LedgerError(f"{path}:{number}: ledger format {version} is newer than this shots; upgrade shots "
                               f"instead of repairing")
         kept.append(raw)
@@ -373,12 +441,29 @@ def _encode(ev: dict[str, Any]) -> bytes:
     return (json.dumps(ev, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
+RESERVE_NAME = ".ledger.reserve"
+RESERVE_BYTES = 1 << 20  # ~5,000 events: room for every answer in flight when the disk fills
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+class LedgerFullError(AbortError):
+    """The ledger could not be written (disk full or failing): the run stops, exit 3."""
+
+
 class LedgerWriter:
-    """Appends events durably. `await write(...)` returns once the events are on disk."""
+    """Appends events durably. `await write(...)` returns once the events are on disk.
+
+    A disk that fills must not tear the line that records a paid task's id: the writer keeps a
+    reserve file beside the ledger. A write that meets a full disk cuts its partial bytes off,
+    gives the reserve back to the file system, writes the same events again, and from then on
+    refuses every new event (LedgerFullError), so the run stops with the ids it already has safe.
+    """
 
     def __init__(self, path: Path):
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._reserve = path.with_name(RESERVE_NAME)
+        self._keep_reserve()  # before anything is paid: a disk already full stops here
         good, torn = _good_prefix(path)  # the plan already read every event; only the end matters here
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         if torn:  # cut the torn line so the next event does not glue onto it
@@ -387,6 +472,28 @@ class LedgerWriter:
         self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self.repaired_torn_tail = torn
+        self.full: LedgerFullError | None = None
+        # Told once when the ledger can take no more events (the runner stops then), from the
+        # writing thread: it must only schedule work on the loop.
+        self.on_full: Callable[[LedgerFullError], None] | None = None
+
+    def _keep_reserve(self) -> None:
+        try:
+            if self._reserve.exists() and self._reserve.stat().st_size >= RESERVE_BYTES:
+                return
+            with open(self._reserve, "wb") as f:
+                try:
+                    os.posix_fallocate(f.fileno(), 0, RESERVE_BYTES)
+                except OSError as exc:
+                    if exc.errno in _DISK_FULL:
+                        raise
+                    f.write(bytes(RESERVE_BYTES))  # a file system without fallocate: real blocks
+                os.fsync(f.fileno())
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                self._reserve.unlink()
+            raise LedgerFullError(f"cannot write in {self.path.parent}: {exc.strerror or exc}; free some space "
+                                  f"(shots keeps 1 MB in reserve for the ledger), then run again") from exc
 
     def write_now(self, *events: dict[str, Any]) -> None:
         """Synchronous append + fsync, for the few events outside the event loop."""
@@ -416,6 +523,36 @@ class LedgerWriter:
                     fut.set_result(None)
 
     def _write(self, data: bytes) -> None:
+        if self.full is not None:
+            raise self.full
+        start = os.fstat(self._fd).st_size
+        try:
+            self._append(data)
+            return
+        except OSError as exc:
+            os.ftruncate(self._fd, start)  # no torn line: the events are written whole or not at all
+            reason = exc.strerror or str(exc)
+            if exc.errno not in _DISK_FULL:
+                self._set_full(LedgerFullError(f"cannot write the ledger {self.path}: {reason}; the run "
+                                               f"stopped, everything recorded before is safe; fix it and run again"))
+                raise self.full from exc
+        # The disk is full: the reserve makes room for these events, then the run stops.
+        with contextlib.suppress(OSError):
+            self._reserve.unlink()
+        self._set_full(LedgerFullError(f"the disk holding {self.path.parent} is full; the run stopped with every "
+                                    f"task id recorded; free some space and run the same command again"))
+        try:
+            self._append(data)
+        except OSError as exc:
+            os.ftruncate(self._fd, start)
+            raise self.full from exc
+
+    def _set_full(self, error: LedgerFullError) -> None:
+        self.full = error
+        if self.on_full is not None:
+            self.on_full(error)
+
+    def _append(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
             written = os.write(self._fd, view)
@@ -454,10 +591,11 @@ class RunLock:
                 f"{self.path.parent}: another run is using this output folder ({holder}); "
                 f"wait for it or stop it"
             ) from None
-        os.ftruncate(fd, 0)
         holder = f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}"
-        os.write(fd, holder.encode())
-        os.fsync(fd)
+        with contextlib.suppress(OSError):  # who holds it is only said to a second run; the flock is the lock
+            os.ftruncate(fd, 0)
+            os.write(fd, holder.encode())
+            os.fsync(fd)
         self._fd = fd
 
     def release(self) -> None:

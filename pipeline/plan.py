@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal
 
 from pipeline import catalogue, request
 from pipeline.ledger import LedgerView, TakeState
+from pipeline.store import HISTORY
 
 if TYPE_CHECKING:
     from pipeline.manifest_models import ManifestPrices
@@ -56,6 +57,32 @@ class TakeSpec:
 
 
 @dataclass(frozen=True)
+class EarlierShot:
+    """What a paid task of an earlier version of a shot needs of its shot: its id and duration."""
+
+    id: str
+    duration: int | None = None
+
+
+@dataclass(frozen=True)
+class OrphanSpec(TakeSpec):
+    """A take's earlier version whose task was paid but whose video was never fetched (the shot
+    was edited or removed meanwhile): followed to its video, which goes to history/."""
+
+    @property
+    def key(self) -> tuple[str, int]:  # apart from the take's current version
+        return (f"{self.shot.id}@{self.fingerprint}", self.take)
+
+    @property
+    def label(self) -> str:
+        return f"{super().label} (earlier version {self.fingerprint[:8]})"
+
+    @property
+    def filename(self) -> str:
+        return f"{HISTORY}/{super().filename[:-len('.mp4')]}.{self.fingerprint}.mp4"
+
+
+@dataclass(frozen=True)
 class PlannedTake:
     spec: TakeSpec
     action: Action
@@ -73,9 +100,17 @@ class PlannedTake:
 class Plan:
     takes: list[PlannedTake]
     removed: list[tuple[str, int]] = field(default_factory=list)  # in the ledger, gone from the manifest
+    # Paid tasks whose shot was edited or removed while they generated: followed to their video,
+    # which goes to history/ ("never lose a paid video"), never created again.
+    orphans: list[PlannedTake] = field(default_factory=list)
 
     def count(self, *actions: str) -> int:
         return sum(1 for t in self.takes if t.action in actions)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing for a run to do: every take skipped, no earlier version's paid task to follow."""
+        return not self.orphans and all(t.action in SKIPS for t in self.takes)
 
     @property
     def creates(self) -> list[PlannedTake]:
@@ -121,7 +156,25 @@ def make_plan(
             takes.append(PlannedTake(spec, action, reason, state, 0.0))
     known = spec_keys if declared is None else set(declared)
     removed = sorted(k for k in view.latest if k not in known)
-    return Plan(takes, removed)
+    wanted = {t.spec.key: t.spec.fingerprint for t in takes}
+    left_out = known - spec_keys  # by --only: not this run's business
+    orphans = [_follow(state) for (shot, take, fp), state in sorted(view.states.items())
+               if state.state in PAID_UNFETCHED and (shot, take) not in left_out and wanted.get((shot, take)) != fp]
+    return Plan(takes, removed, orphans)
+
+
+def _follow(state: TakeState) -> PlannedTake:
+    request = state.request or {}
+    duration = request.get("duration") if isinstance(request.get("duration"), int) else None
+    spec = OrphanSpec(EarlierShot(state.shot, duration), state.take, state.fingerprint, request)
+    if state.state == "succeeded":
+        return PlannedTake(spec, "download only", "an earlier version's paid video, not fetched yet: "
+                                                  "it goes to history/", state, 0.0)
+    return PlannedTake(spec, "poll existing task", f"task {state.task_id} of an earlier version was paid for: "
+                                                   f"its video goes to history/", state, 0.0)
+
+
+PAID_UNFETCHED = frozenset({"submitted", "succeeded"})  # a task exists (billed once it succeeds), no video yet
 
 
 def _decide(spec, state, view, intact, retry_failed, resubmit_uncertain, endpoint) -> tuple[Action, str]:

@@ -107,8 +107,9 @@ def collect(manifest: Any, endpoint: str, out_dir: Path, *, make_thumbs: bool = 
     """Everything the page shows, from the manifest, the ledger and the videos on disk."""
     from pipeline.workflow import take_specs
 
-    events, _, _ = ledger.read(ledger.ledger_path(out_dir))
-    view = ledger.replay(events)
+    path = ledger.ledger_path(out_dir)
+    events, _, _ = ledger.read(path)
+    view = ledger.replay(events, path)
     notes: list[str] = []
     rows: list[tuple[Any, TakeRow, ledger.TakeState]] = []
     for spec in take_specs(manifest, endpoint):

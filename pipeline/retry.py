@@ -20,6 +20,16 @@ POLL_JITTER = 0.1  # up to +10% of an interval, so polls of tasks created togeth
 POLL_DEADLINE = 3600.0  # a task still unfinished after an hour is reported, not polled forever
 RATE_WINDOW = 60.0  # "requests per minute", read strictly as any 60 s window
 RATE_WINDOW_MARGIN = 1.02  # our send time is not the server's receive time
+MAX_RATE_LIMITED = 20  # rate-limit answers to one take's create before it waits for the next run
+MAX_NOT_FOUND = 3  # "no such task" answers to a query of a task we created, before it counts as failed
+MAX_EMPTY_SUCCESS = 5  # "Success" answers with no file_id before the take is left pending
+REQUEST_BUDGET = 30  # requests one take may make beyond one per poll interval of its life
+
+
+def request_budget(elapsed: float, interval: float = POLL_INTERVAL) -> int:
+    """Requests a take may have made after `elapsed` seconds (time scale 1): a tight loop against
+    a misbehaving server ends the take as pending; honest polling (one per interval) never does."""
+    return REQUEST_BUDGET + int(elapsed / max(interval, 1e-9))
 
 
 def backoff_delay(attempt: int, rng: random.Random, *, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> float:

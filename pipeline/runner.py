@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from pipeline.api import (
     MiniMaxClient,
     RateLimitError,
     ShotRejectedError,
+    TaskNotFoundError,
     TransientError,
     UncertainCreateError,
     UrlExpiredError,
@@ -61,6 +63,8 @@ class TakeResult:
     cost: float | None = None  # spent in this run (a successful task's price), None if unknown
     created: bool = False  # a task made in this run reached Success: it is billed
     queries: int = 0
+    requests: int = 0  # API requests this take made in this run (its budget: retry.request_budget)
+    began: float = 0.0  # monotonic time its work began in this run
     first_poll: float | None = None  # seconds (time scale 1) after the create's answer: when it was first asked
     scout: bool = False  # polled every interval from the start, to learn its class's generation time
 
@@ -72,6 +76,7 @@ class RunResult:
     rate_limited: int = 0
     interrupted: bool = False
     aborted: ShotsError | None = None  # AccountError or AbortError: the run stopped
+    orphans: list[TakeResult] = field(default_factory=list)  # earlier versions' paid tasks, followed
     seconds: float = 0.0
 
     def count(self, outcome: Outcome) -> int:
@@ -167,6 +172,8 @@ class Runner:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._critical: set[asyncio.Task[Any]] = set()
         self._warned_status: set[str] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        writer.on_full = self._ledger_full
         if history is None:
             history = gentime.history_from_view(view, options.time_scale)
         self.gen = gentime.GenTimes(options.poll_interval, history, scouts=options.scouts)
@@ -180,6 +187,7 @@ class Runner:
         return RunResult(results=[_initial_result(t) for t in plan.takes])
 
     async def run(self, plan: Plan) -> RunResult:
+        self._loop = asyncio.get_running_loop()
         started = time.monotonic()
         results: dict[tuple[str, int], TakeResult] = {}
         for t in plan.takes:
@@ -189,6 +197,9 @@ class Runner:
         for t in plan.takes:
             if t.action in ("poll existing task", "download only"):
                 self._spawn(self._take(t, results[t.spec.key]))
+        for t in plan.orphans:  # paid tasks of earlier versions: their videos go to history/
+            self.result.orphans.append(_initial_result(t))
+            self._spawn(self._take(t, self.result.orphans[-1]))
         dispatcher = asyncio.create_task(self._dispatch(creates, results))
         try:
             await dispatcher
@@ -239,6 +250,7 @@ class Runner:
 
     async def _take(self, planned: PlannedTake, res: TakeResult) -> None:
         spec, state = planned.spec, planned.state
+        res.began = time.monotonic()
         try:
             try:
                 if planned.creates:
@@ -259,6 +271,8 @@ class Runner:
                 await self._download(planned, task_id, file_id, res)
         except (AccountError, AbortError) as exc:
             self._abort(exc)
+        except _OverBudget as exc:
+            res.outcome, res.detail = "pending", str(exc)
         except asyncio.CancelledError:
             if res.outcome == "pending" and not res.detail:
                 res.detail = "interrupted; the next run resumes it"
@@ -268,6 +282,20 @@ class Runner:
             res.outcome, res.detail = "pending", f"unexpected error ({type(exc).__name__}: {exc}); run again"
         finally:
             self.on_phase(spec, res.outcome if res.outcome != "pending" else "pending")
+
+    def _ledger_full(self, exc: ShotsError) -> None:
+        """From the ledger's writing thread: the disk is full, stop every take (exit 3)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._abort, exc)
+
+    def _charge(self, res: TakeResult, what: str) -> None:
+        """Count one request of a take; past its budget the take stops, pending, saying why."""
+        res.requests += 1
+        elapsed = (time.monotonic() - res.began) / self.options.time_scale
+        if res.requests > retry.request_budget(elapsed, self.options.poll_interval):
+            raise _OverBudget(f"{res.requests} requests in {elapsed:.0f} s ({what}) without getting anywhere; "
+                              f"the server misbehaves: run again later to resume (no new charge)")
 
     def _abort(self, exc: ShotsError) -> None:
         if self.result.aborted is None:
@@ -298,8 +326,9 @@ class Runner:
         except InputError as exc:  # an image changed or vanished since the plan; nothing was sent
             res.outcome, res.detail = "failed", f"{exc}; fix it and run again"
             return None
-        proven_failures = 0
+        proven_failures = rate_limited = 0
         while True:
+            self._charge(res, "creates")
             try:
                 task_id = await self._send_create(planned, body)
                 if task_id is None:
@@ -307,6 +336,12 @@ class Runner:
                     return None
             except RateLimitError as exc:
                 self.result.rate_limited += 1
+                rate_limited += 1
+                if rate_limited >= retry.MAX_RATE_LIMITED:
+                    res.outcome, res.detail = "pending", (
+                        f"the server answered 'rate limited' to {rate_limited} creates in a row ({exc}); no task "
+                        f"was made: lower --rpm or run again later")
+                    return None
                 self.rate.on_rate_limited(self.accepted.recent())
                 log.info("%s: %s; slowing to %.1f creates per minute", spec.label, exc, self.rate.rate)
                 await self._sleep(retry.backoff_delay(proven_failures, self.rng, base=retry.RATE_LIMIT_BACKOFF_BASE))
@@ -370,7 +405,8 @@ class Runner:
         key = (spec.shot.id, spec.take, spec.fingerprint)
         deadline = started + retry.POLL_DEADLINE * scale
         polls = 0 if fresh else -1  # a resumed task is asked at once
-        failures = 0
+        failures = not_found = empty = 0
+        last_status = "unfinished"
         seen_running = 0.0  # seconds (time scale 1) after `started` of the last answer "not yet"
         catch_ups = 0
         learned = fresh and not scout and self.options.first_poll is None
@@ -389,7 +425,12 @@ class Runner:
                 if failures:
                     delay = max(delay, retry.backoff_delay(failures, self.rng) * scale)
                 await self._sleep(max(delay, 0.0), scaled=False)
+            if time.monotonic() > deadline:
+                res.outcome = "pending"
+                res.detail = f"task {task_id} still {last_status} after the polling deadline; run again to resume"
+                return None
             polls = max(polls, 0) + 1
+            self._charge(res, "queries")
             await self.query_limiter.acquire()
             res.queries += 1
             sent = time.monotonic()
@@ -401,6 +442,15 @@ class Runner:
                     res.outcome, res.detail = "pending", f"task {task_id}: queries keep failing ({exc}); run again to resume"
                     return None
                 continue
+            except TaskNotFoundError as exc:
+                # A task we hold an id for: one "not found" may be the server's lag, not its loss.
+                not_found += 1
+                if not_found < retry.MAX_NOT_FOUND:
+                    failures += 1
+                    continue
+                await self.writer.write(event("failed", *key, task_id=task_id, code=exc.code, reason=str(exc)))
+                res.outcome, res.detail = "failed", str(exc)
+                return None
             except ShotRejectedError as exc:
                 await self.writer.write(event("failed", *key, task_id=task_id, code=exc.code, reason=str(exc)))
                 res.outcome, res.detail = "failed", str(exc)
@@ -408,7 +458,12 @@ class Runner:
             failures = 0
             if status.status == "Success":
                 if not status.file_id:
-                    failures += 1
+                    empty += 1
+                    if empty >= retry.MAX_EMPTY_SUCCESS:
+                        res.outcome, res.detail = "pending", (
+                            f"task {task_id}: the server says Success but gives no file_id ({empty} times); "
+                            f"run again later to fetch it (no new charge)")
+                        return None
                     continue
                 gen = None
                 if fresh:  # how long it took, as far as polling can tell: in (seen_running, done]
@@ -425,13 +480,10 @@ class Runner:
                 res.outcome, res.detail = "failed", reason
                 return None
             seen_running = (sent - started) / scale
+            last_status = status.status
             if not status.known and status.status not in self._warned_status:
                 self._warned_status.add(status.status)
                 log.warning("task %s: unknown status %r; polling on until the deadline", task_id, status.status)
-            if time.monotonic() > deadline:
-                res.outcome = "pending"
-                res.detail = f"task {task_id} still {status.status} after the polling deadline; run again to resume"
-                return None
 
     async def _first_poll(self, cls: gentime.Class, started: float, res: TakeResult) -> tuple[float, bool]:
         """(seconds at time scale 1 after `started` of the first query, whether the task scouts)."""
@@ -467,19 +519,20 @@ class Runner:
         spec = planned.spec
         key = (spec.shot.id, spec.take, spec.fingerprint)
         final = self.out_dir / spec.filename
+        final.parent.mkdir(parents=True, exist_ok=True)  # history/, for an earlier version's video
         part = store.part_path(final)
         failures = 0
         async with self.download_slots:
             self.on_phase(spec, "downloading")
             while True:
                 try:
+                    self._charge(res, "downloads")
                     await self.query_limiter.acquire()
                     info = await self.client.retrieve(file_id)
-                    got = await self.client.download(info.download_url, part)
-                    expected = float(spec.shot.duration) if spec.shot.duration is not None else None
-                    await asyncio.to_thread(video.verify, part, expected)
+                    got = await self.client.download(info.download_url, part, expected_bytes=info.bytes or None)
+                    await asyncio.to_thread(video.verify, part, _duration_of(spec), expected_bytes=info.bytes or None)
                     break
-                except asyncio.CancelledError:
+                except (asyncio.CancelledError, _OverBudget):
                     part.unlink(missing_ok=True)
                     raise
                 except OSError as exc:
@@ -518,8 +571,8 @@ class Runner:
             res.cost, res.created = planned.cost, True
 
     async def _make_room(self, spec: TakeSpec, final: Path, new_sha: str) -> None:
-        """Move the video now at `final` to history/ unless it is the very same file."""
-        if not final.exists() or store.sha256_of(final) == new_sha:
+        """Move what is now at `final` (a video, or anything else) to history/ unless it is the very same file."""
+        if not os.path.lexists(final) or (final.is_file() and store.sha256_of(final) == new_sha):
             return
         owners = [s for s in self.view.files_of(spec.shot.id, spec.take) if s.file == spec.filename]
         label = owners[0].fingerprint if owners else "unrecorded"
@@ -531,6 +584,14 @@ class Runner:
 
     async def _sleep(self, seconds: float, scaled: bool = True) -> None:
         await asyncio.sleep(seconds * (self.options.time_scale if scaled else 1.0))
+
+
+class _OverBudget(Exception):
+    """A take spent its request budget (retry.request_budget): it stops, pending, with this reason."""
+
+
+def _duration_of(spec: TakeSpec) -> float | None:
+    return float(spec.shot.duration) if spec.shot.duration is not None else None
 
 
 class _Slots:

@@ -110,6 +110,9 @@ def result_text(result: RunResult, simulated: bool) -> str:
         f"{result.creates} create request(s), {result.rate_limited} rate-limited; "
         + _spend(result, simulated)
     )
+    lines += [f"earlier version of {r.spec.shot.id} take {r.spec.take} (task {r.task_id}, paid): "
+              + (f"its video is in {r.file}" if r.outcome == "done" else f"{r.outcome}: {r.detail}")
+              for r in result.orphans]
     return "\n".join(lines)
 
 
@@ -138,6 +141,11 @@ def result_json(result: RunResult, backend: str) -> dict[str, Any]:
             {"shot": r.spec.shot.id, "take": r.spec.take, "result": r.outcome, "detail": r.detail,
              "task_id": r.task_id, "file": r.file, "queries": r.queries}
             for r in result.results
+        ],
+        "earlier_versions": [
+            {"shot": r.spec.shot.id, "take": r.spec.take, "fingerprint": r.spec.fingerprint, "result": r.outcome,
+             "detail": r.detail, "task_id": r.task_id, "file": r.file}
+            for r in result.orphans
         ],
     }
 

@@ -18,7 +18,7 @@ from pipeline import gcpause, lockfile, request, store
 from pipeline.backend import SIM_STATE_DIR, Choice, endpoint_for, open_backend, resolve
 from pipeline.errors import AbortError, InputError
 from pipeline.ledger import LedgerView, LedgerWriter, RunLock
-from pipeline.plan import SKIPS, Plan, TakeSpec, budget_problem, make_plan
+from pipeline.plan import Plan, TakeSpec, budget_problem, make_plan
 from pipeline.runner import RunOptions, Runner, RunResult
 
 
@@ -168,7 +168,7 @@ async def run(
                            retry_failed=retry_failed, resubmit_uncertain=resubmit_uncertain)
         if kind == "api":  # the simulator bills nothing
             check_budget(prepared.plan, max_cost, max_cost_source)
-        if all(t.action in SKIPS for t in prepared.plan.takes):
+        if prepared.plan.idle:
             if on_start:
                 on_start(prepared, "Nothing to do: every take is up to date, failed or uncertain.")
             result = Runner.nothing_to_do(prepared.plan)
@@ -178,7 +178,7 @@ async def run(
         if write_lock_file:
             # Nothing ran: the ledger is still the one just planned from (a resume of 10,000 takes
             # would otherwise replay it and fingerprint every shot twice).
-            idle = all(t.action in SKIPS for t in prepared.plan.takes)
+            idle = prepared.plan.idle
             view = prepared.view if idle else ledgerlib.load(out_dir)
             all_specs = prepared.specs if not only else take_specs(manifest, endpoint)
             lock = lockfile.lock_path(manifest.path)

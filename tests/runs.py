@@ -70,7 +70,7 @@ def run_inprocess(manifest: Path, sim, out: Path, monkeypatch, **kwargs):
     """workflow.run against `sim`; returns (prepared, result)."""
     monkeypatch.setenv("MINIMAX_API_KEY", KEY)
     monkeypatch.setenv("MINIMAX_BASE_URL", sim.base_url)
-    option_names = {"rpm", "concurrency", "poll_interval", "seed", "query_rpm"}
+    option_names = {"rpm", "concurrency", "poll_interval", "seed", "query_rpm", "first_poll"}
     options = RunOptions(time_scale=sim.cfg.time_scale,
                          **{k: kwargs.pop(k) for k in list(kwargs) if k in option_names})
     kwargs.setdefault("write_lock_file", False)

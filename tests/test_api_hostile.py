@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import http.server
-import json
 import ssl
-import threading
 import time
 import zlib
 from contextlib import asynccontextmanager
@@ -21,6 +18,7 @@ from typing import Callable
 import httpx
 import pytest
 
+from hostile import Handler, Hostile
 from pipeline import api
 from pipeline.api import (
     DownloadError,
@@ -37,62 +35,6 @@ HALF = len(VIDEO) // 2
 QUERY = "/v1/query/video_generation"
 RETRIEVE = "/v1/files/retrieve"
 CREATE = "/v1/video_generation"
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args) -> None:  # quiet
-        pass
-
-    def _serve(self) -> None:
-        server: Hostile = self.server.hostile  # type: ignore[attr-defined]
-        server.seen.append((self.command, self.path, dict(self.headers)))
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        answer = server.routes.get(self.path.split("?")[0])
-        if answer is None:
-            self.raw(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
-            return
-        try:
-            answer(self)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client gave up: that is what some tests want
-
-    do_GET = do_POST = _serve
-
-    def raw(self, data: bytes) -> None:
-        self.wfile.write(data)
-        self.wfile.flush()
-
-
-class Hostile:
-    """A threaded HTTP server on 127.0.0.1; `routes[path](handler)` writes the raw answer."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Callable[[_Handler], None]] = {}
-        self.seen: list[tuple[str, str, dict[str, str]]] = []
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.hostile = self  # type: ignore[attr-defined]
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def json(self, path: str, body: object, *, headers: str = "") -> None:
-        """Answer `path` with HTTP 200 and `body` (bytes as they are, anything else as JSON)."""
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.routes[path] = lambda h: h.raw(
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + headers.encode()
-            + f"Content-Length: {len(data)}\r\n\r\n".encode() + data
-        )
-
-    def close(self) -> None:
-        self.stop.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -140,25 +82,25 @@ def _ok(**fields) -> dict:
 
 # -- downloads: a half file must never pass for the whole ---------------------------------------
 
-def _close_delimited_half(h: _Handler) -> None:
+def _close_delimited_half(h: Handler) -> None:
     """HTTP/1.0 style: no Content-Length, the end of the body is the end of the connection."""
     h.close_connection = True
     h.raw(b"HTTP/1.0 200 OK\r\nContent-Type: video/mp4\r\n\r\n" + VIDEO[:HALF])
 
 
-def _chunked_cut(h: _Handler) -> None:
+def _chunked_cut(h: Handler) -> None:
     """Chunked, and the connection closes before the terminating zero-size chunk."""
     h.close_connection = True
     h.raw(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nTransfer-Encoding: chunked\r\n\r\n")
     h.raw(f"{HALF:x}\r\n".encode() + VIDEO[:HALF] + b"\r\n")
 
 
-def _content_length_lies_low(h: _Handler) -> None:
+def _content_length_lies_low(h: Handler) -> None:
     """Announces half the file and sends exactly that: HTTP itself sees nothing wrong."""
     h.raw(f"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: {HALF}\r\n\r\n".encode() + VIDEO[:HALF])
 
 
-def _whole(h: _Handler) -> None:
+def _whole(h: Handler) -> None:
     h.raw(f"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: {len(VIDEO)}\r\n\r\n".encode() + VIDEO)
 
 
@@ -192,8 +134,8 @@ def test_a_download_larger_than_announced_is_refused_too(hostile, tmp_path):
 
 # -- downloads: too slow ------------------------------------------------------------------------
 
-def _dribble(server: Hostile) -> Callable[[_Handler], None]:
-    def answer(h: _Handler) -> None:
+def _dribble(server: Hostile) -> Callable[[Handler], None]:
+    def answer(h: Handler) -> None:
         h.raw(f"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: {len(VIDEO)}\r\n\r\n".encode())
         for byte in VIDEO[:200]:  # a byte every 20 ms: each read is quick, the whole would take 45 min
             if server.stop.wait(0.02):
@@ -238,7 +180,7 @@ def test_without_an_announced_size_the_content_length_sets_the_deadline(hostile,
 
 # -- downloads: content encodings ----------------------------------------------------------------
 
-def _encoded(encoding: str, data: bytes) -> Callable[[_Handler], None]:
+def _encoded(encoding: str, data: bytes) -> Callable[[Handler], None]:
     return lambda h: h.raw(
         f"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Encoding: {encoding}\r\n"
         f"Content-Length: {len(data)}\r\n\r\n".encode() + data
