@@ -386,51 +386,53 @@ class Runner:
         return task_id
 
     async def _poll(self, spec: TakeSpec, task_id: str, res: TakeResult, fresh: bool) -> str | None:
-        """Poll until Success or Fail. A task created in this run is first asked when its class's
-        learned generation time says (pipeline/gentime.py), and what it shows feeds that estimate."""
-        started = time.monotonic()  # the create's answer
+        """Poll until Success or Fail. A task created in this run is asked when its class's learned
+        generation time says (pipeline/gentime.py), and what it shows feeds that estimate."""
         cls = gentime.task_class(spec.request)
+        scout = [False]  # set by _first_poll; a scout's place is handed on however the polling ends
         self.on_phase(spec, "generating")
-        first, scout = await self._first_poll(cls, started, res) if fresh else (0.0, False)
         try:
-            return await self._poll_until_done(spec, task_id, res, fresh, cls, started, first, scout)
+            return await self._poll_until_done(spec, task_id, res, fresh, cls, scout)
         finally:
-            if scout:  # its place goes to a task still waiting for news of the class
+            if scout[0]:
                 self.gen.scout_ended(cls)
                 self._announce(cls)
 
     async def _poll_until_done(self, spec: TakeSpec, task_id: str, res: TakeResult, fresh: bool,
-                               cls: gentime.Class, started: float, first: float, scout: bool) -> str | None:
+                               cls: gentime.Class, scout: list[bool]) -> str | None:
         scale = self.options.time_scale
         key = (spec.shot.id, spec.take, spec.fingerprint)
+        started = time.monotonic()  # the create's answer
         deadline = started + retry.POLL_DEADLINE * scale
         polls = 0 if fresh else -1  # a resumed task is asked at once
-        failures = not_found = empty = 0
-        last_status = "unfinished"
+        failures = 0
         seen_running = 0.0  # seconds (time scale 1) after `started` of the last answer "not yet"
         catch_ups = 0
-        learned = fresh and not scout and self.options.first_poll is None
+        learned = fresh and self.options.first_poll is None
+        plan_first = fresh
         while True:
+            if plan_first:  # when the class's estimate (or its scouts, or the prior) says
+                first = await self._first_poll(cls, started, res, scout, capped=polls == 0)
+                # Never before the budget allows: the k-th poll at least k - 1 intervals in.
+                due = started + max(first * scale, polls * self.options.poll_interval * scale) \
+                    + retry.poll_delay(0, self.rng, first=0.0, interval=self.options.poll_interval * scale)
+                delay, plan_first = due - time.monotonic(), False
+            elif polls > 0:  # every interval; sooner once running past what its class showed
+                step, catch_up = (self.gen.next_poll(cls, (time.monotonic() - started) / scale, polls, catch_ups,
+                                                     scout[0]) if learned
+                                  else (self.options.poll_interval, False))
+                if step is None:  # nothing known of the class yet: wait for news, then plan again
+                    plan_first = True
+                    continue
+                catch_ups += catch_up
+                delay = retry.poll_delay(polls, self.rng, interval=step * scale)
+            else:
+                delay = 0.0
+            if failures:
+                delay = max(delay, retry.backoff_delay(failures, self.rng) * scale)
             if polls >= 0:
-                if polls == 0:  # `first` after the create, wherever the wait for news left us
-                    due = started + retry.poll_delay(0, self.rng, first=first * scale,
-                                                     interval=self.options.poll_interval * scale)
-                    delay = due - time.monotonic()
-                else:  # running past what its class showed: asked again sooner, as the budget allows
-                    step, catch_up = gentime.next_delay((time.monotonic() - started) / scale, polls,
-                                                        self.options.poll_interval,
-                                                        self.gen.high(cls) if learned else None, catch_ups)
-                    catch_ups += catch_up
-                    delay = retry.poll_delay(polls, self.rng, interval=step * scale)
-                if failures:
-                    delay = max(delay, retry.backoff_delay(failures, self.rng) * scale)
                 await self._sleep(max(delay, 0.0), scaled=False)
-            if time.monotonic() > deadline:
-                res.outcome = "pending"
-                res.detail = f"task {task_id} still {last_status} after the polling deadline; run again to resume"
-                return None
             polls = max(polls, 0) + 1
-            self._charge(res, "queries")
             await self.query_limiter.acquire()
             res.queries += 1
             sent = time.monotonic()
@@ -442,15 +444,6 @@ class Runner:
                     res.outcome, res.detail = "pending", f"task {task_id}: queries keep failing ({exc}); run again to resume"
                     return None
                 continue
-            except TaskNotFoundError as exc:
-                # A task we hold an id for: one "not found" may be the server's lag, not its loss.
-                not_found += 1
-                if not_found < retry.MAX_NOT_FOUND:
-                    failures += 1
-                    continue
-                await self.writer.write(event("failed", *key, task_id=task_id, code=exc.code, reason=str(exc)))
-                res.outcome, res.detail = "failed", str(exc)
-                return None
             except ShotRejectedError as exc:
                 await self.writer.write(event("failed", *key, task_id=task_id, code=exc.code, reason=str(exc)))
                 res.outcome, res.detail = "failed", str(exc)
@@ -458,12 +451,7 @@ class Runner:
             failures = 0
             if status.status == "Success":
                 if not status.file_id:
-                    empty += 1
-                    if empty >= retry.MAX_EMPTY_SUCCESS:
-                        res.outcome, res.detail = "pending", (
-                            f"task {task_id}: the server says Success but gives no file_id ({empty} times); "
-                            f"run again later to fetch it (no new charge)")
-                        return None
+                    failures += 1
                     continue
                 gen = None
                 if fresh:  # how long it took, as far as polling can tell: in (seen_running, done]
@@ -480,16 +468,22 @@ class Runner:
                 res.outcome, res.detail = "failed", reason
                 return None
             seen_running = (sent - started) / scale
-            last_status = status.status
             if not status.known and status.status not in self._warned_status:
                 self._warned_status.add(status.status)
                 log.warning("task %s: unknown status %r; polling on until the deadline", task_id, status.status)
+            if time.monotonic() > deadline:
+                res.outcome = "pending"
+                res.detail = f"task {task_id} still {status.status} after the polling deadline; run again to resume"
+                return None
 
-    async def _first_poll(self, cls: gentime.Class, started: float, res: TakeResult) -> tuple[float, bool]:
-        """(seconds at time scale 1 after `started` of the first query, whether the task scouts)."""
+    async def _first_poll(self, cls: gentime.Class, started: float, res: TakeResult, scout: list[bool],
+                          capped: bool = True) -> float:
+        """Seconds (time scale 1) after `started` to ask the task next; waits for news of its class
+        while its scouts have nothing to tell, no longer than the prior (or old ledgers' bounds)
+        unless `capped` is False (the task was asked then and was not done)."""
         if self.options.first_poll is not None:
             res.first_poll = self.options.first_poll
-            return self.options.first_poll, False
+            return self.options.first_poll
         scale = self.options.time_scale
         while True:
             plan = self.gen.first_poll(cls, (time.monotonic() - started) / scale)
@@ -498,17 +492,17 @@ class Runner:
             news = self._news.get(cls)
             if news is None:
                 news = self._news[cls] = asyncio.Event()
-            if plan.delay is None:  # nothing known yet: the class's scouts will tell
-                await news.wait()
-                continue
-            # Only "done by" bounds from old ledgers: wait for the scouts, but no longer than those.
             try:
-                await asyncio.wait_for(news.wait(), max(0.0, started + plan.delay * scale - time.monotonic()))
-            except asyncio.TimeoutError:
+                await asyncio.wait_for(news.wait(), max(0.0, started + plan.delay * scale - time.monotonic())
+                                       if capped else None)
+            except asyncio.TimeoutError:  # no news in time: asked at the prior (or the bounds)
                 plan = gentime.FirstPoll(plan.delay, "learned")
                 break
-        res.first_poll, res.scout = plan.delay, plan.scout
-        return float(plan.delay or 0.0), plan.scout
+        scout[0] = scout[0] or plan.scout
+        res.scout = scout[0]
+        if res.first_poll is None:
+            res.first_poll = plan.delay
+        return float(plan.delay or 0.0)
 
     def _announce(self, cls: gentime.Class) -> None:
         news = self._news.pop(cls, None)

@@ -61,7 +61,9 @@ def test_the_first_poll_starts_a_grid_that_passes_the_high_quantile(low, high, f
 
 @pytest.mark.parametrize("elapsed, polls, high, catch_ups, expected", [
     (12.0, 1, None, 0, (10.0, False)),  # nothing known: every interval
-    (8.0, 1, 12.0, 0, (10.0, False)),  # not yet at the high quantile
+    (1.0, 1, 12.0, 0, (10.0, False)),  # not yet at the high quantile
+    (6.7, 1, 12.0, 0, (5.3, False)),  # the next poll would step over it: lands on it
+    (6.7, 2, 12.0, 0, (13.3, False)),  # ...but not before the budget allows poll 3 (20 s in)
     (12.5, 1, 12.0, 0, (3.0, True)),  # past it: again after CATCH_UP of an interval
     (15.5, 2, 12.0, 1, (4.5, True)),  # ...but not before the budget allows poll 3 (20 s in)
     (21.0, 3, 12.0, 2, (10.0, False)),  # CATCH_UPS used up
@@ -77,7 +79,7 @@ def test_nothing_known_three_staggered_scouts_then_the_rest_wait():
     plans = [gen.first_poll(CLS) for _ in range(5)]
     assert [p.source for p in plans] == ["scout", "scout", "scout", "wait", "wait"]
     assert [p.delay for p in plans[:3]] == pytest.approx([I / 3, 2 * I / 3, I])
-    assert plans[3].delay is None
+    assert plans[3] == FirstPoll(120.0, "wait")  # for news, at most until the documented prior
     gen.scout_ended(CLS)  # a scout failed: its place goes to a waiting task
     assert gen.first_poll(CLS).source == "scout"
     assert gen.first_poll(("S2V-01", None, None)).source == "scout"  # each class learns for itself
@@ -137,6 +139,19 @@ def test_a_class_known_from_earlier_runs_sends_one_refresh_scout_per_run():
     plans = [gen.first_poll(CLS) for _ in range(4)]
     assert [p.source for p in plans] == ["scout", "learned", "learned", "learned"]
     assert [p.delay for p in plans] == pytest.approx([I / 3, 11.0, 11.0, 11.0])
+    gen.scout_ended(CLS)
+    assert gen.first_poll(CLS).source == "learned"
+
+
+def test_tasks_asked_at_the_prior_and_not_done_wait_for_news_instead_of_polling():
+    gen = GenTimes(I)
+    for _ in range(3):
+        gen.first_poll(CLS)
+    assert gen.next_poll(CLS, 120.5, 1, 0, scout=False) == (None, False)
+    assert gen.next_poll(CLS, 120.5, 1, 0, scout=True) == (I, False)  # scouts go on
+    gen.observe(Observation(CLS, 590.0, 600.0))
+    assert gen.next_poll(CLS, 130.0, 1, 0, scout=False) == (I, False)
+    assert GenTimes(I, scouts=0).next_poll(CLS, 130.0, 1, 0, scout=False) == (I, False)  # learning off
 
 
 def test_old_ledger_bounds_alone_do_not_hold_tasks_back_to_90_s():
@@ -178,29 +193,39 @@ def test_history_comes_from_the_ledger_view_new_and_old_events():
 
 
 def simulate(gens, created, *, interval=I, jitter=0.1, latency=0.05, history=(), seed=1):
-    """Per task: (seen done at, queries). Mirrors Runner._poll: scouts, waiters woken by news,
-    first polls plus up to `jitter` of an interval, later polls from gentime.next_delay."""
+    """Per task: (seen done at, queries). Mirrors Runner._poll: scouts; tasks waiting for news of
+    their class (at most until the prior); first polls plus up to `jitter` of an interval, never
+    before the budget allows; later polls from GenTimes.next_poll."""
     rng = random.Random(seed)
     gen = GenTimes(interval, history)
     n = len(gens)
     events = [(created[i], i, "plan") for i in range(n)]
     heapq.heapify(events)
-    lo, queries, seen, scout, catch_ups, polls = [0.0] * n, [0] * n, [None] * n, [False] * n, [0] * n, [0] * n
-    waiting: list[int] = []
+    lo, queries, seen, scout, catch_ups = [0.0] * n, [0] * n, [None] * n, [False] * n, [0] * n
+    waiting: set[int] = set()
+
+    def first(t, i, delay):
+        due = created[i] + delay + rng.uniform(0, jitter * interval)
+        heapq.heappush(events, (max(t, due, created[i] + queries[i] * interval), i, "poll"))
+
     while events:
         t, i, kind = heapq.heappop(events)
         elapsed = t - created[i]
         if kind == "plan":
             plan = gen.first_poll(CLS, elapsed)
             if plan.source == "wait":
-                waiting.append(i)
-                continue
-            scout[i] = plan.scout
-            first = max(t, created[i] + plan.delay + rng.uniform(0, jitter * interval))
-            heapq.heappush(events, (first, i, "poll"))
+                waiting.add(i)
+                heapq.heappush(events, (created[i] + plan.delay, i, "cap"))
+            else:
+                scout[i] = scout[i] or plan.scout
+                first(t, i, plan.delay)
+            continue
+        if kind == "cap":
+            if i in waiting:  # no news in time: asked at the cap
+                waiting.discard(i)
+                first(t, i, elapsed)
             continue
         queries[i] += 1
-        polls[i] += 1
         if elapsed + latency >= gens[i]:  # the server sees the query `latency` after it is sent
             seen[i] = t + 2 * latency
             gen.observe(Observation(CLS, lo[i], elapsed + 2 * latency))
@@ -211,10 +236,12 @@ def simulate(gens, created, *, interval=I, jitter=0.1, latency=0.05, history=(),
             waiting.clear()
             continue
         lo[i] = elapsed
-        step, caught = gentime.next_delay(elapsed + 2 * latency, polls[i], interval,
-                                          None if scout[i] else gen.high(CLS), catch_ups[i])
+        step, caught = gen.next_poll(CLS, elapsed + 2 * latency, queries[i], catch_ups[i], scout[i])
         catch_ups[i] += caught
-        heapq.heappush(events, (t + 2 * latency + step * rng.uniform(1, 1 + jitter), i, "poll"))
+        if step is None:
+            waiting.add(i)
+        else:
+            heapq.heappush(events, (t + 2 * latency + step * rng.uniform(1, 1 + jitter), i, "poll"))
     return seen, queries
 
 
@@ -253,7 +280,7 @@ def test_every_regime_near_the_lower_bound_and_within_the_query_budget(regime, n
 def test_a_second_run_starts_from_the_first_runs_observations(regime):
     gens, created, _ = draw(regime, 30, 1)
     seen, _ = simulate(gens, created)
-    history = [Observation(CLS, 0.0, s - c) for s, c in zip(seen, created)]
+    history = [Observation(CLS, 0.0, s - c) for s, c in zip(seen, created)]  # "done by" only: the worst case
     gens2, created2, bound2 = draw(regime, 30, 2)
     seen2, queries2 = simulate(gens2, created2, history=history)
     assert max(seen2) + 0.5 <= 1.10 * bound2
