@@ -405,7 +405,8 @@ class Runner:
         started = time.monotonic()  # the create's answer
         deadline = started + retry.POLL_DEADLINE * scale
         polls = 0 if fresh else -1  # a resumed task is asked at once
-        failures = 0
+        failures = not_found = empty = 0
+        last_status = "unfinished"
         seen_running = 0.0  # seconds (time scale 1) after `started` of the last answer "not yet"
         catch_ups = 0
         learned = fresh and self.options.first_poll is None
@@ -432,7 +433,12 @@ class Runner:
                 delay = max(delay, retry.backoff_delay(failures, self.rng) * scale)
             if polls >= 0:
                 await self._sleep(max(delay, 0.0), scaled=False)
+            if time.monotonic() > deadline:
+                res.outcome = "pending"
+                res.detail = f"task {task_id} still {last_status} after the polling deadline; run again to resume"
+                return None
             polls = max(polls, 0) + 1
+            self._charge(res, "queries")
             await self.query_limiter.acquire()
             res.queries += 1
             sent = time.monotonic()
@@ -444,6 +450,15 @@ class Runner:
                     res.outcome, res.detail = "pending", f"task {task_id}: queries keep failing ({exc}); run again to resume"
                     return None
                 continue
+            except TaskNotFoundError as exc:
+                # A task we hold an id for: one "not found" may be the server's lag, not its loss.
+                not_found += 1
+                if not_found < retry.MAX_NOT_FOUND:
+                    failures += 1
+                    continue
+                await self.writer.write(event("failed", *key, task_id=task_id, code=exc.code, reason=str(exc)))
+                res.outcome, res.detail = "failed", str(exc)
+                return None
             except ShotRejectedError as exc:
                 await self.writer.write(event("failed", *key, task_id=task_id, code=exc.code, reason=str(exc)))
                 res.outcome, res.detail = "failed", str(exc)
@@ -451,7 +466,12 @@ class Runner:
             failures = 0
             if status.status == "Success":
                 if not status.file_id:
-                    failures += 1
+                    empty += 1
+                    if empty >= retry.MAX_EMPTY_SUCCESS:
+                        res.outcome, res.detail = "pending", (
+                            f"task {task_id}: the server says Success but gives no file_id ({empty} times); "
+                            f"run again later to fetch it (no new charge)")
+                        return None
                     continue
                 gen = None
                 if fresh:  # how long it took, as far as polling can tell: in (seen_running, done]
@@ -468,13 +488,10 @@ class Runner:
                 res.outcome, res.detail = "failed", reason
                 return None
             seen_running = (sent - started) / scale
+            last_status = status.status
             if not status.known and status.status not in self._warned_status:
                 self._warned_status.add(status.status)
                 log.warning("task %s: unknown status %r; polling on until the deadline", task_id, status.status)
-            if time.monotonic() > deadline:
-                res.outcome = "pending"
-                res.detail = f"task {task_id} still {status.status} after the polling deadline; run again to resume"
-                return None
 
     async def _first_poll(self, cls: gentime.Class, started: float, res: TakeResult, scout: list[bool],
                           capped: bool = True) -> float:
