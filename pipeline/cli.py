@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import functools
 import json
 import logging
@@ -22,6 +23,7 @@ from pipeline.errors import (
     EXIT_INVALID,
     EXIT_OK,
     EXIT_SHOTS_FAILED,
+    InputError,
     ShotsError,
 )
 
@@ -242,12 +244,8 @@ def _settings(args: argparse.Namespace, manifest: Any) -> dict[str, Any]:
     rpm = pick("rpm", "rpm", 5.0)
     concurrency = pick("concurrency", "concurrency", None)
     if rpm <= 0:
-        from pipeline.errors import InputError
-
         raise InputError(f"--rpm must be positive, got {rpm:g}")
     if concurrency is not None and concurrency < 1:
-        from pipeline.errors import InputError
-
         raise InputError(f"--concurrency must be at least 1, got {concurrency}")
     max_cost = pick("max_cost", "max_cost", None)
     if getattr(args, "max_cost", None) is not None:
@@ -302,10 +300,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
                                 resubmit_uncertain=args.resubmit_uncertain, verify=args.verify)
     estimate = estimate_seconds(prepared.plan, settings["rpm"], settings["concurrency"])
     budget = Budget.of(prepared.plan, settings["max_cost"], settings["max_cost_source"])
-    elsewhere = workflow.ledger_elsewhere(manifest, prepared.out_dir)
-    if elsewhere is not None:
-        print(f"warning: the last run of {manifest.path} wrote to {elsewhere}, not {prepared.out_dir}; "
-              f"this plan reads {prepared.out_dir} (--out {elsewhere.parent} to read the other)", file=sys.stderr)
+    warning = workflow.outputs_warning(manifest, args.out, refuse=False)
+    if warning:
+        print(warning, file=sys.stderr)
     simulated = endpoint == backend.SIM_ENDPOINT
     if args.json:
         _print_json(summary.plan_json(prepared.plan, estimate, endpoint, out_dir=prepared.out_dir, budget=budget))
@@ -343,6 +340,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return progress[0]
 
     simulated = resolve(args.backend) == "simulator"
+    warning = workflow.outputs_warning(manifest, args.out, refuse=True)
+    if warning:
+        print(warning, file=sys.stderr)
     try:
         prepared, result, kind = asyncio.run(workflow.run(
             manifest, out_root=args.out, backend=args.backend, options=options, only=_only(args),
@@ -416,7 +416,13 @@ def cmd_repair(args: argparse.Namespace) -> int:
 def cmd_sim(args: argparse.Namespace) -> int:
     from pipeline.sim import config_from_args, serve
 
-    serve(config_from_args(args), host=args.host, port=args.port)
+    try:
+        serve(config_from_args(args), host=args.host, port=args.port)
+    except OSError as exc:
+        if exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise InputError(f"shots sim: cannot listen on {args.host}:{args.port}: {exc.strerror}; "
+                             f"choose another --port (0 picks a free one)") from None
+        raise
     return EXIT_OK
 
 

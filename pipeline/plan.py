@@ -251,8 +251,7 @@ def budget_problem(plan: Plan, max_cost: float | None, source: str) -> str | Non
                 f"cannot be bounded; declare their price under prices: in the manifest, leave them out "
                 f"with --only, or lift the budget with --max-cost none")
     if plan.known_cost > max_cost + 1e-9:
-        return (f"the plan would spend ${plan.known_cost:.2f} on {len(plan.creates)} new task(s), "
-                f"over {source}; nothing was submitted")
+        return f"the plan would spend ${plan.known_cost:.2f} on {len(plan.creates)} new task(s), over {source}"
     return None
 
 

@@ -62,6 +62,7 @@ class TakeResult:
     file: str | None = None
     cost: float | None = None  # spent in this run (a successful task's price), None if unknown
     created: bool = False  # a task made in this run reached Success: it is billed
+    task_made: bool = False  # a create in this run answered a task id: billed once it succeeds
     queries: int = 0
     requests: int = 0  # API requests this take made in this run (its budget: retry.request_budget)
     began: float = 0.0  # monotonic time its work began in this run
@@ -91,6 +92,11 @@ class RunResult:
     @property
     def spent(self) -> float:
         return sum(r.cost or 0.0 for r in self.results if r.created)
+
+    @property
+    def generating(self) -> list[TakeResult]:
+        """Takes whose task this run created but did not see finish: billed when they do."""
+        return [r for r in self.results if r.task_made and not r.created and r.outcome == "pending"]
 
     @property
     def unpriced(self) -> int:
@@ -360,7 +366,7 @@ class Runner:
                 res.outcome, res.detail = "failed", str(exc)
                 return None
             self.rate.on_success()
-            res.task_id = task_id
+            res.task_id, res.task_made, res.cost = task_id, True, planned.cost
             return task_id
 
     async def _create_once(self, planned: PlannedTake, body: dict[str, Any]) -> str:
@@ -577,7 +583,7 @@ class Runner:
             bytes=got.bytes, sha256=got.sha256, mtime_ns=mtime_ns,
         ))
         res.outcome, res.file, res.task_id = "done", spec.filename, task_id
-        res.detail = f"{spec.filename} ({got.bytes / 1e6:.1f} MB)"
+        res.detail = f"{spec.filename} ({store.human_size(got.bytes)})"
         if planned.creates:
             res.cost, res.created = planned.cost, True
 

@@ -32,6 +32,15 @@ def default_root(manifest_path: Path) -> Path:
     return start / OUTPUTS
 
 
+def human_size(n: int) -> str:
+    """'812 bytes', '21 KB', '3.4 MB': never '0.0 MB' for a small video."""
+    if n < 1000:
+        return f"{n} bytes"
+    if n < 1_000_000:
+        return f"{n / 1000:.0f} KB"
+    return f"{n / 1e6:.1f} MB"
+
+
 def part_path(final: Path) -> Path:
     return final.with_name(final.name + PART_SUFFIX)
 

@@ -73,7 +73,10 @@ def budget_line(plan: Plan, budget: Budget, simulated: bool) -> str:
 
 
 def removed_notes(plan: Plan) -> list[str]:
-    return [f"note: {shot} take {take} is in the ledger but no longer in the manifest (left untouched)"
+    followed = {(t.state.shot, t.state.take) for t in plan.orphans}
+    return [f"note: {shot} take {take} is in the ledger but no longer in the manifest ("
+            + ("its paid task is followed; the video goes to history/)" if (shot, take) in followed
+               else "left untouched)")
             for shot, take in plan.removed]
 
 
@@ -110,7 +113,14 @@ def result_text(result: RunResult, simulated: bool) -> str:
         f"{result.creates} create request(s), {result.rate_limited} rate-limited; "
         + _spend(result, simulated)
     )
-    lines += [f"earlier version of {r.spec.shot.id} take {r.spec.take} (task {r.task_id}, paid): "
+    generating = result.generating
+    if generating:
+        cost = money(sum(r.cost or 0.0 for r in generating))
+        billed = "would be billed" if simulated else "are billed"
+        lines.append(f"{len(generating)} task(s) created in this run are still generating: they {billed} when they "
+                     f"finish ({cost}); run the same command again to fetch them, never to pay again")
+    paid = "" if simulated else ", paid"
+    lines += [f"earlier version of {r.spec.shot.id} take {r.spec.take} (task {r.task_id}{paid}): "
               + (f"its video is in {r.file}" if r.outcome == "done" else f"{r.outcome}: {r.detail}")
               for r in result.orphans]
     return "\n".join(lines)
@@ -173,6 +183,6 @@ def status_text(rows: list[dict[str, Any]]) -> str:
     body = [[r["shot"], str(r["take"]), r["state"] + (" (damaged)" if r.get("damaged") else ""),
              r["task_id"] or "-", r["file"] or "-", money(r["cost"]) if r["state"] != "new" else "-",
              r.get("damaged") or r["last_error"] or ""] for r in rows]
-    counts = Counter(r["state"] for r in rows)
+    counts = Counter(r["state"] + (" (damaged)" if r.get("damaged") else "") for r in rows)
     return table(body, ["shot", "take", "state", "task", "file", "cost", "last error"]) + "\n\n" + \
         ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))

@@ -83,18 +83,29 @@ def check_videos(manifest: Any, out_dir: Path, specs: list[TakeSpec], view: Ledg
     return problems
 
 
-def ledger_elsewhere(manifest: Any, out_dir: Path) -> Path | None:
-    """The output folder the manifest's lock file says its last run used, when that is not
-    `out_dir` and holds a ledger: running here would create (and pay for) finished takes again."""
+def outputs_warning(manifest: Any, out_root: Path | None, *, refuse: bool) -> str | None:
+    """A folder with no results yet, while this manifest's results are elsewhere (the folder its
+    lock file recorded, or its default one): a run there would create and pay for every finished
+    take again. With `refuse` and no --out, that is an InputError; otherwise a warning to print."""
+    out_dir = output_dir(out_root, manifest)
+    if ledgerlib.ledger_path(out_dir).exists():
+        return None
     recorded = lockfile.recorded_out_dir(lockfile.lock_path(manifest.path))
-    if recorded is None:
+    others = []
+    for folder in (recorded, output_dir(None, manifest)):
+        if folder is not None and folder.resolve() != out_dir.resolve() and folder not in others \
+                and ledgerlib.ledger_path(folder).exists():
+            others.append(folder)
+    if not others:
         return None
-    try:
-        if recorded.resolve() == out_dir.resolve():
-            return None
-    except OSError:
-        return None
-    return recorded if ledgerlib.ledger_path(recorded).exists() else None
+    where = " and ".join(str(f) for f in others)
+    if refuse and out_root is None:
+        move = f", or move that folder to {out_dir}" if not out_dir.exists() else ""
+        raise InputError(f"{manifest.path}: {out_dir} holds no results yet, but this manifest's are in {where}; "
+                         f"a run here would create, and pay for, its finished takes again. Resume there with "
+                         f"--out {others[0].parent}{move}")
+    return (f"warning: {out_dir} holds no results yet, but this manifest's are in {where}: "
+            f"a run here creates (and pays for) every take again")
 
 
 def prepare(
@@ -126,7 +137,7 @@ def check_budget(plan: Plan, max_cost: float | None, source: str | None = None) 
         return
     problem = budget_problem(plan, max_cost, source or f"--max-cost {max_cost:g}")
     if problem is not None:
-        raise AbortError(problem)
+        raise AbortError(f"{problem}; nothing was submitted")
 
 
 async def run(
@@ -150,13 +161,6 @@ async def run(
     no connection and starts no simulator.
     """
     out_dir = output_dir(out_root, manifest)
-    elsewhere = ledger_elsewhere(manifest, out_dir)
-    if elsewhere is not None and out_root is None:
-        raise InputError(
-            f"{manifest.path}: its last run wrote to {elsewhere} (recorded in {lockfile.lock_path(manifest.path).name}), "
-            f"not {out_dir}; a run here would create, and pay for, its finished takes again. "
-            f"Resume there with --out {elsewhere.parent}, or move that folder to {out_dir}"
-        )
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

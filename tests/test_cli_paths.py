@@ -75,24 +75,35 @@ def test_a_manifest_with_no_project_keeps_outputs_beside_it(tmp_path, capsys):
 def test_a_ledger_recorded_elsewhere_is_never_silently_ignored(sim, tmp_path, capsys):
     manifest = project(tmp_path, t2v_shots(1))
     other = tmp_path / "other-outputs"
-    done = subprocess.run(shots_cmd("run", str(manifest), "--rpm", "600", "--out", str(other),
-                                    "--time-scale", str(sim.cfg.time_scale)),
-                          env=cli_env(sim), cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    # The default folder is the project's outputs/; the lock file says the ledger is elsewhere.
-    refused = subprocess.run(shots_cmd("run", str(manifest), "--time-scale", str(sim.cfg.time_scale)),
-                             env=cli_env(sim), cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    scale = ["--time-scale", str(sim.cfg.time_scale)]
+
+    def shots(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(shots_cmd(*args), env=cli_env(sim), cwd=tmp_path, capture_output=True, text=True,
+                              timeout=120)
+
+    assert shots("run", str(manifest), "--rpm", "600", "--out", str(other), *scale).returncode == 0
+    # The default folder (the project's outputs/) has no results; the lock file says they are elsewhere.
+    refused = shots("run", str(manifest), *scale)
     assert refused.returncode == 2
     assert f"--out {other}" in refused.stderr and "pay" in refused.stderr
     assert sim.stats()["requests"].get("create", 0) == 1  # nothing new was created
-    assert not (tmp_path / "project" / "outputs" / "test-run" / "ledger.jsonl").exists()
+    default = tmp_path / "project" / "outputs" / "test-run"
+    assert not (default / "ledger.jsonl").exists()
     assert main(["plan", str(manifest)]) == 0
-    assert f"wrote to {other / 'test-run'}" in capsys.readouterr().err
+    assert f"this manifest's are in {other / 'test-run'}" in capsys.readouterr().err
     # Naming it resumes there, with nothing to do.
-    again = subprocess.run(shots_cmd("run", str(manifest), "--out", str(other), "--json",
-                                     "--time-scale", str(sim.cfg.time_scale)),
-                           env=cli_env(sim), cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    again = shots("run", str(manifest), "--out", str(other), "--json", *scale)
     assert again.returncode == 0 and json.loads(again.stdout)["creates"] == 0
+
+    # Once the default folder has results of its own, a trial run elsewhere blocks nothing...
+    assert shots("run", str(manifest), "--out", str(tmp_path / "project" / "outputs"), "--rpm", "600",
+                 *scale).returncode == 0
+    assert shots("run", str(manifest), "--out", str(other), *scale).returncode == 0  # the lock records `other`
+    plain = shots("run", str(manifest), "--json", *scale)
+    assert plain.returncode == 0 and json.loads(plain.stdout)["creates"] == 0
+    # ...and an explicit --out to a fresh folder goes ahead, saying what it will pay for again.
+    fresh = shots("run", str(manifest), "--out", str(tmp_path / "fresh"), "--json", *scale)
+    assert fresh.returncode == 0 and "holds no results yet" in fresh.stderr
 
 
 # -- --json: one document, errors included ---------------------------------------------------------
@@ -286,3 +297,17 @@ def test_an_uncertain_take_says_a_billed_task_may_exist_once(tmp_path, capsys):
     page = report.write_report(load_manifest(manifest), "simulator", folder).read_text(encoding="utf-8")
     reason = page[page.index("answer was lost (timeout)"):]
     assert reason[:reason.index("<")].count("a billed task may exist") == 1
+
+
+def test_shots_sim_on_a_taken_port_is_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(shots_cmd("sim", "--port", str(port)), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"Error: shots sim: cannot listen on 127.0.0.1:{port}: Address already in use; "
+        f"choose another --port (0 picks a free one)"]

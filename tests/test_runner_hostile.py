@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from hostile import Hostile
-from pipeline import ledger, request, workflow
+from pipeline import ledger, request, summary, workflow
 from pipeline.errors import AbortError
 from pipeline.ledger import LedgerFullError, LedgerWriter
 from pipeline.manifest import load
@@ -129,6 +129,9 @@ def test_paid_tasks_of_edited_and_removed_shots_are_followed_to_history(sim, api
         assert state.state == "downloaded" and state.file.startswith("history/")
         assert (out / state.file).is_file()
     assert sim.stats()["requests"]["create"] == 3 + 1  # 3 from the first run, 1 now: nothing paid twice
+    assert summary.removed_notes(prepared.plan) == [
+        "note: s003 take 1 is in the ledger but no longer in the manifest (its paid task is followed; "
+        "the video goes to history/)"]
     again = workflow.prepare(load(manifest), workflow.endpoint_for("api"), tmp_path / "o")
     assert again.plan.idle  # the followed videos are known now: nothing more to follow
 
@@ -214,3 +217,22 @@ def test_a_disk_that_fills_mid_run_stops_it_with_exit_3_and_loses_no_paid_task(s
     view = ledger.load(out / "test-run")
     assert paid <= {s.task_id for s in view.states.values() if s.state == "downloaded"}
     assert sim.stats()["requests"]["create"] - creates_before == 12 - len(paid)
+
+
+def test_tasks_still_generating_when_the_run_ends_are_said_to_be_billed(server, tmp_path, monkeypatch):
+    from pipeline import retry, summary
+
+    monkeypatch.setattr(retry, "POLL_DEADLINE", 5.0)  # 5 ms at this time scale: the run ends, the task goes on
+    server.json(QUERY, ok(task_id="t1", status="Processing"))
+    manifest = write_manifest(tmp_path, t2v_shots(1))
+    _, result = run_inprocess(manifest, as_sim(server), tmp_path / "o", monkeypatch, rpm=600, first_poll=0)
+    (take,) = result.results
+    assert take.outcome == "pending" and take.task_made and result.spent == 0
+    text = summary.result_text(result, simulated=False)
+    assert "1 task(s) created in this run are still generating: they are billed when they finish ($0.28)" in text
+
+
+def test_sizes_are_never_zero_point_zero_mb():
+    from pipeline.store import human_size
+
+    assert [human_size(n) for n in (812, 13_400, 999_499, 3_400_000)] == ["812 bytes", "13 KB", "999 KB", "3.4 MB"]

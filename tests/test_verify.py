@@ -34,6 +34,8 @@ def test_status_and_run_verify_find_and_refetch_a_rotten_video(sim, tmp_path, mo
     rot(folder / "s002.mp4")
     assert main(["status", str(manifest), "--out", str(out)]) == 0  # the quick check trusts size and mtime
     capsys.readouterr()
+    assert main(["status", str(manifest), "--out", str(out), "--verify"]) == 1
+    assert "1 downloaded, 1 downloaded (damaged)" in capsys.readouterr().out
     assert main(["status", str(manifest), "--out", str(out), "--verify", "--json"]) == 1
     rows = {r["shot"]: r for r in json.loads(capsys.readouterr().out)["takes"]}
     assert rows["s001"]["damaged"] is None and "sha256 differs" in rows["s002"]["damaged"]
