@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import os
 import ssl
+import subprocess
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -111,3 +114,29 @@ def image_bytes(width: int, height: int, fmt: str = "PNG") -> bytes:
 def data_url():
     """data_url(width, height, fmt='PNG') -> a Base64 data URL of a picture made by Pillow."""
     return lambda width, height, fmt="PNG": to_data_url(image_bytes(width, height, fmt))
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MB tmpfs, to fill up: needs root and mount (CI runs as root); skipped where they are not."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(folder: Path) -> Path:
+    """Take every free byte of the file system under `folder`."""
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    return filler

@@ -65,17 +65,6 @@ def test_a_kill_between_a_create_answer_and_its_ledger_line_is_reported_not_lost
     assert again.returncode == 1 and json.loads(again.stdout)["creates"] == 0
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip()}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
 @pytest.mark.parametrize("kill_after", ["submitted", "succeeded", "downloaded"])
 def test_kills_on_a_disk_that_fills_up_lose_no_paid_task(sim_factory, small_disk, tmp_path, kill_after):
     sim = sim_factory(time_scale=SCALE)
