@@ -168,25 +168,26 @@ def _damaged(path: Path, number: int, problem: str) -> LedgerError:
     )
 
 
-_ID = (str, int)
-_NUMBER = (int, float)
-# Per take event: the fields the fold reads, and their types (optional ones only when present).
-_REQUIRED: dict[str, tuple[tuple[str, Any], ...]] = {
+_ID = frozenset({str, int})
+_NUMBER = frozenset({int, float})
+# Per take event: the fields the fold reads, and their exact types (bool is not a number here).
+_REQUIRED: dict[str, tuple[tuple[str, frozenset[type]], ...]] = {
     "submitted": (("task_id", _ID),),
     "succeeded": (("file_id", _ID),),
-    "downloaded": (("file", str), ("bytes", int), ("sha256", str)),
-    "archived": (("to", str),),
+    "downloaded": (("file", frozenset({str})), ("bytes", frozenset({int})), ("sha256", frozenset({str}))),
+    "archived": (("to", frozenset({str})),),
 }
-_OPTIONAL: tuple[tuple[str, Any], ...] = (
-    ("t", _NUMBER), ("task_id", _ID), ("file_id", _ID), ("cost", _NUMBER), ("code", (int, str)),
-    ("reason", str), ("req", dict), ("mtime_ns", int), ("gen", list), ("final", bool),
-)
+_TYPES: dict[str, frozenset[type]] = {  # any field, when present and not null
+    "t": _NUMBER, "task_id": _ID, "file_id": _ID, "cost": _NUMBER, "code": _ID, "reason": frozenset({str}),
+    "req": frozenset({dict}), "mtime_ns": frozenset({int}), "gen": frozenset({list}), "final": frozenset({bool}),
+    "file": frozenset({str}), "bytes": frozenset({int}), "sha256": frozenset({str}), "to": frozenset({str}),
+}
 
 
 def event_problem(event: Any) -> str | None:
     """What is wrong with the shape of one ledger event, or None. A line that is valid JSON can
     still not be an event the fold can use: a misspelt or missing field, a wrong type."""
-    if not isinstance(event, dict) or not isinstance(event.get("e"), str):
+    if type(event) is not dict or type(event.get("e")) is not str:
         return "not a ledger event"
     version = event.get("v", FORMAT_VERSION)
     if type(version) is not int:
@@ -198,12 +199,11 @@ def event_problem(event: Any) -> str | None:
     if type(shot) is not str or not shot or type(take) is not int or take < 1 or type(fp) is not str or not fp:
         return f"'{kind}' event without a valid shot, take and fp"
     for name, kinds in _REQUIRED.get(kind, ()):
-        value = event.get(name)
-        if not isinstance(value, kinds) or isinstance(value, bool):
-            return f"'{kind}' event with {'no' if value is None else 'a wrong'} field '{name}'"
-    for name, kinds in _OPTIONAL:
-        value = event.get(name)
-        if value is not None and (not isinstance(value, kinds) or (isinstance(value, bool) and kinds is not bool)):
+        if type(event.get(name)) not in kinds:
+            return f"'{kind}' event with {'no' if event.get(name) is None else 'a wrong'} field '{name}'"
+    for name, value in event.items():
+        kinds = _TYPES.get(name)
+        if kinds is not None and value is not None and type(value) not in kinds:
             return f"'{kind}' event with a wrong field '{name}' ({type(value).__name__})"
     return None
 
