@@ -398,13 +398,13 @@ def repair(out_dir: Path) -> tuple[int, list[int], Path | None]:
         except ValueError:
             damaged.append((number, raw))
             continue
+        version = ev.get("v", FORMAT_VERSION) if isinstance(ev, dict) else FORMAT_VERSION
+        if type(version) is int and version > FORMAT_VERSION:
+            raise LedgerError(f"{path}:{number}: ledger format {version} is newer than this shots; upgrade shots "
+                              f"instead of repairing")
         if event_problem(ev) is not None:
             damaged.append((number, raw))
             continue
-        version = ev.get("v", FORMAT_VERSION)
-        if version > FORMAT_VERSION:
-            raise LedgerError(f"{path}:{number}: ledger format {version} is newer than this shots; upgrade shots "
-                              f"instead of repairing")
         kept.append(raw)
     if not damaged:
         return len(kept), [], None
@@ -497,9 +497,17 @@ class LedgerWriter:
 
     def write_now(self, *events: dict[str, Any]) -> None:
         """Synchronous append + fsync, for the few events outside the event loop."""
+        self._refuse_new_spending(events)
         self._write(b"".join(_encode(e) for e in events))
 
+    def _refuse_new_spending(self, events: Iterable[dict[str, Any]]) -> None:
+        """Once the disk is full, no new intent (nothing new is paid for); the answers of creates
+        already in flight are still written, into what the reserve gave back."""
+        if self.full is not None and any(e.get("e") == "intent" for e in events):
+            raise self.full
+
     async def write(self, *events: dict[str, Any]) -> None:
+        self._refuse_new_spending(events)
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         self._pending.append((b"".join(_encode(e) for e in events), done))
@@ -517,14 +525,14 @@ class LedgerWriter:
                 for _, fut in batch:
                     if not fut.done():
                         fut.set_exception(exc if isinstance(exc, Exception) else OSError(str(exc)))
-                raise
+                if not isinstance(exc, Exception):
+                    raise
+                continue  # what was queued meanwhile is still tried: it may be a paid task's id
             for _, fut in batch:
                 if not fut.done():
                     fut.set_result(None)
 
     def _write(self, data: bytes) -> None:
-        if self.full is not None:
-            raise self.full
         start = os.fstat(self._fd).st_size
         try:
             self._append(data)
@@ -532,6 +540,8 @@ class LedgerWriter:
         except OSError as exc:
             os.ftruncate(self._fd, start)  # no torn line: the events are written whole or not at all
             reason = exc.strerror or str(exc)
+            if self.full is not None:  # the reserve is spent already
+                raise self.full from exc
             if exc.errno not in _DISK_FULL:
                 self._set_full(LedgerFullError(f"cannot write the ledger {self.path}: {reason}; the run "
                                                f"stopped, everything recorded before is safe; fix it and run again"))

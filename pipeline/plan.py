@@ -159,8 +159,16 @@ def make_plan(
     wanted = {t.spec.key: t.spec.fingerprint for t in takes}
     left_out = known - spec_keys  # by --only: not this run's business
     orphans = [_follow(state) for (shot, take, fp), state in sorted(view.states.items())
-               if state.state in PAID_UNFETCHED and (shot, take) not in left_out and wanted.get((shot, take)) != fp]
+               if state.state in PAID_UNFETCHED and (shot, take) not in left_out and wanted.get((shot, take)) != fp
+               and _made_on(state, endpoint)]
     return Plan(takes, removed, orphans)
+
+
+def _made_on(state: TakeState, endpoint: str | None) -> bool:
+    """Whether a take's task was made on this endpoint: only there can it be asked for (the
+    simulator does not know the real API's tasks, and must never call them failed)."""
+    return endpoint is not None and state.request is not None and \
+        request.fingerprint(state.request, endpoint) == state.fingerprint
 
 
 def _follow(state: TakeState) -> PlannedTake:

@@ -152,11 +152,14 @@ def test_a_full_disk_never_tears_the_line_that_holds_a_task_id(small_disk):
         writer.write_now(ledger.event("submitted", f"s{written:04d}", 1, "f" * 16, task_id=f"paid-{written}"))
         assert written < 100_000
     with pytest.raises(LedgerFullError, match="disk .* is full"):
-        writer.write_now(ledger.event("intent", "next", 1, "e" * 16, req={}, cost=0.28))
+        writer.write_now(ledger.event("intent", "next", 1, "e" * 16, req={}, cost=0.28))  # nothing new is paid for
+    # ...but the answer of a create already in flight is still written, into what the reserve gave back.
+    writer.write_now(ledger.event("submitted", "in-flight", 1, "d" * 16, task_id="paid-in-flight"))
+    written += 1
     writer.close()
     assert len(told) == 1
     view = ledger.load(out)
-    assert {s.task_id for s in view.states.values()} == {f"paid-{n}" for n in range(1, written + 1)}
+    assert {s.task_id for s in view.states.values()} == {f"paid-{n}" for n in range(1, written)} | {"paid-in-flight"}
     assert not view.torn_tail and ledger.ledger_path(out).read_bytes().endswith(b"\n")
 
 
@@ -212,3 +215,48 @@ def test_sizes_are_never_zero_point_zero_mb():
     from pipeline.store import human_size
 
     assert [human_size(n) for n in (812, 13_400, 999_499, 3_400_000)] == ["812 bytes", "13 KB", "999 KB", "3.4 MB"]
+
+
+def test_a_ledger_write_that_fails_does_not_strand_the_ones_queued_behind_it(tmp_path, monkeypatch):
+    import asyncio
+
+    writer = LedgerWriter(ledger.ledger_path(tmp_path))
+    real_write, calls = writer._write, []
+
+    def fail_first(data: bytes) -> None:
+        calls.append(data)
+        if len(calls) == 1:
+            raise OSError(5, "Input/output error")
+        real_write(data)
+
+    monkeypatch.setattr(writer, "_write", fail_first)
+
+    async def both():
+        first = asyncio.ensure_future(writer.write(ledger.event("submitted", "a", 1, "f" * 16, task_id="1")))
+        await asyncio.sleep(0)  # the first batch is on its way to the writing thread
+        second = asyncio.ensure_future(writer.write(ledger.event("submitted", "b", 1, "f" * 16, task_id="2")))
+        return await asyncio.wait_for(asyncio.gather(first, second, return_exceptions=True), 10)
+
+    first, second = asyncio.run(both())
+    writer.close()
+    assert isinstance(first, OSError) and second is None
+    assert ledger.load(tmp_path).get("b", 1, "f" * 16).task_id == "2"
+
+
+def test_a_keyless_run_never_follows_the_real_apis_tasks(tmp_path):
+    from pipeline.ledger import LedgerView, TakeState
+    from pipeline.plan import make_plan
+
+    manifest = write_manifest(tmp_path, t2v_shots(1))
+    api = "https://api.minimax.io"
+    (spec_api,) = workflow.take_specs(load(manifest), api)
+    (spec_sim,) = workflow.take_specs(load(manifest), "simulator")
+    paid = TakeState("s001", 1, spec_api.fingerprint, "submitted", task_id="real-1", request=spec_api.request)
+    view = LedgerView(states={("s001", 1, spec_api.fingerprint): paid}, latest={("s001", 1): spec_api.fingerprint})
+    assert make_plan([spec_sim], view, lambda s: None, endpoint="simulator").orphans == []
+    # On its own endpoint, a paid task of an earlier version is followed.
+    shots = t2v_shots(1)
+    shots[0]["prompt"] = "Edited."
+    write_manifest(tmp_path, shots)
+    (edited,) = workflow.take_specs(load(manifest), api)
+    assert [o.state.task_id for o in make_plan([edited], view, lambda s: None, endpoint=api).orphans] == ["real-1"]
