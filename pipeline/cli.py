@@ -300,7 +300,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
                                 resubmit_uncertain=args.resubmit_uncertain, verify=args.verify)
     estimate = estimate_seconds(prepared.plan, settings["rpm"], settings["concurrency"])
     budget = Budget.of(prepared.plan, settings["max_cost"], settings["max_cost_source"])
-    warning = workflow.outputs_warning(manifest, args.out, refuse=False)
+    warning = workflow.outputs_warning(manifest, args.out, endpoint, refuse=False)
     if warning:
         print(warning, file=sys.stderr)
     simulated = endpoint == backend.SIM_ENDPOINT
@@ -314,7 +314,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from pipeline import summary, workflow
-    from pipeline.backend import resolve
+    from pipeline.backend import endpoint_for, resolve
     from pipeline.plan import SKIPS, budget_problem
     from pipeline.manifestcache import load
     from pipeline.progress import Progress
@@ -340,7 +340,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return progress[0]
 
     simulated = resolve(args.backend) == "simulator"
-    warning = workflow.outputs_warning(manifest, args.out, refuse=True)
+    warning = workflow.outputs_warning(manifest, args.out, endpoint_for(args.backend), refuse=True)
     if warning:
         print(warning, file=sys.stderr)
     try:

@@ -83,10 +83,11 @@ def check_videos(manifest: Any, out_dir: Path, specs: list[TakeSpec], view: Ledg
     return problems
 
 
-def outputs_warning(manifest: Any, out_root: Path | None, *, refuse: bool) -> str | None:
-    """A folder with no results yet, while this manifest's results are elsewhere (the folder its
-    lock file recorded, or its default one): a run there would create and pay for every finished
-    take again. With `refuse` and no --out, that is an InputError; otherwise a warning to print."""
+def outputs_warning(manifest: Any, out_root: Path | None, endpoint: str, *, refuse: bool) -> str | None:
+    """A folder with no results yet, while this manifest's results for `endpoint` are elsewhere
+    (the folder its lock file recorded, or its default one): a run there would create and pay for
+    every finished take again. With `refuse` and no --out, that is an InputError; otherwise a
+    warning to print."""
     out_dir = output_dir(out_root, manifest)
     if ledgerlib.ledger_path(out_dir).exists():
         return None
@@ -94,7 +95,7 @@ def outputs_warning(manifest: Any, out_root: Path | None, *, refuse: bool) -> st
     others = []
     for folder in (recorded, output_dir(None, manifest)):
         if folder is not None and folder.resolve() != out_dir.resolve() and folder not in others \
-                and ledgerlib.ledger_path(folder).exists():
+                and _holds_results(folder, manifest, endpoint):
             others.append(folder)
     if not others:
         return None
@@ -106,6 +107,16 @@ def outputs_warning(manifest: Any, out_root: Path | None, *, refuse: bool) -> st
                          f"--out {others[0].parent}{move}")
     return (f"warning: {out_dir} holds no results yet, but this manifest's are in {where}: "
             f"a run here creates (and pays for) every take again")
+
+
+def _holds_results(folder: Path, manifest: Any, endpoint: str) -> bool:
+    """Whether a folder's ledger has a task of this manifest made on `endpoint` (a simulator
+    previz elsewhere saves nothing a real run would pay for again)."""
+    if not ledgerlib.ledger_path(folder).exists():
+        return False
+    made = {(s.shot.id, s.take, s.fingerprint) for s in take_specs(manifest, endpoint)}
+    view = ledgerlib.load(folder)
+    return any(key in made and state.task_id for key, state in view.states.items())
 
 
 def prepare(

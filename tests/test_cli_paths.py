@@ -72,7 +72,7 @@ def test_a_manifest_with_no_project_keeps_outputs_beside_it(tmp_path, capsys):
     assert code == 0 and doc["out_dir"] == str(loose / "outputs" / "test-run")
 
 
-def test_a_ledger_recorded_elsewhere_is_never_silently_ignored(sim, tmp_path, capsys):
+def test_a_ledger_recorded_elsewhere_is_never_silently_ignored(sim, tmp_path, capsys, monkeypatch):
     manifest = project(tmp_path, t2v_shots(1))
     other = tmp_path / "other-outputs"
     scale = ["--time-scale", str(sim.cfg.time_scale)]
@@ -89,6 +89,8 @@ def test_a_ledger_recorded_elsewhere_is_never_silently_ignored(sim, tmp_path, ca
     assert sim.stats()["requests"].get("create", 0) == 1  # nothing new was created
     default = tmp_path / "project" / "outputs" / "test-run"
     assert not (default / "ledger.jsonl").exists()
+    monkeypatch.setenv("MINIMAX_API_KEY", KEY)  # the results elsewhere were made on this endpoint
+    monkeypatch.setenv("MINIMAX_BASE_URL", sim.base_url)
     assert main(["plan", str(manifest)]) == 0
     assert f"this manifest's are in {other / 'test-run'}" in capsys.readouterr().err
     # Naming it resumes there, with nothing to do.
@@ -311,3 +313,16 @@ def test_shots_sim_on_a_taken_port_is_one_line(tmp_path):
     assert done.stderr.strip().splitlines() == [
         f"Error: shots sim: cannot listen on 127.0.0.1:{port}: Address already in use; "
         f"choose another --port (0 picks a free one)"]
+
+
+def test_a_keyless_trial_elsewhere_does_not_block_a_real_run(sim, tmp_path):
+    manifest = project(tmp_path, t2v_shots(1))
+    keyless_env = {k: v for k, v in os.environ.items() if not k.startswith("MINIMAX_")}
+    trial = subprocess.run(shots_cmd("run", str(manifest), "--out", str(tmp_path / "trial")), env=keyless_env,
+                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert trial.returncode == 0, trial.stderr
+    # The simulator's videos save nothing a keyed run would pay for again: nothing to refuse.
+    real = subprocess.run(shots_cmd("run", str(manifest), "--rpm", "600", "--time-scale", str(sim.cfg.time_scale)),
+                          env=cli_env(sim), cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert real.returncode == 0, real.stderr
+    assert "holds no results yet" not in real.stderr
