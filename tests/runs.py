@@ -66,10 +66,15 @@ def write_manifest(folder: Path, shots: list[dict], name: str = "test-run", **se
     return path
 
 
-def run_inprocess(manifest: Path, sim, out: Path, monkeypatch, **kwargs):
-    """workflow.run against `sim`; returns (prepared, result)."""
+def point_at(sim, monkeypatch) -> None:
+    """Point this process's client at `sim`, as a user does: MINIMAX_API_KEY and MINIMAX_BASE_URL."""
     monkeypatch.setenv("MINIMAX_API_KEY", KEY)
     monkeypatch.setenv("MINIMAX_BASE_URL", sim.base_url)
+
+
+def run_inprocess(manifest: Path, sim, out: Path, monkeypatch, **kwargs):
+    """workflow.run against `sim`; returns (prepared, result)."""
+    point_at(sim, monkeypatch)
     option_names = {"rpm", "concurrency", "poll_interval", "seed", "query_rpm", "first_poll"}
     options = RunOptions(time_scale=sim.cfg.time_scale,
                          **{k: kwargs.pop(k) for k in list(kwargs) if k in option_names})

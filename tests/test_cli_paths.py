@@ -15,7 +15,7 @@ from pipeline.cli import main
 from pipeline.errors import InputError
 from pipeline.manifest import load
 
-from runs import KEY, cli_env, make_image, run_inprocess, shots_cmd, t2v_shots, write_manifest
+from runs import KEY, cli_env, make_image, point_at, run_inprocess, shots_cmd, t2v_shots, write_manifest
 
 
 def project(tmp_path: Path, shots: list[dict], **settings) -> Path:
@@ -112,8 +112,7 @@ def test_a_ledger_recorded_elsewhere_is_never_silently_ignored(sim, tmp_path, ca
 
 
 def test_run_json_is_one_document_even_with_removed_shots(sim, tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("MINIMAX_API_KEY", KEY)
-    monkeypatch.setenv("MINIMAX_BASE_URL", sim.base_url)
+    point_at(sim, monkeypatch)
     manifest = write_manifest(tmp_path, t2v_shots(3))
     scale = str(sim.cfg.time_scale)
     code, _ = run_json(capsys, "run", str(manifest), "--out", str(tmp_path / "o"), "--rpm", "600", "--json",
@@ -139,8 +138,7 @@ def test_json_errors_are_one_document(capsys, argv, exit_code, tmp_path, monkeyp
 
 
 def test_json_error_when_the_run_refuses_its_budget(sim, tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("MINIMAX_API_KEY", KEY)
-    monkeypatch.setenv("MINIMAX_BASE_URL", sim.base_url)
+    point_at(sim, monkeypatch)
     manifest = write_manifest(tmp_path, t2v_shots(2))
     code, doc = run_json(capsys, "run", str(manifest), "--out", str(tmp_path / "o"), "--json", "--max-cost", "0.1")
     assert code == 3 and "over --max-cost 0.1" in doc["error"]
@@ -192,8 +190,7 @@ def test_with_a_key_takes_made_by_the_simulator_read_submit(sim, tmp_path, capsy
                              env={k: v for k, v in os.environ.items() if not k.startswith("MINIMAX_")},
                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert keyless.returncode == 0, keyless.stderr
-    monkeypatch.setenv("MINIMAX_API_KEY", KEY)
-    monkeypatch.setenv("MINIMAX_BASE_URL", sim.base_url)
+    point_at(sim, monkeypatch)
     code, doc = run_json(capsys, "plan", str(manifest), "--out", str(out), "--json")
     assert code == 0
     assert [(t["action"], t["reason"].startswith("not made on this endpoint")) for t in doc["takes"]] == \
@@ -206,8 +203,7 @@ def test_with_a_key_takes_made_by_the_simulator_read_submit(sim, tmp_path, capsy
 def test_status_exit_code(sim, tmp_path, monkeypatch, capsys):
     manifest = write_manifest(tmp_path, t2v_shots(2))
     out = tmp_path / "o"
-    monkeypatch.setenv("MINIMAX_API_KEY", KEY)
-    monkeypatch.setenv("MINIMAX_BASE_URL", sim.base_url)
+    point_at(sim, monkeypatch)
     assert main(["status", str(manifest), "--out", str(out)]) == 1  # nothing made yet
     run_inprocess(manifest, sim, out, monkeypatch, rpm=600)
     assert main(["status", str(manifest), "--out", str(out)]) == 0

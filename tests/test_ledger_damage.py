@@ -9,11 +9,7 @@ import pytest
 
 from pipeline.cli import main
 
-from runs import KEY, run_inprocess, t2v_shots, write_manifest
-
-
-def damage(line: dict) -> dict:
-    return line
+from runs import point_at, run_inprocess, t2v_shots, write_manifest
 
 
 EDITS = {
@@ -28,8 +24,7 @@ EDITS = {
 
 @pytest.mark.parametrize("how", sorted(EDITS))
 def test_a_damaged_event_is_named_and_repair_sets_it_aside(sim, tmp_path, monkeypatch, capsys, how):
-    monkeypatch.setenv("MINIMAX_API_KEY", KEY)
-    monkeypatch.setenv("MINIMAX_BASE_URL", sim.base_url)
+    point_at(sim, monkeypatch)
     manifest = write_manifest(tmp_path, t2v_shots(2))
     out = tmp_path / "o"
     run_inprocess(manifest, sim, out, monkeypatch, rpm=600)

@@ -19,7 +19,7 @@ from pipeline.errors import AbortError
 from pipeline.ledger import LedgerFullError, LedgerWriter
 from pipeline.manifest import load
 
-from runs import KEY, counting_video, run_inprocess, t2v_shots, write_manifest
+from runs import KEY, counting_video, point_at, run_inprocess, t2v_shots, write_manifest
 
 SCALE = 0.001
 CREATE, QUERY, RETRIEVE = "/v1/video_generation", "/v1/query/video_generation", "/v1/files/retrieve"
@@ -102,8 +102,7 @@ def test_a_task_the_server_never_knows_fails_after_a_few_asks(server, tmp_path, 
 
 
 def test_paid_tasks_of_edited_and_removed_shots_are_followed_to_history(sim, api, tmp_path, monkeypatch):
-    monkeypatch.setenv("MINIMAX_API_KEY", KEY)
-    monkeypatch.setenv("MINIMAX_BASE_URL", sim.base_url)
+    point_at(sim, monkeypatch)
     manifest = write_manifest(tmp_path, t2v_shots(3))
     out = tmp_path / "o" / "test-run"
     # A first run created three tasks and was stopped before any came back.

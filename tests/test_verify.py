@@ -8,7 +8,7 @@ import os
 
 from pipeline.cli import main
 
-from runs import KEY, run_inprocess, t2v_shots, write_manifest
+from runs import point_at, run_inprocess, t2v_shots, write_manifest
 
 
 def rot(path) -> None:
@@ -25,8 +25,7 @@ def events(folder) -> list[str]:
 
 
 def test_status_and_run_verify_find_and_refetch_a_rotten_video(sim, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("MINIMAX_API_KEY", KEY)
-    monkeypatch.setenv("MINIMAX_BASE_URL", sim.base_url)
+    point_at(sim, monkeypatch)
     manifest = write_manifest(tmp_path, t2v_shots(2))
     out = tmp_path / "o"
     run_inprocess(manifest, sim, out, monkeypatch, rpm=600, write_lock_file=True)
@@ -51,8 +50,7 @@ def test_status_and_run_verify_find_and_refetch_a_rotten_video(sim, tmp_path, mo
 
 
 def test_verify_compares_the_lock_file_too(sim, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("MINIMAX_API_KEY", KEY)
-    monkeypatch.setenv("MINIMAX_BASE_URL", sim.base_url)
+    point_at(sim, monkeypatch)
     manifest = write_manifest(tmp_path, t2v_shots(1))
     out = tmp_path / "o"
     run_inprocess(manifest, sim, out, monkeypatch, rpm=600, write_lock_file=True)
@@ -65,8 +63,7 @@ def test_verify_compares_the_lock_file_too(sim, tmp_path, monkeypatch, capsys):
 
 
 def test_a_folder_in_place_of_a_video_is_named(sim, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("MINIMAX_API_KEY", KEY)
-    monkeypatch.setenv("MINIMAX_BASE_URL", sim.base_url)
+    point_at(sim, monkeypatch)
     manifest = write_manifest(tmp_path, t2v_shots(1))
     out = tmp_path / "o"
     run_inprocess(manifest, sim, out, monkeypatch, rpm=600)
