@@ -43,8 +43,8 @@ async def _time(calls: int, step) -> float:
 async def child(base_url: str, calls: int) -> dict[str, float]:
     import httpx
 
-    from pipeline import ledger, video
-    from pipeline.api import MiniMaxClient
+    from pipeline.run import ledger, video
+    from pipeline.minimax.client import MiniMaxClient
 
     out: dict[str, float] = {}
     folder = Path(tempfile.mkdtemp(prefix="bench-floor-"))

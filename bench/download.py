@@ -26,7 +26,7 @@ MB = 1_000_000
 
 
 def child(url: str, target: Path) -> None:
-    from pipeline.api import MiniMaxClient
+    from pipeline.minimax.client import MiniMaxClient
 
     async def go() -> dict:
         async with MiniMaxClient(api_key=common.KEY, base_url=url.split("/_sim")[0]) as client:

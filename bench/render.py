@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from pipeline import camera
+from pipeline.minimax import camera
 from pipeline.sim.render import RenderSpec, render_video
 
 

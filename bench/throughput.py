@@ -160,9 +160,10 @@ def inprocess_client(manifest: Path, out: Path, scale: float, rpm: float | None,
                      first_poll: float | None = None) -> dict[str, Any]:
     """workflow.run as tests/runs.py calls it; rpm None: unknown, learned from 1002 answers;
     first_poll: a fixed first poll (seconds) instead of the learned one."""
-    from pipeline import summary, workflow
-    from pipeline.manifest import load
-    from pipeline.runner import RunOptions
+    from pipeline.review import summary
+    from pipeline.run import workflow
+    from pipeline.manifest.checker import load
+    from pipeline.run.runner import RunOptions
 
     options = RunOptions(rpm=rpm, time_scale=scale, seed=seed, first_poll=first_poll)
     _, result, kind = asyncio.run(workflow.run(load(manifest), out_root=out, backend="api", options=options))
@@ -192,7 +193,7 @@ def measure(name: str, args: argparse.Namespace, tmp: Path, timing: Regime = DEF
             label: str = "") -> dict[str, Any]:
     """One client against a fresh simulator. `timing` and `label` are set by --regimes (where
     `args.time_scale` and `args.shots` are already the regime's)."""
-    from pipeline import ledger
+    from pipeline.run import ledger
     from pipeline.sim import SimConfig, Simulator
 
     cfg = SimConfig(keys=(common.KEY,), time_scale=args.time_scale, processing=timing.processing,

@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from PIL import Image  # noqa: E402
 
-from pipeline import imagefiles  # noqa: E402
-from pipeline.manifest import load  # noqa: E402
-from pipeline.request import canonical_request, fingerprint  # noqa: E402
+from pipeline.manifest import imagefiles  # noqa: E402
+from pipeline.manifest.checker import load  # noqa: E402
+from pipeline.run.request import canonical_request, fingerprint  # noqa: E402
 
 MODES = [
     ("text_to_video", {}),

@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
-from pipeline import __version__, gcpause
+from pipeline import __version__
+from pipeline.run import gcpause
 from pipeline.errors import (
     EXIT_ABORTED,
     EXIT_INTERRUPTED,
@@ -267,7 +268,7 @@ def _settings(args: argparse.Namespace, manifest: Any) -> dict[str, Any]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from pipeline.manifest import check
+    from pipeline.manifest.checker import check
 
     files = []
     any_error = False
@@ -289,9 +290,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from pipeline import backend, summary, workflow
-    from pipeline.manifestcache import load
-    from pipeline.plan import Budget, estimate_seconds
+    from pipeline.run import backend, workflow
+    from pipeline.review import summary
+    from pipeline.manifest.cache import load
+    from pipeline.run.plan import Budget, estimate_seconds
 
     manifest = load(args.manifest)
     settings = _settings(args, manifest)
@@ -313,12 +315,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pipeline import summary, workflow
-    from pipeline.backend import endpoint_for, resolve
-    from pipeline.plan import SKIPS, budget_problem
-    from pipeline.manifestcache import load
-    from pipeline.progress import Progress
-    from pipeline.runner import RunOptions
+    from pipeline.review import summary
+    from pipeline.run import workflow
+    from pipeline.run.backend import endpoint_for, resolve
+    from pipeline.run.plan import SKIPS, budget_problem
+    from pipeline.manifest.cache import load
+    from pipeline.run.progress import Progress
+    from pipeline.run.runner import RunOptions
 
     manifest = load(args.manifest)
     for warning in manifest.warnings:
@@ -376,8 +379,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from pipeline import backend, ledger, summary, workflow
-    from pipeline.manifestcache import load
+    from pipeline.run import backend, ledger, workflow
+    from pipeline.review import summary
+    from pipeline.manifest.cache import load
 
     manifest = load(args.manifest)
     endpoint = backend.endpoint_for(args.backend)
@@ -398,8 +402,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_repair(args: argparse.Namespace) -> int:
-    from pipeline import ledger, workflow
-    from pipeline.manifestcache import load
+    from pipeline.run import ledger, workflow
+    from pipeline.manifest.cache import load
 
     out_dir = workflow.output_dir(args.out, load(args.manifest))
     with ledger.RunLock(out_dir):
@@ -427,8 +431,9 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pipeline import backend, report, workflow
-    from pipeline.manifestcache import load
+    from pipeline.run import backend, workflow
+    from pipeline.review import report
+    from pipeline.manifest.cache import load
 
     manifest = load(args.manifest)
     path = report.write_report(manifest, backend.endpoint_for(args.backend), workflow.output_dir(args.out, manifest))
@@ -437,8 +442,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_reel(args: argparse.Namespace) -> int:
-    from pipeline import backend, reel, workflow
-    from pipeline.manifestcache import load
+    from pipeline.run import backend, workflow
+    from pipeline.review import reel
+    from pipeline.manifest.cache import load
 
     manifest = load(args.manifest)
     video, captions, entries = reel.build(manifest, backend.endpoint_for(args.backend),
@@ -457,7 +463,8 @@ def _report_after_run(args: argparse.Namespace, manifest: Any, *, nothing_ran: b
     When nothing ran and the report is newer than the ledger and the manifest, it already shows
     everything there is: rewriting it would cost seconds on a 10,000-shot resume for no change.
     """
-    from pipeline import backend, ledger, report, workflow
+    from pipeline.run import backend, ledger, workflow
+    from pipeline.review import report
 
     out_dir = workflow.output_dir(args.out, manifest)
     existing = out_dir / report.REPORT_NAME

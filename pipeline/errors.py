@@ -3,7 +3,7 @@
     ShotsError                 exit 2 unless a subclass says otherwise
     ├── InputError             bad manifest, bad flag, unreadable file (2)
     ├── AbortError             a run cannot go on: account, lock, disk (3)
-    └── pipeline.api.ApiError  the API client's tree (see api.py)
+    └── pipeline.minimax.client.ApiError  the API client's tree (see api.py)
 """
 
 EXIT_OK = 0

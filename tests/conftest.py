@@ -13,7 +13,7 @@ import httpx
 import pytest
 from PIL import Image, ImageDraw
 
-from pipeline.images import to_data_url
+from pipeline.minimax.images import to_data_url
 
 from pipeline.sim import SimConfig, Simulator
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from pipeline import ledger
-from pipeline.manifest import load
-from pipeline.runner import RunOptions
-from pipeline import workflow
+from pipeline.run import ledger
+from pipeline.manifest.checker import load
+from pipeline.run.runner import RunOptions
+from pipeline.run import workflow
 
 KEY = "sim-key"
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,8 +8,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from pipeline import api, images, video
-from pipeline.api import (
+from pipeline.minimax import client as api, images
+from pipeline.run import video
+from pipeline.minimax.client import (
     AccountError,
     MiniMaxClient,
     RateLimitError,

@@ -1,6 +1,6 @@
 """The real client against a hostile server over loopback: cut, lying, slow and encoded downloads,
 and 200 answers whose JSON is not what the API documents. Each must end in the client's error
-tree (pipeline/api.py's docstring), never in a half file kept or a traceback.
+tree (pipeline/minimax/client.py's docstring), never in a half file kept or a traceback.
 
 The simulator answers correctly by design, so a tiny stdlib server here sends the bad bytes.
 """
@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from hostile import Handler, Hostile
-from pipeline import api
-from pipeline.api import (
+from pipeline.minimax import client as api
+from pipeline.minimax.client import (
     DownloadError,
     MalformedAnswerError,
     MiniMaxClient,

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import ledger, request
+from pipeline.run import ledger, request
 from pipeline.cli import main
 from pipeline.errors import InputError
-from pipeline.manifest import load
+from pipeline.manifest.checker import load
 
 from runs import KEY, cli_env, make_image, point_at, run_inprocess, shots_cmd, t2v_shots, write_manifest
 
@@ -290,8 +290,8 @@ def test_an_uncertain_take_says_a_billed_task_may_exist_once(tmp_path, capsys):
     code, doc = run_json(capsys, "plan", str(manifest), "--out", str(tmp_path / "o"), "--json")
     (take,) = doc["takes"]
     assert take["action"] == "uncertain: skipped" and take["reason"].count("a billed task may exist") == 1
-    from pipeline import report
-    from pipeline.manifest import load as load_manifest
+    from pipeline.review import report
+    from pipeline.manifest.checker import load as load_manifest
     page = report.write_report(load_manifest(manifest), "simulator", folder).read_text(encoding="utf-8")
     reason = page[page.index("answer was lost (timeout)"):]
     assert reason[:reason.index("<")].count("a billed task may exist") == 1

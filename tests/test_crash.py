@@ -28,7 +28,7 @@ from typing import Callable
 
 import pytest
 
-from pipeline import ledger, store
+from pipeline.run import ledger, store
 
 from runs import cli_env, run_cli, shots_cmd, t2v_shots, write_manifest
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import ledger
+from pipeline.run import ledger
 
 from runs import cli_env, shots_cmd, t2v_shots, write_manifest
 

@@ -5,8 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline import video
-from pipeline.manifest import load
+from pipeline.run import video
+from pipeline.manifest.checker import load
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "manifests" / "example.yaml"

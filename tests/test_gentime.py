@@ -1,4 +1,4 @@
-"""The learned first poll (pipeline/gentime.py) as tables: pure functions, no clock, no sleeping.
+"""The learned first poll (pipeline/run/gentime.py) as tables: pure functions, no clock, no sleeping.
 
 The last tests drive the learner through a small discrete-event model of the runner (creates
 in rate windows, scouts, waiters, polls) for servers that generate in 10 s to 10 minutes, and
@@ -11,8 +11,8 @@ import random
 
 import pytest
 
-from pipeline import gentime, ledger
-from pipeline.gentime import Estimate, FirstPoll, GenTimes, Observation
+from pipeline.run import gentime, ledger
+from pipeline.run.gentime import Estimate, FirstPoll, GenTimes, Observation
 
 CLS = ("MiniMax-Hailuo-02", "768P", 6)
 I = 10.0

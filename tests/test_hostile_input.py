@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pipeline import imagefiles, images, yamlpos
-from pipeline.manifest import check, load
+from pipeline.manifest import imagefiles, yamlpos
+from pipeline.minimax import images
+from pipeline.manifest.checker import check, load
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -140,7 +141,7 @@ def test_48_mb_of_24_million_list_items_is_refused_quickly_and_small(tmp_path):
         fh.write(b"version: 1\nname: n\nshots:\n  - id: s01\n    mode: text_to_video\n    prompt: x\n    tags: [")
         fh.write(b"a," * 24_000_000 + b"a]\n")
     assert path.stat().st_size > 48_000_000
-    code = ("import resource, sys; from pipeline.manifest import check; "
+    code = ("import resource, sys; from pipeline.manifest.checker import check; "
             "print(*map(str, check(sys.argv[1])), sep='\\n'); "
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
     done = run_capped(code, str(path))
@@ -186,7 +187,7 @@ def test_the_caps_sit_far_above_the_biggest_benchmark():
 
 def test_a_manifest_read_from_a_stream_is_read_no_further_than_the_size_cap():
     """A pipe or a device has no size to stat: /dev/zero was read until memory ran out."""
-    code = "from pipeline.manifest import check; print(*map(str, check('/dev/zero')), sep='\\n')"
+    code = "from pipeline.manifest.checker import check; print(*map(str, check('/dev/zero')), sep='\\n')"
     done = run_capped(code)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.splitlines() == ["/dev/zero:1:1: the file is over 50,000,000 bytes (50 MB)"]

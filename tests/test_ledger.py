@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-from pipeline import ledger
+from pipeline.run import ledger
 from pipeline.errors import AbortError
-from pipeline.ledger import LedgerError, LedgerWriter, RunLock, event
+from pipeline.run.ledger import LedgerError, LedgerWriter, RunLock, event
 
 
 def write_lines(path, *lines, end="\n"):

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pipeline import camera, catalogue, imagefiles
+from pipeline.minimax import camera, catalogue
+from pipeline.manifest import imagefiles
 from pipeline.errors import InputError
-from pipeline.manifest import Manifest, ManifestError, Problem, Shot, check, load
+from pipeline.manifest.checker import Manifest, ManifestError, Problem, Shot, check, load
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = [ROOT / "manifests" / "example.yaml", ROOT / "manifests" / "minimal.yaml"]
@@ -64,7 +65,7 @@ def test_example_covers_every_mode_and_the_story_features():
 
 
 def test_example_images_are_made_by_the_project_and_pass_the_api_rules():
-    from pipeline import images
+    from pipeline.minimax import images
 
     assets = ROOT / "manifests" / "assets"
     files = sorted(p for p in assets.iterdir() if p.suffix in (".jpg", ".png"))

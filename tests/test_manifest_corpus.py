@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.manifest import ManifestError, check, load
+from pipeline.manifest.checker import ManifestError, check, load
 
 CORPUS = Path(__file__).parent / "manifests" / "invalid"
 CASES = sorted(p for p in CORPUS.glob("*.yaml"))

@@ -11,9 +11,10 @@ import pytest
 from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
-from pipeline import catalogue, lint, schemacheck
-from pipeline.manifest_models import DefaultsDoc, ManifestDoc, ShotDoc
-from pipeline.yamlpos import YamlError, decode, parse
+from pipeline.minimax import catalogue
+from pipeline.manifest import lint, schemacheck
+from pipeline.manifest.models import DefaultsDoc, ManifestDoc, ShotDoc
+from pipeline.manifest.yamlpos import YamlError, decode, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "schemas" / "manifest.schema.json").read_text(encoding="utf-8"))
@@ -177,7 +178,7 @@ PRICE_SHAPES = [0.43, 0, {"per_second": 0.08}, {"per_second": -1}, {"per_second"
 def test_agreement_on_edge_values_for_prices(level):
     """Every edge value at every level of prices: both validators, the models and the checker's own
     reading of prices (which words the errors) give one verdict."""
-    from pipeline.manifest import price_shape_problems
+    from pipeline.manifest.checker import price_shape_problems
 
     for value in EDGE_VALUES + PRICE_SHAPES:
         if level == "model key" and not isinstance(value, str):

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import imagefiles, manifest, manifestcache, workflow
-from pipeline.manifest import ManifestError
+from pipeline.manifest import imagefiles, checker as manifest, cache as manifestcache
+from pipeline.run import workflow
+from pipeline.manifest.checker import ManifestError
 from runs import make_image
 
 SHOTS = manifestcache.MIN_SHOTS + 10
@@ -69,8 +70,8 @@ def test_a_hit_is_exactly_the_full_check_and_gives_the_same_fingerprints(tmp_pat
 
 def test_a_hit_loads_neither_the_yaml_reader_nor_the_schema_validator(tmp_path):
     path = write_big_manifest(tmp_path)
-    probe = ("import sys; from pipeline import manifestcache; m = manifestcache.load(sys.argv[1]); "
-             "print(len(m.shots), 'pipeline.manifest' in sys.modules, 'jsonschema' in sys.modules, 'yaml' in sys.modules)")
+    probe = ("import sys; from pipeline.manifest import cache; m = cache.load(sys.argv[1]); "
+             "print(len(m.shots), 'pipeline.manifest.checker' in sys.modules, 'jsonschema' in sys.modules, 'yaml' in sys.modules)")
 
     def run() -> str:
         return subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, check=True,

@@ -7,8 +7,8 @@ task took. Issue 11, point 4: a fixed 90 s first poll made 30 shots of 10 s take
 
 import math
 
-from pipeline import ledger, workflow
-from pipeline.manifest import load
+from pipeline.run import ledger, workflow
+from pipeline.manifest.checker import load
 
 from runs import run_inprocess, t2v_shots, write_manifest
 
@@ -76,7 +76,7 @@ def test_a_later_run_starts_from_what_the_ledger_saw(sim_factory, tmp_path, monk
 
 
 def test_a_fixed_first_poll_is_still_possible(sim_factory, tmp_path, monkeypatch):
-    from pipeline.runner import RunOptions
+    from pipeline.run.runner import RunOptions
     import asyncio
 
     sim = sim_factory(**FAST_SERVER)

@@ -10,7 +10,7 @@ import av
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
-from pipeline import camera
+from pipeline.minimax import camera
 from pipeline.sim import render
 from pipeline.sim.render import BACKGROUND, Pose, RenderSpec, render_video, warp_points
 

@@ -8,10 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from pipeline import catalogue, manifestcache
-from pipeline.catalogue import Price, price_of
-from pipeline.manifest import check, load
-from pipeline.manifest_models import ManifestPrices, PriceEntry
+from pipeline.minimax import catalogue
+from pipeline.manifest import cache as manifestcache
+from pipeline.minimax.catalogue import Price, price_of
+from pipeline.manifest.checker import check, load
+from pipeline.manifest.models import ManifestPrices, PriceEntry
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "manifests" / "example.yaml"

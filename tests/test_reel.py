@@ -11,10 +11,10 @@ import av
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from pipeline import reel
-from pipeline.manifest import load
-from pipeline.reel import FPS, SIZE, ReelEntry, srt_text, title_card
-from pipeline.report import TakeRow
+from pipeline.review import reel
+from pipeline.manifest.checker import load
+from pipeline.review.reel import FPS, SIZE, ReelEntry, srt_text, title_card
+from pipeline.review.report import TakeRow
 
 from runs import counting_video, make_image, run_cli, run_inprocess, write_manifest
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from pipeline import ledger
+from pipeline.run import ledger
 
 from runs import cli_env, run_cli, shots_cmd, t2v_shots, write_manifest
 

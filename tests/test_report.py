@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageStat
 
-from pipeline import report, thumbs
-from pipeline.manifest import load
-from pipeline.report import LastRun, ReportData, ShotRow, TakeRow, highlight_prompt, render_html
+from pipeline.review import report, thumbs
+from pipeline.manifest.checker import load
+from pipeline.review.report import LastRun, ReportData, ShotRow, TakeRow, highlight_prompt, render_html
 
 import runs
 from runs import make_image, run_cli, run_inprocess, write_manifest
@@ -250,7 +250,7 @@ def test_no_report_when_the_run_is_refused_before_any_work(sim, tmp_path):
     manifest = storyboard(tmp_path)
     folder = tmp_path / "out" / "teaser"
     folder.mkdir(parents=True)
-    from pipeline.ledger import RunLock
+    from pipeline.run.ledger import RunLock
 
     with RunLock(folder):  # another run holds the folder
         refused = run_cli(sim, "run", str(manifest), "--out", "out", "--rpm", "600", "--quiet", cwd=tmp_path)

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pipeline import report
-from pipeline.manifest import load
+from pipeline.review import report
+from pipeline.manifest.checker import load
 
 from runs import make_image, run_inprocess, write_manifest
 

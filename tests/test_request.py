@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pipeline import imagefiles, images
+from pipeline.manifest import imagefiles
+from pipeline.minimax import images
 from pipeline.errors import InputError
-from pipeline.manifest import load
-from pipeline.manifest_models import Shot
-from pipeline.request import FINGERPRINT_CHARS, api_body, canonical_request, fingerprint
+from pipeline.manifest.checker import load
+from pipeline.manifest.models import Shot
+from pipeline.run.request import FINGERPRINT_CHARS, api_body, canonical_request, fingerprint
 
 ENDPOINT = "https://api.minimax.io/v1/video_generation"
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import backend, ledger, reel, report, store, thumbs
+from pipeline.run import backend, ledger, store
+from pipeline.review import reel, report, thumbs
 from pipeline.errors import InputError
-from pipeline.manifest import RESERVED_IDS, RESERVED_SUFFIXES, check, load, reserved_id_problem
+from pipeline.manifest.checker import RESERVED_IDS, RESERVED_SUFFIXES, check, load, reserved_id_problem
 
 
 def write(folder: Path, shot_id: str, name: str = "m.yaml") -> Path:

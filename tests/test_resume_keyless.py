@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import store
+from pipeline.run import store
 
 from runs import shots_cmd, t2v_shots, write_manifest
 

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from pipeline import retry
+from pipeline.run import retry
 
 
 @pytest.mark.parametrize(

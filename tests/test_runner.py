@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from pipeline import store, video
-from pipeline.api import AccountError
+from pipeline.run import store, video
+from pipeline.minimax.client import AccountError
 from pipeline.errors import AbortError
-from pipeline.ledger import RunLock
-from pipeline.manifest import load
-from pipeline import workflow
+from pipeline.run.ledger import RunLock
+from pipeline.manifest.checker import load
+from pipeline.run import workflow
 
 from runs import make_image, run_cli, run_inprocess, t2v_shots, write_manifest
 
@@ -270,7 +270,7 @@ def test_shots_removed_from_the_manifest_are_reported_and_left_alone(sim, tmp_pa
 
 
 def test_the_lock_file_is_rewritten_only_when_its_content_changes(tmp_path):
-    from pipeline import lockfile
+    from pipeline.run import lockfile
 
     path = tmp_path / "shots.yaml.lock.json"
     data = {"version": 1, "name": "n", "endpoint": "simulator",

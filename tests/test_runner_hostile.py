@@ -14,10 +14,11 @@ import pytest
 
 from hostile import Hostile
 from conftest import fill
-from pipeline import ledger, request, summary, workflow
+from pipeline.run import ledger, request, workflow
+from pipeline.review import summary
 from pipeline.errors import AbortError
-from pipeline.ledger import LedgerFullError, LedgerWriter
-from pipeline.manifest import load
+from pipeline.run.ledger import LedgerFullError, LedgerWriter
+from pipeline.manifest.checker import load
 
 from runs import KEY, counting_video, point_at, run_inprocess, t2v_shots, write_manifest
 
@@ -198,7 +199,8 @@ def test_a_disk_that_fills_mid_run_stops_it_with_exit_3_and_loses_no_paid_task(s
 
 
 def test_tasks_still_generating_when_the_run_ends_are_said_to_be_billed(server, tmp_path, monkeypatch):
-    from pipeline import retry, summary
+    from pipeline.run import retry
+    from pipeline.review import summary
 
     monkeypatch.setattr(retry, "POLL_DEADLINE", 5.0)  # 5 ms at this time scale: the run ends, the task goes on
     server.json(QUERY, ok(task_id="t1", status="Processing"))
@@ -211,7 +213,7 @@ def test_tasks_still_generating_when_the_run_ends_are_said_to_be_billed(server, 
 
 
 def test_sizes_are_never_zero_point_zero_mb():
-    from pipeline.store import human_size
+    from pipeline.run.store import human_size
 
     assert [human_size(n) for n in (812, 13_400, 999_499, 3_400_000)] == ["812 bytes", "13 KB", "999 KB", "3.4 MB"]
 
@@ -243,8 +245,8 @@ def test_a_ledger_write_that_fails_does_not_strand_the_ones_queued_behind_it(tmp
 
 
 def test_a_keyless_run_never_follows_the_real_apis_tasks(tmp_path):
-    from pipeline.ledger import LedgerView, TakeState
-    from pipeline.plan import make_plan
+    from pipeline.run.ledger import LedgerView, TakeState
+    from pipeline.run.plan import make_plan
 
     manifest = write_manifest(tmp_path, t2v_shots(1))
     api = "https://api.minimax.io"

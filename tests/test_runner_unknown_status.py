@@ -9,12 +9,12 @@ import logging
 
 import httpx
 
-from pipeline import ledger, retry
-from pipeline.api import MiniMaxClient
-from pipeline.ledger import LedgerWriter
-from pipeline.manifest import load
-from pipeline.runner import RunOptions, Runner
-from pipeline import workflow
+from pipeline.run import ledger, retry
+from pipeline.minimax.client import MiniMaxClient
+from pipeline.run.ledger import LedgerWriter
+from pipeline.manifest.checker import load
+from pipeline.run.runner import RunOptions, Runner
+from pipeline.run import workflow
 
 from runs import t2v_shots, write_manifest
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipeline.catalogue import RESOLUTION_SIZES
+from pipeline.minimax.catalogue import RESOLUTION_SIZES
 from pipeline.sim import SimConfig
 from pipeline.sim.codes import ApiError
 from pipeline.sim.engine import Engine, LinkError

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.api import MiniMaxClient, ShotRejectedError, TaskNotFoundError
+from pipeline.minimax.client import MiniMaxClient, ShotRejectedError, TaskNotFoundError
 from pipeline.sim import SimConfig, Simulator, add_sim_arguments, config_from_args
 
 KEY = "sim-key"

@@ -9,8 +9,8 @@ import io
 import pytest
 from PIL import Image
 
-from pipeline.catalogue import MODELS, MODES, PROMPT_MAX_CHARS, RESOLUTION_SIZES
-from pipeline.images import MAX_BYTES
+from pipeline.minimax.catalogue import MODELS, MODES, PROMPT_MAX_CHARS, RESOLUTION_SIZES
+from pipeline.minimax.images import MAX_BYTES
 from pipeline.sim.validate import MODE_LABELS
 
 URL = "https://example.com/frame.jpg"  # URLs are taken on trust; nothing is fetched

@@ -9,7 +9,7 @@ import av
 import pytest
 from PIL import Image
 
-from pipeline import video
+from pipeline.run import video
 
 
 def make_video(path: Path, *, seconds: float = 2.0, fps: int = 24, faststart: bool, audio: bool = False) -> Path:

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from pipeline.catalogue import MODELS, RESOLUTION_SIZES
-from pipeline.images import ImageInfo
+from pipeline.minimax.catalogue import MODELS, RESOLUTION_SIZES
+from pipeline.minimax.images import ImageInfo
 from pipeline.sim import codes
 from pipeline.sim.codes import ApiError, invalid, missing, wrong_type
 from pipeline.sim.config import RATE_WINDOW, SimConfig

@@ -32,7 +32,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from pipeline.textlayout import font, wrap
 
-from pipeline import camera
+from pipeline.minimax import camera
 
 CANVAS_SPAN = 3  # the canvas is 3x the frame each way, so moves reveal surroundings
 SUPERSAMPLE = 2  # canvas pixels per output pixel at zoom 1 (keeps push-ins sharp)

@@ -1,6 +1,6 @@
 """Create-request validation: a JSON body in, a checked CreateSpec out, or a 2013 ApiError.
 
-The model rules come from pipeline.catalogue and the image rules from pipeline.images, so the
+The model rules come from pipeline.minimax.catalogue and the image rules from pipeline.minimax.images, so the
 simulator refuses exactly what the manifest checker refuses (minimax-api.md 2, 3, 11).
 """
 
@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.catalogue import MODELS, PROMPT_MAX_CHARS, Mode
-from pipeline.images import ImageError, ImageInfo, from_data_url, inspect, is_data_url
+from pipeline.minimax.catalogue import MODELS, PROMPT_MAX_CHARS, Mode
+from pipeline.minimax.images import ImageError, ImageInfo, from_data_url, inspect, is_data_url
 from pipeline.sim.codes import ApiError, INVALID_PARAMS, invalid, missing, wrong_type
 
 MODE_LABELS: dict[str, str] = {

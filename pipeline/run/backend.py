@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator, Literal
 
-from pipeline.api import MiniMaxClient
+from pipeline.minimax.client import MiniMaxClient
 from pipeline.errors import InputError
 
 Choice = Literal["auto", "sim", "api"]
@@ -71,6 +71,6 @@ def endpoint_for(choice: Choice) -> str:
     Needs no key: pricing a real run, or reading its results, sends nothing."""
     if choice == "sim" or (choice == "auto" and not os.environ.get("MINIMAX_API_KEY")):
         return SIM_ENDPOINT
-    from pipeline.api import DEFAULT_BASE_URL, _versionless
+    from pipeline.minimax.client import DEFAULT_BASE_URL, _versionless
 
     return _versionless(os.environ.get("MINIMAX_BASE_URL") or DEFAULT_BASE_URL)

@@ -8,7 +8,7 @@ from collections import Counter
 
 from tqdm import tqdm
 
-from pipeline.plan import TakeSpec
+from pipeline.run.plan import TakeSpec
 
 REDRAW_EVERY = 0.25  # seconds: phase changes redraw the counts, but not thousands of times a second
 FINAL = frozenset({"done", "failed", "uncertain", "pending"})

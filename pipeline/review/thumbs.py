@@ -16,8 +16,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from pipeline.store import sha256_of
-from pipeline.video import stream_duration
+from pipeline.run.store import sha256_of
+from pipeline.run.video import stream_duration
 
 THUMBS_DIR = "thumbs"
 INDEX_NAME = "index.json"

@@ -12,7 +12,7 @@ import stat
 import time
 from pathlib import Path
 
-from pipeline.ledger import TakeState
+from pipeline.run.ledger import TakeState
 
 HISTORY = "history"
 PART_SUFFIX = ".part"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 if TYPE_CHECKING:
-    from pipeline.manifest_models import ManifestPrices
+    from pipeline.manifest.models import ManifestPrices
 
 Mode = Literal["text_to_video", "image_to_video", "first_last_frame", "subject_reference"]
 MODES: tuple[Mode, ...] = ("text_to_video", "image_to_video", "first_last_frame", "subject_reference")

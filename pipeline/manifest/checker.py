@@ -20,14 +20,15 @@ from typing import Any, Iterable, get_args
 
 from pydantic import ValidationError
 
-from pipeline import catalogue, imagefiles, lint, schemacheck
+from pipeline.minimax import catalogue
+from pipeline.manifest import imagefiles, lint, schemacheck
 from pipeline.errors import InputError
-from pipeline.manifest_models import (
+from pipeline.manifest.models import (
     DURATION_KEY_PATTERN, DURATION_MAX, IMAGE_FIELDS, MAX_FILE_BYTES, SHOT_FIELDS, USD_MAX, Manifest, ManifestPrices,
     PriceEntry, Problem, Resolution, Settings, Severity, Shot,
 )
-from pipeline.schemacheck import SCHEMA_PATH
-from pipeline.yamlpos import Positions, YamlError, clip, decode, parse
+from pipeline.manifest.schemacheck import SCHEMA_PATH
+from pipeline.manifest.yamlpos import Positions, YamlError, clip, decode, parse
 
 __all__ = ["load", "check", "Manifest", "ManifestError", "Shot", "Problem", "Settings", "SCHEMA_PATH"]
 
@@ -47,7 +48,7 @@ _OTHER_MODE_FOR = {  # an image field that is wrong in this mode -> the mode tha
     "subject_image": "subject_reference",
 }
 
-# The output folder's own names (pipeline/reel.py, report.py, ledger.py, store.py, thumbs.py; the
+# The output folder's own names (pipeline/review/reel.py, report.py, ledger.py, store.py, thumbs.py; the
 # embedded simulator's .simulator/ and the hidden files start with '.', which no id may). A shot
 # named so would make `shots reel` write its cut over the shot's paid video (reel.mp4), or put a
 # video beside the folder's own files under a name that reads as one of them.

@@ -25,9 +25,9 @@ from PIL import Image, ImageDraw
 
 from pipeline.textlayout import font, wrap
 
-from pipeline import ledger
+from pipeline.run import ledger
 from pipeline.errors import InputError
-from pipeline.report import TakeRow, take_row
+from pipeline.review.report import TakeRow, take_row
 
 REEL_NAME = "reel.mp4"
 SRT_NAME = "reel.srt"
@@ -84,7 +84,7 @@ def plan(shots: list[tuple[Any, TakeRow]], out_dir: Path) -> list[ReelEntry]:
 
 def collect(manifest: Any, endpoint: str, out_dir: Path, view: ledger.LedgerView | None = None) -> list[ReelEntry]:
     """The reel's entries for a manifest, from the ledger's state of each shot's chosen take."""
-    from pipeline.workflow import take_specs
+    from pipeline.run.workflow import take_specs
 
     view = ledger.load(out_dir) if view is None else view
     chosen = []

@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from pipeline.ledger import LedgerView
-from pipeline.plan import TakeSpec
+from pipeline.run.ledger import LedgerView
+from pipeline.run.plan import TakeSpec
 
 LOCK_VERSION = 1
 

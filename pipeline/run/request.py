@@ -14,9 +14,10 @@ import json
 import os
 from typing import Callable
 
-from pipeline import catalogue, imagefiles, images
+from pipeline.minimax import catalogue, images
+from pipeline.manifest import imagefiles
 from pipeline.errors import InputError
-from pipeline.manifest_models import Shot
+from pipeline.manifest.models import Shot
 
 __all__ = ["canonical_request", "fingerprint", "api_body", "FINGERPRINT_CHARS"]
 

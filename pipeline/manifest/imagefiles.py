@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pipeline import images
+from pipeline.minimax import images
 
 Kind = Literal["https", "http", "data", "other-url", "path"]
 

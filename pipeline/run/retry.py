@@ -43,7 +43,7 @@ def poll_delay(polls_done: int, rng: random.Random, *, first: float = FIRST_POLL
 
     The jitter only adds, and by at most POLL_JITTER of an interval: polls at least an interval
     apart after any first poll keep a task within ceil(generation / interval) + 1 queries, and a
-    first poll aimed at a learned completion time (pipeline/gentime.py) stays where it was aimed.
+    first poll aimed at a learned completion time (pipeline/run/gentime.py) stays where it was aimed.
     """
     if polls_done == 0:
         return first + rng.uniform(0.0, POLL_JITTER * interval)

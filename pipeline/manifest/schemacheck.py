@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
-from pipeline.manifest_models import SCHEMA_PATH
+from pipeline.manifest.models import SCHEMA_PATH
 
 _ANNOTATIONS = {"title", "description", "examples", "$comment", "default"}
 _SIMPLE = {"type", "enum", "const", "maxLength", "minLength", "pattern", "minimum", "maximum"}

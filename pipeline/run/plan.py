@@ -12,12 +12,13 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal
 
-from pipeline import catalogue, request
-from pipeline.ledger import LedgerView, TakeState
-from pipeline.store import HISTORY
+from pipeline.minimax import catalogue
+from pipeline.run import request
+from pipeline.run.ledger import LedgerView, TakeState
+from pipeline.run.store import HISTORY
 
 if TYPE_CHECKING:
-    from pipeline.manifest_models import ManifestPrices
+    from pipeline.manifest.models import ManifestPrices
 
 Action = Literal[
     "submit",
@@ -38,7 +39,7 @@ SKIPS: frozenset[str] = frozenset({"up to date", "failed: skipped", "uncertain: 
 class TakeSpec:
     """One take of one shot as the manifest declares it now."""
 
-    shot: Any  # pipeline.manifest.Shot
+    shot: Any  # pipeline.manifest.checker.Shot
     take: int
     fingerprint: str
     request: dict[str, Any]  # the canonical request (images by content hash)

@@ -19,8 +19,8 @@ from typing import Any, Awaitable, Callable, Iterable, Literal
 
 from asyncio_throttle import Throttler
 
-from pipeline import gentime, retry, store, video
-from pipeline.api import (
+from pipeline.run import gentime, retry, store, video
+from pipeline.minimax.client import (
     AccountError,
     MiniMaxClient,
     RateLimitError,
@@ -31,8 +31,8 @@ from pipeline.api import (
     UrlExpiredError,
 )
 from pipeline.errors import AbortError, InputError, ShotsError
-from pipeline.ledger import LedgerView, LedgerWriter, event
-from pipeline.plan import Plan, PlannedTake, TakeSpec
+from pipeline.run.ledger import LedgerView, LedgerWriter, event
+from pipeline.run.plan import Plan, PlannedTake, TakeSpec
 
 log = logging.getLogger("shots.runner")
 
@@ -46,7 +46,7 @@ class RunOptions:
     concurrency: int | None = None  # tasks in flight on the server; None: limited by the rate only
     query_rpm: float = DEFAULT_QUERY_RPM
     poll_interval: float = retry.POLL_INTERVAL
-    first_poll: float | None = None  # None: learned (pipeline/gentime.py); seconds: fixed, as before
+    first_poll: float | None = None  # None: learned (pipeline/run/gentime.py); seconds: fixed, as before
     scouts: int = gentime.SCOUTS  # tasks of an unknown class polled every interval from the start
     downloads: int = 4
     time_scale: float = 1.0  # < 1 only against the simulator's fast clock
@@ -393,7 +393,7 @@ class Runner:
 
     async def _poll(self, spec: TakeSpec, task_id: str, res: TakeResult, fresh: bool) -> str | None:
         """Poll until Success or Fail. A task created in this run is asked when its class's learned
-        generation time says (pipeline/gentime.py), and what it shows feeds that estimate."""
+        generation time says (pipeline/run/gentime.py), and what it shows feeds that estimate."""
         cls = gentime.task_class(spec.request)
         scout = [False]  # set by _first_poll; a scout's place is handed on however the polling ends
         self.on_phase(spec, "generating")

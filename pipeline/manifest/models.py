@@ -17,9 +17,10 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
-from pipeline import catalogue, lint
+from pipeline.minimax import catalogue
+from pipeline.manifest import lint
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "manifest.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "manifest.schema.json"
 MAX_FILE_BYTES = 50_000_000  # a manifest's size; 100,000 shots (bench/scale.py) are 14 MB
 
 ModeName = Literal["text_to_video", "image_to_video", "first_last_frame", "subject_reference"]

@@ -26,9 +26,9 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from pipeline import imagefiles
-from pipeline.images import ImageInfo
-from pipeline.manifest_models import (
+from pipeline.manifest import imagefiles
+from pipeline.minimax.images import ImageInfo
+from pipeline.manifest.models import (
     IMAGE_FIELDS, MAX_FILE_BYTES, SCHEMA_PATH, Manifest, ManifestPrices, Problem, Settings, Shot,
 )
 
@@ -36,7 +36,9 @@ log = logging.getLogger(__name__)
 
 FORMAT = 2  # 2: prices and setting_positions
 MIN_SHOTS = 200  # smaller manifests check in a few milliseconds: not worth an entry
-_PACKAGE = Path(__file__).resolve().parent
+# What a check reads besides the manifest: its own package, the API catalogue, the error tree.
+_PACKAGE = Path(__file__).resolve().parents[1]
+_CHECK_SOURCES = ("manifest/*.py", "minimax/*.py", "errors.py")
 
 
 def load(path: str | os.PathLike) -> Manifest:
@@ -78,13 +80,14 @@ def code_identity() -> str:
             digest.update(f"{dist}={version(dist)};".encode())
         except PackageNotFoundError:
             digest.update(f"{dist}=none;".encode())
-    for source in [*sorted(_PACKAGE.glob("*.py")), SCHEMA_PATH]:
-        digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
+    sources = sorted(p for pattern in _CHECK_SOURCES for p in _PACKAGE.glob(pattern))
+    for source in [*sources, SCHEMA_PATH]:
+        digest.update(str(source.relative_to(_PACKAGE.parent)).encode() + b"\0" + source.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
 def _check(path: str | os.PathLike) -> Manifest:
-    from pipeline import manifest
+    from pipeline.manifest import checker as manifest
 
     return manifest.load(path)
 

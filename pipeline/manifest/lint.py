@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pipeline import camera, catalogue
+from pipeline.minimax import camera, catalogue
 
 NAME_MAX = 64
 NAME_PATTERN = re.compile(r"^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]*$")  # the schema's safeName pattern

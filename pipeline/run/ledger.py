@@ -65,7 +65,7 @@ class TakeState:
     cost: float | None = None
     request: dict[str, Any] | None = field(default=None, compare=False)  # canonical, images by hash
     updated: float = 0.0
-    # How long the task took to generate, for the runner's first-poll estimate (pipeline/gentime.py):
+    # How long the task took to generate, for the runner's first-poll estimate (pipeline/run/gentime.py):
     submitted_at: float | None = None  # the `submitted` event's time
     succeeded_at: float | None = None  # the `succeeded` event's time
     generation: list[float] | None = None  # the `succeeded` event's gen: [lo, hi]

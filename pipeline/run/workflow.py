@@ -13,18 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from pipeline import ledger as ledgerlib
-from pipeline import gcpause, lockfile, request, store
-from pipeline.backend import SIM_STATE_DIR, Choice, endpoint_for, open_backend, resolve
+from pipeline.run import ledger as ledgerlib
+from pipeline.run import gcpause, lockfile, request, store
+from pipeline.run.backend import SIM_STATE_DIR, Choice, endpoint_for, open_backend, resolve
 from pipeline.errors import AbortError, InputError
-from pipeline.ledger import LedgerView, LedgerWriter, RunLock
-from pipeline.plan import Plan, TakeSpec, budget_problem, make_plan
-from pipeline.runner import RunOptions, Runner, RunResult
+from pipeline.run.ledger import LedgerView, LedgerWriter, RunLock
+from pipeline.run.plan import Plan, TakeSpec, budget_problem, make_plan
+from pipeline.run.runner import RunOptions, Runner, RunResult
 
 
 @dataclass(frozen=True)
 class Prepared:
-    manifest: Any  # pipeline.manifest.Manifest
+    manifest: Any  # pipeline.manifest.checker.Manifest
     specs: list[TakeSpec]
     out_dir: Path
     view: LedgerView

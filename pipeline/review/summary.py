@@ -7,10 +7,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from pipeline.ledger import LedgerView
-from pipeline.plan import Budget, Plan
-from pipeline.runner import RunResult
-from pipeline.plan import TakeSpec
+from pipeline.run.ledger import LedgerView
+from pipeline.run.plan import Budget, Plan
+from pipeline.run.runner import RunResult
+from pipeline.run.plan import TakeSpec
 
 
 def money(value: float | None) -> str:

@@ -52,7 +52,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal
 
-from pipeline import catalogue
+from pipeline.minimax import catalogue
 
 Class = tuple[str, Any, Any]  # (model, resolution, duration) as the request sends them
 

@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pipeline import camera, ledger, store, thumbs
-from pipeline.backend import SIM_ENDPOINT
-from pipeline.plan import BILLED_MAY_EXIST, uncertain_why
-from pipeline.summary import duration as human_duration
-from pipeline.summary import money
+from pipeline.minimax import camera
+from pipeline.run import ledger, store
+from pipeline.review import thumbs
+from pipeline.run.backend import SIM_ENDPOINT
+from pipeline.run.plan import BILLED_MAY_EXIST, uncertain_why
+from pipeline.review.summary import duration as human_duration
+from pipeline.review.summary import money
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +107,7 @@ class ReportData:
 
 def collect(manifest: Any, endpoint: str, out_dir: Path, *, make_thumbs: bool = True) -> ReportData:
     """Everything the page shows, from the manifest, the ledger and the videos on disk."""
-    from pipeline.workflow import take_specs
+    from pipeline.run.workflow import take_specs
 
     path = ledger.ledger_path(out_dir)
     events, _, _ = ledger.read(path)

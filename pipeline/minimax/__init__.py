@@ -1,0 +1,1 @@
+"""What the MiniMax API is: the async client, the model catalogue, camera commands, image rules."""

@@ -1,0 +1,1 @@
+"""Looking at what was made: the contact sheet, thumbnails, the reel, status and summary views."""
