@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import common  # noqa: E402
 from pipeline.manifest import imagefiles
 from pipeline.run import ledger, workflow  # noqa: E402
-from pipeline.run.backend import SIM_ENDPOINT  # noqa: E402
+from pipeline.run.request import SIM_ENDPOINT  # noqa: E402
 from pipeline.manifest.checker import load  # noqa: E402
 
 EVENTS_PER_SHOT = 10

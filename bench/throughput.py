@@ -163,7 +163,7 @@ def inprocess_client(manifest: Path, out: Path, scale: float, rpm: float | None,
     from pipeline.review import summary
     from pipeline.run import workflow
     from pipeline.manifest.checker import load
-    from pipeline.run.runner import RunOptions
+    from pipeline.run.options import RunOptions
 
     options = RunOptions(rpm=rpm, time_scale=scale, seed=seed, first_poll=first_poll)
     _, result, kind = asyncio.run(workflow.run(load(manifest), out_root=out, backend="api", options=options))

@@ -321,7 +321,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.run.plan import SKIPS, budget_problem
     from pipeline.manifest.cache import load
     from pipeline.run.progress import Progress
-    from pipeline.run.runner import RunOptions
+    from pipeline.run.options import RunOptions
 
     manifest = load(args.manifest)
     for warning in manifest.warnings:
@@ -382,10 +382,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     from pipeline.run import backend, ledger, workflow
     from pipeline.review import summary
     from pipeline.manifest.cache import load
+    from pipeline.run.specs import take_specs
 
     manifest = load(args.manifest)
     endpoint = backend.endpoint_for(args.backend)
-    specs = workflow.take_specs(manifest, endpoint)
+    specs = take_specs(manifest, endpoint)
     out_dir = workflow.output_dir(args.out, manifest)
     view = ledger.load(out_dir)
     damaged = workflow.check_videos(manifest, out_dir, specs, view) if args.verify else {}

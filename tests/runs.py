@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 
 from pipeline.run import ledger
 from pipeline.manifest.checker import load
-from pipeline.run.runner import RunOptions
+from pipeline.run.options import RunOptions
 from pipeline.run import workflow
 
 KEY = "sim-key"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.manifest import imagefiles, checker as manifest, cache as manifestcache
-from pipeline.run import workflow
+from pipeline.run.specs import take_specs
 from pipeline.manifest.checker import ManifestError
 from runs import make_image
 
@@ -59,13 +59,13 @@ def test_a_hit_is_exactly_the_full_check_and_gives_the_same_fingerprints(tmp_pat
     assert len(entries()) == 1
     imagefiles._facts.clear()  # as in a fresh process: image facts come from the entry
     cached = manifestcache.load(path)
-    specs = workflow.take_specs(cached, "simulator")
+    specs = take_specs(cached, "simulator")
     imagefiles._facts.clear()
     fresh = manifest.load(path)
     assert_same(cached, fresh)
     assert_same(first, fresh)
     assert [(s.shot.id, s.take, s.fingerprint) for s in specs] == [
-        (s.shot.id, s.take, s.fingerprint) for s in workflow.take_specs(fresh, "simulator")]
+        (s.shot.id, s.take, s.fingerprint) for s in take_specs(fresh, "simulator")]
 
 
 def test_a_hit_loads_neither_the_yaml_reader_nor_the_schema_validator(tmp_path):
@@ -94,10 +94,10 @@ def test_an_edited_manifest_is_checked_again(tmp_path):
 
 def test_a_changed_image_is_checked_again_and_changes_the_fingerprint(tmp_path):
     path = write_big_manifest(tmp_path)
-    before = {s.shot.id: s.fingerprint for s in workflow.take_specs(manifestcache.load(path), "simulator")}
+    before = {s.shot.id: s.fingerprint for s in take_specs(manifestcache.load(path), "simulator")}
     imagefiles._facts.clear()
     make_image(tmp_path / "frames" / "a.jpg", color=(10, 200, 10))  # same path, new picture
-    after = {s.shot.id: s.fingerprint for s in workflow.take_specs(manifestcache.load(path), "simulator")}
+    after = {s.shot.id: s.fingerprint for s in take_specs(manifestcache.load(path), "simulator")}
     changed = sorted(k for k in before if before[k] != after[k])
     assert changed and all(int(k[1:]) % 7 == 0 or int(k[1:]) % 50 == 0 for k in changed)
     make_image(tmp_path / "frames" / "a.jpg", size=(200, 120))  # now too small for the API

@@ -76,7 +76,7 @@ def test_a_later_run_starts_from_what_the_ledger_saw(sim_factory, tmp_path, monk
 
 
 def test_a_fixed_first_poll_is_still_possible(sim_factory, tmp_path, monkeypatch):
-    from pipeline.run.runner import RunOptions
+    from pipeline.run.options import RunOptions
     import asyncio
 
     sim = sim_factory(**FAST_SERVER)

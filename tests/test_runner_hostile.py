@@ -15,6 +15,7 @@ import pytest
 from hostile import Hostile
 from conftest import fill
 from pipeline.run import ledger, request, workflow
+from pipeline.run.specs import take_specs
 from pipeline.review import summary
 from pipeline.errors import AbortError
 from pipeline.run.ledger import LedgerFullError, LedgerWriter
@@ -109,7 +110,7 @@ def test_paid_tasks_of_edited_and_removed_shots_are_followed_to_history(sim, api
     # A first run created three tasks and was stopped before any came back.
     client = api(sim)
     writer = LedgerWriter(ledger.ledger_path(out))
-    specs = workflow.take_specs(load(manifest), workflow.endpoint_for("api"))
+    specs = take_specs(load(manifest), workflow.endpoint_for("api"))
     for spec in specs:
         writer.write_now(ledger.event("intent", spec.shot.id, 1, spec.fingerprint, req=spec.request, cost=0.28))
         task_id = client.create(**request.api_body(spec.shot, tmp_path))["task_id"]
@@ -250,8 +251,8 @@ def test_a_keyless_run_never_follows_the_real_apis_tasks(tmp_path):
 
     manifest = write_manifest(tmp_path, t2v_shots(1))
     api = "https://api.minimax.io"
-    (spec_api,) = workflow.take_specs(load(manifest), api)
-    (spec_sim,) = workflow.take_specs(load(manifest), "simulator")
+    (spec_api,) = take_specs(load(manifest), api)
+    (spec_sim,) = take_specs(load(manifest), "simulator")
     paid = TakeState("s001", 1, spec_api.fingerprint, "submitted", task_id="real-1", request=spec_api.request)
     view = LedgerView(states={("s001", 1, spec_api.fingerprint): paid}, latest={("s001", 1): spec_api.fingerprint})
     assert make_plan([spec_sim], view, lambda s: None, endpoint="simulator").orphans == []
@@ -259,5 +260,5 @@ def test_a_keyless_run_never_follows_the_real_apis_tasks(tmp_path):
     shots = t2v_shots(1)
     shots[0]["prompt"] = "Edited."
     write_manifest(tmp_path, shots)
-    (edited,) = workflow.take_specs(load(manifest), api)
+    (edited,) = take_specs(load(manifest), api)
     assert [o.state.task_id for o in make_plan([edited], view, lambda s: None, endpoint=api).orphans] == ["real-1"]

@@ -13,7 +13,8 @@ from pipeline.run import ledger, retry
 from pipeline.minimax.client import MiniMaxClient
 from pipeline.run.ledger import LedgerWriter
 from pipeline.manifest.checker import load
-from pipeline.run.runner import RunOptions, Runner
+from pipeline.run.options import RunOptions
+from pipeline.run.runner import Runner
 from pipeline.run import workflow
 
 from runs import t2v_shots, write_manifest

@@ -84,7 +84,7 @@ def plan(shots: list[tuple[Any, TakeRow]], out_dir: Path) -> list[ReelEntry]:
 
 def collect(manifest: Any, endpoint: str, out_dir: Path, view: ledger.LedgerView | None = None) -> list[ReelEntry]:
     """The reel's entries for a manifest, from the ledger's state of each shot's chosen take."""
-    from pipeline.run.workflow import take_specs
+    from pipeline.run.specs import take_specs
 
     view = ledger.load(out_dir) if view is None else view
     chosen = []

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pipeline.minimax import camera
 from pipeline.run import ledger, store
 from pipeline.review import thumbs
-from pipeline.run.backend import SIM_ENDPOINT
+from pipeline.run.request import SIM_ENDPOINT
 from pipeline.run.plan import BILLED_MAY_EXIST, uncertain_why
 from pipeline.review.summary import duration as human_duration
 from pipeline.review.summary import money
@@ -107,7 +107,7 @@ class ReportData:
 
 def collect(manifest: Any, endpoint: str, out_dir: Path, *, make_thumbs: bool = True) -> ReportData:
     """Everything the page shows, from the manifest, the ledger and the videos on disk."""
-    from pipeline.run.workflow import take_specs
+    from pipeline.run.specs import take_specs
 
     path = ledger.ledger_path(out_dir)
     events, _, _ = ledger.read(path)

@@ -9,7 +9,7 @@ from typing import Any
 
 from pipeline.run.ledger import LedgerView
 from pipeline.run.plan import Budget, Plan
-from pipeline.run.runner import RunResult
+from pipeline.run.result import RunResult
 from pipeline.run.plan import TakeSpec
 
 

@@ -15,9 +15,9 @@ from typing import AsyncIterator, Literal
 
 from pipeline.minimax.client import MiniMaxClient
 from pipeline.errors import InputError
+from pipeline.run.request import SIM_ENDPOINT
 
 Choice = Literal["auto", "sim", "api"]
-SIM_ENDPOINT = "simulator"
 SIM_KEY = "sim-local"
 SIM_TIME_SCALE = 0.01  # a 2-minute generation takes 1.2 s
 SIM_STATE_DIR = ".simulator"  # in the output folder: the embedded simulator's tasks and files

@@ -19,7 +19,11 @@ from pipeline.manifest import imagefiles
 from pipeline.errors import InputError
 from pipeline.manifest.models import Shot
 
-__all__ = ["canonical_request", "fingerprint", "api_body", "FINGERPRINT_CHARS"]
+__all__ = ["canonical_request", "fingerprint", "api_body", "FINGERPRINT_CHARS", "SIM_ENDPOINT"]
+
+# The endpoint the embedded simulator's fingerprints name (a real API's is its base URL): a previz
+# never counts as a take made on the real API.
+SIM_ENDPOINT = "simulator"
 
 FINGERPRINT_CHARS = 16  # 64 bits of sha256: plenty to tell one shot's requests apart
 # One encoder for every fingerprint: json.dumps builds a new one per call when given options.

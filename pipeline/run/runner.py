@@ -32,76 +32,11 @@ from pipeline.minimax.client import (
 )
 from pipeline.errors import AbortError, InputError, ShotsError
 from pipeline.run.ledger import LedgerView, LedgerWriter, event
+from pipeline.run.options import RunOptions
 from pipeline.run.plan import Plan, PlannedTake, TakeSpec
+from pipeline.run.result import Outcome, RunResult, TakeResult
 
 log = logging.getLogger("shots.runner")
-
-Outcome = Literal["done", "failed", "uncertain", "pending"]
-DEFAULT_QUERY_RPM = 600.0  # queries per minute across the run: 10 per second
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    rpm: float | None = 5.0  # None: unknown, learned from the server's 1002 answers
-    concurrency: int | None = None  # tasks in flight on the server; None: limited by the rate only
-    query_rpm: float = DEFAULT_QUERY_RPM
-    poll_interval: float = retry.POLL_INTERVAL
-    first_poll: float | None = None  # None: learned (pipeline/run/gentime.py); seconds: fixed, as before
-    scouts: int = gentime.SCOUTS  # tasks of an unknown class polled every interval from the start
-    downloads: int = 4
-    time_scale: float = 1.0  # < 1 only against the simulator's fast clock
-    seed: int | None = None
-
-
-@dataclass
-class TakeResult:
-    spec: TakeSpec
-    outcome: Outcome
-    detail: str = ""
-    task_id: str | None = None
-    file: str | None = None
-    cost: float | None = None  # spent in this run (a successful task's price), None if unknown
-    created: bool = False  # a task made in this run reached Success: it is billed
-    task_made: bool = False  # a create in this run answered a task id: billed once it succeeds
-    queries: int = 0
-    requests: int = 0  # API requests this take made in this run (its budget: retry.request_budget)
-    began: float = 0.0  # monotonic time its work began in this run
-    first_poll: float | None = None  # seconds (time scale 1) after the create's answer: when it was first asked
-    scout: bool = False  # polled every interval from the start, to learn its class's generation time
-
-
-@dataclass
-class RunResult:
-    results: list[TakeResult] = field(default_factory=list)
-    creates: int = 0
-    rate_limited: int = 0
-    interrupted: bool = False
-    aborted: ShotsError | None = None  # AccountError or AbortError: the run stopped
-    orphans: list[TakeResult] = field(default_factory=list)  # earlier versions' paid tasks, followed
-    seconds: float = 0.0
-
-    def count(self, outcome: Outcome) -> int:
-        return sum(1 for r in self.results if r.outcome == outcome)
-
-    def __repr__(self) -> str:
-        # Short on purpose: asyncio.run on Python 3.11 formats its result's repr twice
-        # (python/cpython#112559); the full repr of 10,000 takes costs seconds.
-        return (f"<RunResult {len(self.results)} takes: {self.count('done')} done, {self.count('failed')} failed, "
-                f"{self.creates} creates>")
-
-    @property
-    def spent(self) -> float:
-        return sum(r.cost or 0.0 for r in self.results if r.created)
-
-    @property
-    def generating(self) -> list[TakeResult]:
-        """Takes whose task this run created but did not see finish: billed when they do."""
-        return [r for r in self.results if r.task_made and not r.created and r.outcome == "pending"]
-
-    @property
-    def unpriced(self) -> int:
-        """Billed takes whose price the catalogue does not know."""
-        return sum(1 for r in self.results if r.created and r.cost is None)
 
 
 class WindowLimiter(Throttler):

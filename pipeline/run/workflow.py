@@ -7,7 +7,6 @@ arguments and prints.
 from __future__ import annotations
 
 import asyncio
-import difflib
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,10 @@ from pipeline.run.backend import SIM_STATE_DIR, Choice, endpoint_for, open_backe
 from pipeline.errors import AbortError, InputError
 from pipeline.run.ledger import LedgerView, LedgerWriter, RunLock
 from pipeline.run.plan import Plan, TakeSpec, budget_problem, make_plan
-from pipeline.run.runner import RunOptions, Runner, RunResult
+from pipeline.run.options import RunOptions
+from pipeline.run.result import RunResult
+from pipeline.run.runner import Runner
+from pipeline.run.specs import take_specs
 
 
 @dataclass(frozen=True)
@@ -32,31 +34,6 @@ class Prepared:
 
     def __repr__(self) -> str:  # short: see RunResult.__repr__
         return f"<Prepared {len(self.specs)} takes, {len(self.plan.creates)} to create, in {self.out_dir}>"
-
-
-def take_specs(manifest: Any, endpoint: str, only: Iterable[str] | None = None) -> list[TakeSpec]:
-    """Every take the manifest declares (or the --only ones), with its request and fingerprint."""
-    wanted = _check_only(manifest, only)
-    specs = []
-    for shot in manifest.shots:
-        if wanted is not None and shot.id not in wanted:
-            continue
-        canonical = request.canonical_request(shot, manifest.dir)
-        fp = request.fingerprint(canonical, endpoint)
-        specs.extend(TakeSpec(shot, take, fp, canonical) for take in range(1, shot.takes + 1))
-    return specs
-
-
-def _check_only(manifest: Any, only: Iterable[str] | None) -> set[str] | None:
-    if not only:
-        return None
-    ids = [s.id for s in manifest.shots]
-    wanted = set(only)
-    for name in sorted(wanted - set(ids)):
-        close = difflib.get_close_matches(name, ids, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise InputError(f"--only: no shot '{name}' in {manifest.path}{hint}")
-    return wanted
 
 
 def output_dir(out_root: Path | None, manifest: Any) -> Path:
