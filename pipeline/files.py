@@ -36,7 +36,7 @@ def replacing(target: Path, tmp: Path | None = None, *, durable: bool = False) -
             tmp.unlink(missing_ok=True)
         raise
     if durable:
-        fsync_dir(target.parent)
+        fsync_dir(target.parent, strict=False)  # where folders cannot be synced (Windows), the rename is all there is
 
 
 def write_atomic(target: Path, data: str | bytes, *, durable: bool = False) -> None:

@@ -30,6 +30,7 @@ from pathlib import Path
 import av
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
+from pipeline import files
 from pipeline.textlayout import font, wrap
 
 from pipeline.minimax import camera
@@ -424,10 +425,6 @@ class VideoCache:
             if not target.exists():
                 fd, tmp = tempfile.mkstemp(suffix=".mp4.part", dir=self.directory)
                 os.close(fd)
-                try:
-                    render_video(spec, tmp)
-                    os.replace(tmp, target)
-                except BaseException:
-                    Path(tmp).unlink(missing_ok=True)
-                    raise
+                with files.replacing(target, Path(tmp)) as part:
+                    render_video(spec, str(part))
         return target

@@ -20,6 +20,7 @@ import threading
 from pathlib import Path
 from typing import Any, Iterator
 
+from pipeline import files
 from pipeline.errors import AbortError
 
 try:
@@ -62,7 +63,7 @@ class StateDir:
                     raise StateDirError(f"the simulator state folder {self.directory} is in use by another "
                                         f"simulator; stop that one or give another folder") from None
             self._end_torn_line()
-            _fsync_dir(self.directory)
+            files.fsync_dir(self.directory, strict=False)
         except BaseException:
             os.close(self._fd)
             raise
@@ -114,16 +115,9 @@ class StateDir:
         if target.exists():
             return name
         fd, tmp = tempfile.mkstemp(prefix=f".{name[:16]}.", suffix=".part", dir=self.images)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(self.images)
+        os.close(fd)  # a unique temporary name: two requests may send the same image at once
+        with files.replacing(target, Path(tmp), durable=True) as part:
+            part.write_bytes(data)
         return name
 
     def get_image(self, name: str) -> bytes | None:
@@ -137,16 +131,3 @@ class StateDir:
             if self._fd >= 0:
                 os.close(self._fd)  # releases the folder's lock once no dup is left
                 self._fd = -1
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
