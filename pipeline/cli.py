@@ -14,7 +14,7 @@ import logging
 import math
 import sys
 from pathlib import Path
-from typing import Any, NoReturn, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, Sequence
 
 from pipeline import __version__
 from pipeline.run import gcpause
@@ -27,6 +27,12 @@ from pipeline.errors import (
     InputError,
     ShotsError,
 )
+
+if TYPE_CHECKING:  # the commands import what they use when they run: start-up time
+    from pipeline.manifest.checker import Manifest
+    from pipeline.run.options import RunSettings
+    from pipeline.run.progress import Progress
+    from pipeline.run.workflow import Prepared
 
 EXIT_CODES = f"""exit codes:
   {EXIT_OK}    all done (validate: valid, maybe with warnings)
@@ -232,36 +238,13 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
-def _settings(args: argparse.Namespace, manifest: Any) -> dict[str, Any]:
-    """Flag, then manifest, then default; `max_cost_source` says where the budget came from."""
-    s = manifest.settings
+def _settings(args: argparse.Namespace, manifest: Manifest) -> RunSettings:
+    """The flags as parsed, handed to the one place that applies flag > manifest > default."""
+    from pipeline.run.options import RunSettings, SettingFlags
 
-    def pick(flag: str, attr: str, default: Any) -> Any:
-        value = getattr(args, flag, None)
-        if value is None:
-            value = getattr(s, attr, None)
-        return default if value is None else value
-
-    rpm = pick("rpm", "rpm", 5.0)
-    concurrency = pick("concurrency", "concurrency", None)
-    if rpm <= 0:
-        raise InputError(f"--rpm must be positive, got {rpm:g}")
-    if concurrency is not None and concurrency < 1:
-        raise InputError(f"--concurrency must be at least 1, got {concurrency}")
-    max_cost = pick("max_cost", "max_cost", None)
-    if getattr(args, "max_cost", None) is not None:
-        source = "--max-cost " + ("none" if math.isinf(max_cost) else f"{max_cost:g}")
-    elif max_cost is not None:
-        source = f"max_cost {max_cost:g} ({manifest.where('max_cost')})"
-    else:
-        source = None
-    return {
-        "rpm": float(rpm),
-        "concurrency": concurrency,
-        "poll_interval": float(pick("poll_interval", "poll_interval", 10.0)),
-        "max_cost": max_cost,
-        "max_cost_source": source,
-    }
+    flags = SettingFlags(rpm=args.rpm, concurrency=args.concurrency,
+                         poll_interval=getattr(args, "poll_interval", None), max_cost=args.max_cost)
+    return RunSettings.from_sources(flags, manifest.settings, manifest.where)
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -300,8 +283,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     endpoint = backend.endpoint_for(args.backend)
     prepared = workflow.prepare(manifest, endpoint, args.out, only=_only(args), retry_failed=args.retry_failed,
                                 resubmit_uncertain=args.resubmit_uncertain, verify=args.verify)
-    estimate = estimate_seconds(prepared.plan, settings["rpm"], settings["concurrency"])
-    budget = Budget.of(prepared.plan, settings["max_cost"], settings["max_cost_source"])
+    estimate = estimate_seconds(prepared.plan, settings.rpm, settings.concurrency)
+    budget = Budget.of(prepared.plan, settings.max_cost, settings.max_cost_source)
     warning = workflow.outputs_warning(manifest, args.out, endpoint, refuse=False)
     if warning:
         print(warning, file=sys.stderr)
@@ -321,21 +304,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.run.plan import SKIPS, budget_problem
     from pipeline.manifest.cache import load
     from pipeline.run.progress import Progress
-    from pipeline.run.options import RunOptions
 
     manifest = load(args.manifest)
     for warning in manifest.warnings:
         print(str(warning), file=sys.stderr)
     settings = _settings(args, manifest)
-    options = RunOptions(rpm=settings["rpm"], concurrency=settings["concurrency"],
-                         poll_interval=settings["poll_interval"], seed=args.seed, time_scale=args.time_scale)
+    options = settings.run_options(seed=args.seed, time_scale=args.time_scale)
     progress: list[Progress] = []
 
-    def on_start(prepared: Any, banner: str) -> Any:
+    def on_start(prepared: Prepared, banner: str) -> Progress:
         print(banner, file=sys.stderr)
         print(f"outputs: {prepared.out_dir}/", file=sys.stderr)
         if simulated:
-            problem = budget_problem(prepared.plan, settings["max_cost"], settings["max_cost_source"] or "")
+            problem = budget_problem(prepared.plan, settings.max_cost, settings.max_cost_source or "")
             if problem:
                 print(f"budget: a run with MINIMAX_API_KEY would refuse to start: {problem}", file=sys.stderr)
         work = sum(1 for t in prepared.plan.takes if t.action not in SKIPS) + len(prepared.plan.orphans)
@@ -350,7 +331,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         prepared, result, kind = asyncio.run(workflow.run(
             manifest, out_root=args.out, backend=args.backend, options=options, only=_only(args),
             retry_failed=args.retry_failed, resubmit_uncertain=args.resubmit_uncertain,
-            max_cost=settings["max_cost"], max_cost_source=settings["max_cost_source"], verify=args.verify,
+            max_cost=settings.max_cost, max_cost_source=settings.max_cost_source, verify=args.verify,
             write_lock_file=not args.no_lock_file, on_start=on_start,
         ))
     finally:
@@ -458,7 +439,7 @@ def cmd_reel(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _report_after_run(args: argparse.Namespace, manifest: Any, *, nothing_ran: bool) -> None:
+def _report_after_run(args: argparse.Namespace, manifest: Manifest, *, nothing_ran: bool) -> None:
     """Write the contact sheet after `shots run`; a failure here never changes the run's outcome.
 
     When nothing ran and the report is newer than the ledger and the manifest, it already shows

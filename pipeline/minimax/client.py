@@ -39,6 +39,8 @@ import httpx
 from pipeline.errors import EXIT_ABORTED, ShotsError
 
 DEFAULT_BASE_URL = "https://api.minimax.io"
+API_KEY_ENV = "MINIMAX_API_KEY"
+BASE_URL_ENV = "MINIMAX_BASE_URL"
 API_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 DOWNLOAD_TIMEOUT = httpx.Timeout(120.0, connect=10.0)  # per read; the MCP hung forever without one
 DOWNLOAD_CHUNK = 1024 * 1024
@@ -227,6 +229,16 @@ class _Secret:
     __str__ = __repr__
 
 
+def api_key_from_env() -> str | None:
+    """The key in MINIMAX_API_KEY; None when it is unset or empty. Callers never print it."""
+    return os.environ.get(API_KEY_ENV) or None
+
+
+def base_url_from(explicit: str | None = None) -> str:
+    """The API host: `explicit`, then MINIMAX_BASE_URL, then DEFAULT_BASE_URL; without a trailing '/v1'."""
+    return _versionless(explicit or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL)
+
+
 class MiniMaxClient:
     """One account on one host. Settings: arguments, then MINIMAX_API_KEY / MINIMAX_BASE_URL, then defaults."""
 
@@ -240,13 +252,13 @@ class MiniMaxClient:
         download_timeout: httpx.Timeout = DOWNLOAD_TIMEOUT,
         download_deadline: Callable[[int | None], float] = download_deadline,
     ):
-        key = api_key or os.environ.get("MINIMAX_API_KEY")
+        key = api_key or api_key_from_env()
         if not key:
             raise AccountError(
                 "no API key: set MINIMAX_API_KEY (or run without one against the built-in simulator)"
             )
         self._key = _Secret(key)
-        self.base_url = _versionless(base_url or os.environ.get("MINIMAX_BASE_URL") or DEFAULT_BASE_URL)
+        self.base_url = base_url_from(base_url)
         self._own_http = http is None
         self._http = http or httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(
             max_connections=API_CALLS_AT_ONCE + DOWNLOAD_CONNECTIONS, max_keepalive_connections=KEEPALIVE,

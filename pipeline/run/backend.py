@@ -7,13 +7,12 @@ waits by the same factor so the policy is the same one the real API gets.
 
 from __future__ import annotations
 
-import os
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator, Literal
 
-from pipeline.minimax.client import MiniMaxClient
+from pipeline.minimax.client import MiniMaxClient, api_key_from_env, base_url_from
 from pipeline.errors import InputError
 from pipeline.run.request import SIM_ENDPOINT
 
@@ -34,7 +33,7 @@ class Backend:
 
 def resolve(choice: Choice) -> Literal["simulator", "api"]:
     """auto: the API when MINIMAX_API_KEY is set, the simulator otherwise."""
-    key = os.environ.get("MINIMAX_API_KEY")
+    key = api_key_from_env()
     if choice == "api" and not key:
         raise InputError("--backend api needs MINIMAX_API_KEY; without it, use --backend sim (the simulator)")
     if choice == "sim" or (choice == "auto" and not key):
@@ -69,8 +68,6 @@ async def open_backend(choice: Choice, *, rpm: float | None, seed: int | None = 
 def endpoint_for(choice: Choice) -> str:
     """The endpoint identity a run would use, without opening any connection (for plan/status).
     Needs no key: pricing a real run, or reading its results, sends nothing."""
-    if choice == "sim" or (choice == "auto" and not os.environ.get("MINIMAX_API_KEY")):
+    if choice == "sim" or (choice == "auto" and not api_key_from_env()):
         return SIM_ENDPOINT
-    from pipeline.minimax.client import DEFAULT_BASE_URL, _versionless
-
-    return _versionless(os.environ.get("MINIMAX_BASE_URL") or DEFAULT_BASE_URL)
+    return base_url_from()
