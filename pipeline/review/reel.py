@@ -19,15 +19,21 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from PIL import Image, ImageDraw
 
+from pipeline import files
+from pipeline.errors import InputError
+from pipeline.review.report import TakeRow, statuses, take_row
+from pipeline.run import ledger
+from pipeline.run.specs import take_specs
 from pipeline.textlayout import font, wrap
 
-from pipeline.run import ledger
-from pipeline.errors import InputError
-from pipeline.review.report import TakeRow, take_row
+if TYPE_CHECKING:
+    import av
+
+    from pipeline.manifest.models import Manifest, Shot
 
 REEL_NAME = "reel.mp4"
 SRT_NAME = "reel.srt"
@@ -65,7 +71,7 @@ class ReelEntry:
         return (self.first_frame + self.frames) / FPS
 
 
-def plan(shots: list[tuple[Any, TakeRow]], out_dir: Path) -> list[ReelEntry]:
+def plan(shots: list[tuple[Shot, TakeRow]], out_dir: Path) -> list[ReelEntry]:
     """Place each (shot, chosen take) on the reel. Pure apart from the paths it builds.
 
     Boundaries are rounded from the cumulative planned time, so the reel's length is the sum of
@@ -82,21 +88,16 @@ def plan(shots: list[tuple[Any, TakeRow]], out_dir: Path) -> list[ReelEntry]:
     return entries
 
 
-def collect(manifest: Any, endpoint: str, out_dir: Path, view: ledger.LedgerView | None = None) -> list[ReelEntry]:
-    """The reel's entries for a manifest, from the ledger's state of each shot's chosen take."""
-    from pipeline.run.specs import take_specs
-
+def collect(manifest: Manifest, endpoint: str, out_dir: Path,
+            view: ledger.LedgerView | None = None) -> list[ReelEntry]:
+    """The reel's entries for a manifest, from what the ledger says of each shot's chosen take."""
     view = ledger.load(out_dir) if view is None else view
-    chosen = []
-    for spec in take_specs(manifest, endpoint):
-        if spec.take != CHOSEN_TAKE:
-            continue
-        state = view.get(spec.shot.id, spec.take, spec.fingerprint)
-        chosen.append((spec.shot, take_row(spec.take, state, view.current(spec.shot.id, spec.take), out_dir)))
-    return plan(chosen, out_dir)
+    chosen = [spec for spec in take_specs(manifest, endpoint) if spec.take == CHOSEN_TAKE]
+    return plan([(spec.shot, take_row(spec.take, status)) for spec, status in statuses(chosen, view, out_dir)],
+                out_dir)
 
 
-def build(manifest: Any, endpoint: str, out_dir: Path) -> tuple[Path, Path, list[ReelEntry]]:
+def build(manifest: Manifest, endpoint: str, out_dir: Path) -> tuple[Path, Path, list[ReelEntry]]:
     """Write reel.mp4 and reel.srt into `out_dir`; returns their paths and the entries.
     InputError, before writing anything, if the ledger records a video under one of those names."""
     view = ledger.load(out_dir)
@@ -105,9 +106,7 @@ def build(manifest: Any, endpoint: str, out_dir: Path) -> tuple[Path, Path, list
     out_dir.mkdir(parents=True, exist_ok=True)
     reel, srt = out_dir / REEL_NAME, out_dir / SRT_NAME
     entries = write_reel(entries, reel)
-    tmp = srt.with_name(srt.name + ".tmp")
-    tmp.write_text(srt_text(entries), encoding="utf-8")
-    os.replace(tmp, srt)
+    files.write_atomic(srt, srt_text(entries))
     return reel, srt, entries
 
 
@@ -129,9 +128,8 @@ def write_reel(entries: list[ReelEntry], target: Path) -> list[ReelEntry]:
     frame where it broke; the entries returned say so."""
     import av
 
-    tmp = target.with_name(f".{target.stem}.tmp{target.suffix}")
     written: list[ReelEntry] = []
-    try:
+    with files.replacing(target, tmp=target.with_name(f".{target.stem}.tmp{target.suffix}")) as tmp:
         with av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out:
             stream = out.add_stream("libx264", rate=FPS)
             stream.width, stream.height, stream.pix_fmt = SIZE[0], SIZE[1], "yuv420p"
@@ -149,29 +147,32 @@ def write_reel(entries: list[ReelEntry], target: Path) -> list[ReelEntry]:
                 pts += 1
                 out.mux(stream.encode(copy))
 
-            for entry in entries:
-                done = 0
-                if entry.video is not None:
-                    try:
-                        for frame in _video_frames(entry.video, entry.frames):
-                            emit(frame)
-                            done += 1
-                    except (OSError, ValueError, av.FFmpegError) as exc:
-                        entry = ReelEntry(entry.shot, entry.prompt, entry.first_frame, entry.frames, None,
-                                          "pending", f"video could not be decoded ({type(exc).__name__}: {exc})")
-                if done < entry.frames:
-                    card = _yuv(title_card(entry))
-                    for _ in range(entry.frames - done):
-                        emit(card)
-                written.append(entry)
+            written = [_write_entry(entry, emit) for entry in entries]
             out.mux(stream.encode(None))
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
     return written
 
 
-def _video_frames(path: Path, count: int) -> Iterator[Any]:
+def _write_entry(entry: ReelEntry, emit: Callable[[av.VideoFrame], None]) -> ReelEntry:
+    """Emit one shot's frames: its video's, then a title card for what the video does not fill."""
+    import av
+
+    done = 0
+    if entry.video is not None:
+        try:
+            for frame in _video_frames(entry.video, entry.frames):
+                emit(frame)
+                done += 1
+        except (OSError, ValueError, av.FFmpegError) as exc:
+            entry = ReelEntry(entry.shot, entry.prompt, entry.first_frame, entry.frames, None,
+                              "pending", f"video could not be decoded ({type(exc).__name__}: {exc})")
+    if done < entry.frames:
+        card = _yuv(title_card(entry))
+        for _ in range(entry.frames - done):
+            emit(card)
+    return entry
+
+
+def _video_frames(path: Path, count: int) -> Iterator[av.VideoFrame]:
     """`count` letterboxed yuv420p frames at FPS from the video: at reel time t, the source frame
     showing then (held past the video's end, cut beyond `count`; a held frame comes again as the
     same object)."""
@@ -196,7 +197,7 @@ def _video_frames(path: Path, count: int) -> Iterator[Any]:
             yield ready
 
 
-def _fit(frame: Any) -> Any:
+def _fit(frame: av.VideoFrame) -> av.VideoFrame:
     """The frame scaled into SIZE, letterboxed (or pillarboxed) on black, as yuv420p."""
     w, h = frame.width, frame.height
     scale = min(SIZE[0] / w, SIZE[1] / h)
@@ -209,7 +210,7 @@ def _fit(frame: Any) -> Any:
     return _yuv(canvas)
 
 
-def _clone(frame: Any) -> Any:
+def _clone(frame: av.VideoFrame) -> av.VideoFrame:
     """A new frame with the same picture (plane by plane; via RGB if the row padding differs)."""
     import av
 
@@ -221,7 +222,7 @@ def _clone(frame: Any) -> Any:
     return copy
 
 
-def _yuv(image: Image.Image) -> Any:
+def _yuv(image: Image.Image) -> av.VideoFrame:
     import av
 
     return av.VideoFrame.from_image(image).reformat(format="yuv420p")

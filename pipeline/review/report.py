@@ -13,17 +13,23 @@ import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from pipeline import files
 from pipeline.minimax import camera
 from pipeline.run import ledger, store
 from pipeline.review import thumbs
 from pipeline.run.request import SIM_ENDPOINT
-from pipeline.run.plan import BILLED_MAY_EXIST, uncertain_why
+from pipeline.run.specs import take_specs
+from pipeline.run.status import BILLED_MAY_EXIST, Standing, Status, TakeStatus, classify, uncertain_why
 from pipeline.review.summary import duration as human_duration
 from pipeline.review.summary import money
+
+if TYPE_CHECKING:
+    from pipeline.manifest.models import Manifest
+    from pipeline.run.plan import TakeSpec
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +37,6 @@ REPORT_NAME = "report.html"
 THUMB_WORKERS = min(4, os.cpu_count() or 1)
 EAGER_TAKES = 24  # thumbnails of the first takes load at once; the rest as they scroll into view
 
-Status = Literal["done", "failed", "uncertain", "pending", "changed"]
 STATUS_LABELS: dict[str, str] = {
     "done": "done", "failed": "failed", "uncertain": "uncertain", "pending": "pending", "changed": "changed",
 }
@@ -105,18 +110,21 @@ class ReportData:
 # -- collecting (I/O) -----------------------------------------------------------------------------
 
 
-def collect(manifest: Any, endpoint: str, out_dir: Path, *, make_thumbs: bool = True) -> ReportData:
-    """Everything the page shows, from the manifest, the ledger and the videos on disk."""
-    from pipeline.run.specs import take_specs
+def statuses(specs: Iterable[TakeSpec], view: ledger.LedgerView, out_dir: Path) -> list[tuple[TakeSpec, TakeStatus]]:
+    """What the ledger (`ledger.load(out_dir)`) says of each take, its video checked on disk:
+    the contact sheet's and the reel's one reading of a run."""
+    def intact(state: ledger.TakeState) -> str | None:
+        return store.check_intact(out_dir, state)
 
-    path = ledger.ledger_path(out_dir)
-    events, _, _ = ledger.read(path)
-    view = ledger.replay(events, path)
+    return [(spec, classify(spec, view, intact)) for spec in specs]
+
+
+def collect(manifest: Manifest, endpoint: str, out_dir: Path, *, make_thumbs: bool = True) -> ReportData:
+    """Everything the page shows, from the manifest, the ledger and the videos on disk."""
+    view = ledger.load(out_dir)
     notes: list[str] = []
-    rows: list[tuple[Any, TakeRow, ledger.TakeState]] = []
-    for spec in take_specs(manifest, endpoint):
-        state = view.get(spec.shot.id, spec.take, spec.fingerprint)
-        rows.append((spec, take_row(spec.take, state, view.current(spec.shot.id, spec.take), out_dir), state))
+    rows = [(spec, take_row(spec.take, status), status.state)
+            for spec, status in statuses(take_specs(manifest, endpoint), view, out_dir)]
     if make_thumbs:
         rows = _cut_thumbs(out_dir, rows, notes)
     by_shot: dict[str, list[TakeRow]] = {}
@@ -127,16 +135,19 @@ def collect(manifest: Any, endpoint: str, out_dir: Path, *, make_thumbs: bool = 
                 shot.notes, tuple(shot.tags), tuple(by_shot.get(shot.id, ())))
         for shot in manifest.shots
     )
-    return ReportData(manifest.name, str(manifest.path), endpoint, shots, last_run(events), time.time(),
+    return ReportData(manifest.name, str(manifest.path), endpoint, shots, last_run(view.run_events), time.time(),
                       tuple(notes))
 
 
-def _cut_thumbs(out_dir: Path, rows: list, notes: list[str]) -> list:
+_Row = tuple["TakeSpec", "TakeRow", ledger.TakeState]
+
+
+def _cut_thumbs(out_dir: Path, rows: list[_Row], notes: list[str]) -> list[_Row]:
     """Thumbnails for every done take, a few videos at a time (PyAV decodes outside the GIL)."""
     index = thumbs.Index(out_dir)
     out = list(rows)
     with ThreadPoolExecutor(max_workers=THUMB_WORKERS) as pool:
-        # The ledger's sha256 is the file's: take_row found the file intact against that record.
+        # The ledger's sha256 is the file's: the take is done only if its file was found intact against it.
         futures = {i: pool.submit(index.ensure, row.video, spec.shot.id, spec.take, state.sha256)
                    for i, (spec, row, state) in enumerate(rows) if row.status == "done"}
         for i, future in futures.items():
@@ -149,44 +160,43 @@ def _cut_thumbs(out_dir: Path, rows: list, notes: list[str]) -> list:
     return out
 
 
-def take_row(take: int, state: ledger.TakeState, current: ledger.TakeState | None, out_dir: Path) -> TakeRow:
-    """One take's status for the page, from its ledger state for the current fingerprint."""
-    common = dict(take=take, state=state.state, task_id=state.task_id, cost=state.cost)
-    generated = state.state in ("succeeded", "downloaded")
-    if state.state == "downloaded":
-        problem = store.check_intact(out_dir, state)
-        if problem is None:
-            return TakeRow(status="done", video=state.file, billed=True, **common)
-        return TakeRow(status="pending", reason=f"{problem}; the next run downloads it again (no new charge)",
-                       billed=True, **common)
-    if state.state == "succeeded":
-        return TakeRow(status="pending", reason="generated; not downloaded yet (the next run fetches it)",
-                       billed=generated, **common)
-    if state.state == "failed":
-        code = f" (code {state.code})" if state.code is not None and str(state.code) not in (state.reason or "") else ""
-        return TakeRow(status="failed", reason=f"{state.reason or 'failed'}{code}", **common)
-    if state.state in ("uncertain", "intent"):
-        why = uncertain_why(state)
-        return TakeRow(status="uncertain", reason=f"{why}; {BILLED_MAY_EXIST} "
-                                                  f"(check the console, then --resubmit-uncertain)", **common)
-    if state.state == "submitted":
-        return TakeRow(status="pending", reason=f"task {state.task_id} is being generated; run again to fetch it",
-                       **common)
-    if current is not None and current.fingerprint != state.fingerprint:
-        return TakeRow(status="changed", reason="the shot changed since its last run; the next run regenerates it",
-                       take=take, state="changed")
-    return TakeRow(status="pending", reason="not run yet", take=take, state=state.state)
+# The page's words for why a take is not done, by its standing (the plan words it its own way).
+_REASONS: dict[Standing, Callable[[TakeStatus], str]] = {
+    Standing.DAMAGED: lambda s: f"{s.problem}; the next run downloads it again (no new charge)",
+    Standing.GENERATED: lambda s: "generated; not downloaded yet (the next run fetches it)",
+    Standing.GENERATING: lambda s: f"task {s.state.task_id} is being generated; run again to fetch it",
+    Standing.FAILED: lambda s: f"{s.state.reason or 'failed'}{_code(s.state)}",
+    Standing.UNCERTAIN: lambda s: (f"{uncertain_why(s.state)}; {BILLED_MAY_EXIST} "
+                                   f"(check the console, then --resubmit-uncertain)"),
+}
+CHANGED_REASON = "the shot changed since its last run; the next run regenerates it"
+
+
+def take_row(take: int, status: TakeStatus) -> TakeRow:
+    """One take's row on the page, from what the ledger says of it (`statuses`)."""
+    state, standing = status.state, status.standing
+    if status.changed:
+        return TakeRow(take, "changed", "changed", reason=CHANGED_REASON)
+    if standing is Standing.NEW:
+        return TakeRow(take, "pending", state.state, reason="not run yet")
+    done = standing is Standing.DONE
+    return TakeRow(take, status.status, state.state, reason=None if done else _REASONS[standing](status),
+                   task_id=state.task_id, video=state.file if done else None, cost=state.cost, billed=status.billed)
+
+
+def _code(state: ledger.TakeState) -> str:
+    """The failure's code, unless its reason says it already."""
+    return f" (code {state.code})" if state.code is not None and str(state.code) not in (state.reason or "") else ""
 
 
 def _with_meta(row: TakeRow, cut: thumbs.Thumbs) -> TakeRow:
-    from dataclasses import replace
-
     m = cut.meta
     return replace(row, thumbs=cut.files, width=m.width, height=m.height, seconds=m.duration)
 
 
-def last_run(events: list[dict[str, Any]]) -> LastRun | None:
-    """The latest run_started and the run_finished that closed it, if one did."""
+def last_run(events: Iterable[dict[str, Any]]) -> LastRun | None:
+    """The latest run_started and the run_finished that closed it, if one did. The ledger's view
+    keeps just those two (`LedgerView.run_events`)."""
     started: dict[str, Any] | None = None
     finished: dict[str, Any] | None = None
     for ev in events:
@@ -206,14 +216,12 @@ def last_run(events: list[dict[str, Any]]) -> LastRun | None:
     )
 
 
-def write_report(manifest: Any, endpoint: str, out_dir: Path, *, make_thumbs: bool = True) -> Path:
+def write_report(manifest: Manifest, endpoint: str, out_dir: Path, *, make_thumbs: bool = True) -> Path:
     """Collect, render and write `report.html` atomically; returns its path."""
     data = collect(manifest, endpoint, out_dir, make_thumbs=make_thumbs)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / REPORT_NAME
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(render_html(data), encoding="utf-8")
-    os.replace(tmp, target)
+    files.write_atomic(target, render_html(data))
     return target
 
 

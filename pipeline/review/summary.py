@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.run.ledger import LedgerView
-from pipeline.run.plan import Budget, Plan
+from pipeline.run.plan import Budget, Plan, TakeSpec
 from pipeline.run.result import RunResult
-from pipeline.run.plan import TakeSpec
+from pipeline.run.status import classify
 
 
 def money(value: float | None) -> str:
@@ -165,11 +165,11 @@ def status_rows(specs: list[TakeSpec], view: LedgerView,
     """One row per take; `damaged` (from a --verify) says which finished videos differ, and how."""
     rows = []
     for spec in specs:
-        state = view.get(spec.shot.id, spec.take, spec.fingerprint)
-        changed = state.state == "new" and view.current(spec.shot.id, spec.take) is not None
+        status = classify(spec, view)  # the ledger at its word: the files are --verify's (`damaged`)
+        state = status.state
         row = {
             "shot": spec.shot.id, "take": spec.take,
-            "state": "changed" if changed else state.state,
+            "state": "changed" if status.changed else state.state,
             "task_id": state.task_id, "file": state.file, "cost": state.cost,
             "last_error": state.reason, "fingerprint": spec.fingerprint,
         }

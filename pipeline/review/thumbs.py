@@ -9,14 +9,15 @@ new thumbnails.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from PIL import Image
 
-from pipeline.run.store import sha256_of
+from pipeline import files
+from pipeline.files import sha256_file as sha256_of  # a module name: tests replace it
+from pipeline.manifest import takes as naming
 from pipeline.run.video import stream_duration
 
 THUMBS_DIR = "thumbs"
@@ -51,7 +52,7 @@ class Thumbs:
 
 
 def names(shot: str, take: int) -> tuple[str, ...]:
-    return tuple(f"{THUMBS_DIR}/{shot}.take{take}.{where}.jpg" for where in POSITIONS)
+    return tuple(f"{THUMBS_DIR}/{naming.thumbs_key(shot, take)}.{where}.jpg" for where in POSITIONS)
 
 
 class Index:
@@ -71,28 +72,28 @@ class Index:
         `sha256`, when the caller knows the file's (the ledger verified it), spares hashing it."""
         path = self.out_dir / video
         st = path.stat()
-        files = names(shot, take)
-        key = f"{shot}.take{take}"
+        jpegs = names(shot, take)
+        key = naming.thumbs_key(shot, take)
         with self._lock:
             known = self.entries.get(key)
-        if known and known.get("video") == video and all((self.out_dir / f).exists() for f in files):
+        if known and known.get("video") == video and all((self.out_dir / f).exists() for f in jpegs):
             meta = VideoMeta(**known["meta"])
             if (meta.size, meta.mtime_ns) == (st.st_size, st.st_mtime_ns):
-                return Thumbs(files, meta, made=False)
+                return Thumbs(jpegs, meta, made=False)
             digest = sha256 or sha256_of(path)
             if digest == meta.sha256:  # touched, not changed: remember the new mtime
                 meta = VideoMeta(**{**asdict(meta), "size": st.st_size, "mtime_ns": st.st_mtime_ns})
                 self._record(key, video, meta)
-                return Thumbs(files, meta, made=False)
+                return Thumbs(jpegs, meta, made=False)
         else:
             digest = sha256 or sha256_of(path)
         frames, (width, height, duration, fps) = extract(path)
         (self.out_dir / THUMBS_DIR).mkdir(parents=True, exist_ok=True)
-        for name, frame in zip(files, frames):
+        for name, frame in zip(jpegs, frames):
             _save_jpeg(frame, self.out_dir / name)
         meta = VideoMeta(width, height, duration, fps, digest, st.st_size, st.st_mtime_ns)
         self._record(key, video, meta)
-        return Thumbs(files, meta, made=True)
+        return Thumbs(jpegs, meta, made=True)
 
     def _record(self, key: str, video: str, meta: VideoMeta) -> None:
         with self._lock:
@@ -158,9 +159,8 @@ def _save_jpeg(frame: Image.Image, target: Path) -> None:
     if image.width > THUMB_WIDTH:
         image = image.resize((THUMB_WIDTH, max(1, round(image.height * THUMB_WIDTH / image.width))),
                              Image.Resampling.LANCZOS)
-    tmp = target.with_name(target.name + ".tmp")
-    image.save(tmp, "JPEG", quality=JPEG_QUALITY)
-    os.replace(tmp, target)
+    with files.replacing(target) as tmp:
+        image.save(tmp, "JPEG", quality=JPEG_QUALITY)
 
 
 def _load_index(out_dir: Path) -> dict:
@@ -174,6 +174,4 @@ def _load_index(out_dir: Path) -> dict:
 def _save_index(out_dir: Path, index: dict) -> None:
     folder = out_dir / THUMBS_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / (INDEX_NAME + ".tmp")
-    tmp.write_text(json.dumps(index, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, folder / INDEX_NAME)
+    files.write_atomic(folder / INDEX_NAME, json.dumps(index, indent=1, sort_keys=True))

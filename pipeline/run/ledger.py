@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Literal
 
+from pipeline import files
 from pipeline.errors import AbortError
 
 LEDGER_NAME = "ledger.jsonl"
@@ -79,6 +80,8 @@ class LedgerView:
     latest: dict[TakeKey, str] = field(default_factory=dict)
     events: int = 0
     torn_tail: bool = False
+    run_started: dict[str, Any] | None = None  # the latest run_started event
+    run_finished: dict[str, Any] | None = None  # the run_finished that closed it; None: it did not finish
 
     def get(self, shot: str, take: int, fingerprint: str) -> TakeState:
         return self.states.get((shot, take, fingerprint)) or TakeState(shot, take, fingerprint)
@@ -87,6 +90,11 @@ class LedgerView:
         """The take's state under the fingerprint it was last worked on."""
         fp = self.latest.get((shot, take))
         return self.states.get((shot, take, fp)) if fp else None
+
+    @property
+    def run_events(self) -> list[dict[str, Any]]:
+        """The latest run_started and the run_finished that closed it (if one did), in order."""
+        return [e for e in (self.run_started, self.run_finished) if e is not None]
 
     def files_of(self, shot: str, take: int) -> Iterator[TakeState]:
         """Every state of this take that still points at a video file, any fingerprint."""
@@ -231,18 +239,22 @@ class _Fold:
     """The replay's running state, on plain dicts updated in place; each frozen TakeState is built
     once at the end (a dataclass copy per event was half the cost of a 40,000-event replay)."""
 
-    def __init__(self, states: Iterable[dict[str, Any]] = (), latest: Iterable[list[Any]] = (), events: int = 0):
+    def __init__(self, states: Iterable[dict[str, Any]] = (), latest: Iterable[list[Any]] = (), events: int = 0,
+                 run: tuple[dict[str, Any] | None, dict[str, Any] | None] = (None, None)):
         self.fields = {(s["shot"], s["take"], s["fingerprint"]): s for s in states}
         self.latest: dict[TakeKey, str] = {(shot, take): fp for shot, take, fp in latest}
         self.events = events
+        self.run = run  # (the latest run_started, the run_finished that closed it)
 
     def add(self, events: Iterable[dict[str, Any]]) -> _Fold:
         fields, latest = self.fields, self.latest
         for event in events:
             self.events += 1
             transition = _TRANSITIONS.get(event["e"])
-            if transition is None:
-                continue  # run_started, run_finished and unknown kinds carry no take state
+            if transition is None:  # run_started, run_finished and unknown kinds carry no take state
+                if event["e"] in _RUN_EVENTS:
+                    self._run_event(event)
+                continue
             problem = event_problem(event)
             if problem is not None:
                 raise BadEvent(self.events, problem)
@@ -255,9 +267,19 @@ class _Fold:
             latest[key[:2]] = key[2]
         return self
 
+    def _run_event(self, event: dict[str, Any]) -> None:
+        if event["e"] == "run_started":
+            self.run = (event, None)
+        elif self.run[0] is not None:  # a run_finished closes the latest run_started
+            self.run = (self.run[0], event)
+
     def view(self) -> LedgerView:
         states = {key: _take_state(state) for key, state in self.fields.items()}
-        return LedgerView(states=states, latest=dict(self.latest), events=self.events)
+        return LedgerView(states=states, latest=dict(self.latest), events=self.events,
+                          run_started=self.run[0], run_finished=self.run[1])
+
+
+_RUN_EVENTS = frozenset({"run_started", "run_finished"})
 
 
 _TAKE_FIELDS = frozenset(TakeState.__dataclass_fields__)
@@ -309,7 +331,7 @@ def _chunks(body: bytes, start: int) -> Iterator[bytes]:
 # -- the snapshot: a cache of the fold over a prefix of the ledger -------------------------------
 
 SNAPSHOT_NAME = ".ledger.snapshot.json"
-SNAPSHOT_FORMAT = 2  # 2: states keep submitted_at, succeeded_at, generation
+SNAPSHOT_FORMAT = 3  # 2: states keep submitted_at, succeeded_at, generation; 3: the last run's events
 SNAPSHOT_MIN_EVENTS = 2_000  # fewer new events replay faster than a snapshot is written
 
 
@@ -323,7 +345,10 @@ def _read_snapshot(out_dir: Path, body: bytes) -> tuple[_Fold, int] | None:
             return None  # the ledger was repaired, replaced or cut: replay it all
         if not isinstance(snap["events"], int) or not _TAKE_FIELDS.issuperset(set().union(*snap["states"])):
             return None
-        return _Fold(snap["states"], snap["latest"], snap["events"]), size
+        started, finished = snap["run"]
+        if not all(e is None or isinstance(e, dict) for e in (started, finished)):
+            return None
+        return _Fold(snap["states"], snap["latest"], snap["events"], (started, finished)), size
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError):  # a damaged snapshot is only a slower load
@@ -334,16 +359,10 @@ def _write_snapshot(out_dir: Path, body: bytes, fold: _Fold) -> None:
     snap = {
         "format": SNAPSHOT_FORMAT, "bytes": len(body), "sha256": hashlib.sha256(body).hexdigest(),
         "events": fold.events, "states": list(fold.fields.values()),
-        "latest": [[shot, take, fp] for (shot, take), fp in fold.latest.items()],
+        "latest": [[shot, take, fp] for (shot, take), fp in fold.latest.items()], "run": list(fold.run),
     }
-    target = out_dir / SNAPSHOT_NAME
-    tmp = target.with_name(target.name + ".tmp")  # one name: a writer killed mid-way leaves one stale file
-    try:
-        tmp.write_text(json.dumps(snap, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, target)
-    except OSError:  # a read-only folder: loads stay correct, only slower
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # a read-only folder: loads stay correct, only slower
+        files.write_atomic(out_dir / SNAPSHOT_NAME, json.dumps(snap, ensure_ascii=False, separators=(",", ":")))
 
 
 def _intent(s: dict[str, Any], e: dict[str, Any]) -> None:
@@ -410,17 +429,7 @@ def repair(out_dir: Path) -> tuple[int, list[int], Path | None]:
         return len(kept), [], None
     side = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
     side.write_bytes(b"".join(b"%d: %s\n" % (n, raw) for n, raw in damaged))
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as out:
-        out.write(b"".join(raw + b"\n" for raw in kept))
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
-    fd = os.open(out_dir, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    files.write_atomic(path, b"".join(raw + b"\n" for raw in kept), durable=True)
     return len(kept), [n for n, _ in damaged], side
 
 

@@ -9,21 +9,20 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
+from pipeline import files
+from pipeline.manifest import takes as naming
 from pipeline.run.ledger import LedgerView
-from pipeline.run.plan import TakeSpec
+
+if TYPE_CHECKING:
+    from pipeline.run.plan import TakeSpec
 
 LOCK_VERSION = 1
 
 
 def lock_path(manifest_path: Path) -> Path:
     return manifest_path.with_name(manifest_path.name + ".lock.json")
-
-
-def take_key(shot: str, take: int) -> str:
-    """How the lock file names a take: the shot id, then `#takeN` past the first."""
-    return shot if take == 1 else f"{shot}#take{take}"
 
 
 def lock_data(name: str, endpoint: str, specs: Iterable[TakeSpec], view: LedgerView,
@@ -38,7 +37,7 @@ def lock_data(name: str, endpoint: str, specs: Iterable[TakeSpec], view: LedgerV
             value = getattr(state, field)
             if value is not None:
                 entry[field] = value
-        takes[take_key(spec.shot.id, spec.take)] = entry
+        takes[naming.lock_key(spec.shot.id, spec.take)] = entry
     data = {"version": LOCK_VERSION, "name": name, "endpoint": endpoint, "takes": dict(sorted(takes.items()))}
     if outputs is not None:
         data["outputs"] = outputs
@@ -73,10 +72,7 @@ def write_lock(path: Path, data: dict[str, Any]) -> bool:
             return False
     except (OSError, ValueError):
         pass
-    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    files.write_atomic(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     return True
 
 

@@ -1,45 +1,37 @@
 """What a run would do: a pure function of (manifest, ledger view, file checks, options).
 
-Per shot take, by its latest state for the current fingerprint (DESIGN.md, "The ledger"):
-downloaded and intact -> up to date; succeeded, file missing -> download only; task id known
--> poll it, never create again; failed for good -> skip unless retry_failed; sent but answer
-lost -> uncertain, skip unless resubmit_uncertain; nothing known -> submit.
+Each take's action is its ledger standing's (pipeline/run/status.py, `classify`): downloaded and
+intact -> up to date; succeeded, file missing -> download only; task id known -> poll it, never
+create again; failed for good -> skip unless retry_failed; sent but answer lost -> uncertain,
+skip unless resubmit_uncertain; nothing known -> submit. Paid tasks of earlier versions are
+followed to their videos.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from pipeline.manifest import takes as naming
 from pipeline.minimax import catalogue
 from pipeline.run import request
 from pipeline.run.ledger import LedgerView, TakeState
+from pipeline.run.status import (  # noqa: F401 - Action, CREATES, SKIPS, BILLED_MAY_EXIST, uncertain_why: re-exported
+    BILLED_MAY_EXIST, CREATES, SKIPS, Action, classify, uncertain_why,
+)
 from pipeline.run.store import HISTORY
 
 if TYPE_CHECKING:
-    from pipeline.manifest.models import ManifestPrices
-
-Action = Literal[
-    "submit",
-    "changed: regenerate",
-    "retry failed",
-    "resubmit uncertain",
-    "poll existing task",
-    "download only",
-    "up to date",
-    "failed: skipped",
-    "uncertain: skipped",
-]
-CREATES: frozenset[str] = frozenset({"submit", "changed: regenerate", "retry failed", "resubmit uncertain"})
-SKIPS: frozenset[str] = frozenset({"up to date", "failed: skipped", "uncertain: skipped"})
+    from pipeline.manifest.models import ManifestPrices, Shot
+    from pipeline.run.result import Outcome
 
 
 @dataclass(frozen=True)
 class TakeSpec:
     """One take of one shot as the manifest declares it now."""
 
-    shot: Any  # pipeline.manifest.checker.Shot
+    shot: Shot
     take: int
     fingerprint: str
     request: dict[str, Any]  # the canonical request (images by content hash)
@@ -50,11 +42,11 @@ class TakeSpec:
 
     @property
     def label(self) -> str:
-        return self.shot.id if self.take == 1 else f"{self.shot.id} take {self.take}"
+        return naming.label(self.shot.id, self.take)
 
     @property
     def filename(self) -> str:
-        return f"{self.shot.id}.mp4" if self.take == 1 else f"{self.shot.id}.take{self.take}.mp4"
+        return naming.video_name(self.shot.id, self.take)
 
 
 @dataclass(frozen=True)
@@ -70,6 +62,8 @@ class OrphanSpec(TakeSpec):
     """A take's earlier version whose task was paid but whose video was never fetched (the shot
     was edited or removed meanwhile): followed to its video, which goes to history/."""
 
+    shot: EarlierShot  # type: ignore[assignment]  # all a follow-up needs: the id and the duration
+
     @property
     def key(self) -> tuple[str, int]:  # apart from the take's current version
         return (f"{self.shot.id}@{self.fingerprint}", self.take)
@@ -80,7 +74,7 @@ class OrphanSpec(TakeSpec):
 
     @property
     def filename(self) -> str:
-        return f"{HISTORY}/{super().filename[:-len('.mp4')]}.{self.fingerprint}.mp4"
+        return f"{HISTORY}/{naming.stem(self.shot.id, self.take)}.{self.fingerprint}{naming.VIDEO_SUFFIX}"
 
 
 @dataclass(frozen=True)
@@ -95,6 +89,14 @@ class PlannedTake:
     @property
     def creates(self) -> bool:
         return self.action in CREATES
+
+
+def outcome_of(planned: PlannedTake) -> tuple[Outcome, str]:
+    """(outcome, detail) of a take before a run works on it: a skipped take's is final."""
+    outcome = Action(planned.action).outcome
+    if outcome == "failed":
+        return outcome, planned.state.reason or "failed before"
+    return outcome, planned.reason if outcome != "pending" else ""
 
 
 @dataclass(frozen=True)
@@ -148,13 +150,13 @@ def make_plan(
     spec_keys = set()
     for spec in specs:
         spec_keys.add(spec.key)
-        state = view.get(spec.shot.id, spec.take, spec.fingerprint)
-        action, reason = _decide(spec, state, view, intact, retry_failed, resubmit_uncertain, endpoint)
-        if action in CREATES:
+        status = classify(spec, view, intact, retry_failed=retry_failed, resubmit_uncertain=resubmit_uncertain,
+                          endpoint=endpoint)
+        if status.action in CREATES:
             price = catalogue.price_of(spec.shot, prices)
-            takes.append(PlannedTake(spec, action, reason, state, price.usd, price.how))
+            takes.append(PlannedTake(spec, status.action, status.reason, status.state, price.usd, price.how))
         else:
-            takes.append(PlannedTake(spec, action, reason, state, 0.0))
+            takes.append(PlannedTake(spec, status.action, status.reason, status.state, 0.0))
     known = spec_keys if declared is None else set(declared)
     removed = sorted(k for k in view.latest if k not in known)
     wanted = {t.spec.key: t.spec.fingerprint for t in takes}
@@ -177,62 +179,13 @@ def _follow(state: TakeState) -> PlannedTake:
     duration = request.get("duration") if isinstance(request.get("duration"), int) else None
     spec = OrphanSpec(EarlierShot(state.shot, duration), state.take, state.fingerprint, request)
     if state.state == "succeeded":
-        return PlannedTake(spec, "download only", "an earlier version's paid video, not fetched yet: "
+        return PlannedTake(spec, Action.DOWNLOAD, "an earlier version's paid video, not fetched yet: "
                                                   "it goes to history/", state, 0.0)
-    return PlannedTake(spec, "poll existing task", f"task {state.task_id} of an earlier version was paid for: "
-                                                   f"its video goes to history/", state, 0.0)
+    return PlannedTake(spec, Action.POLL, f"task {state.task_id} of an earlier version was paid for: "
+                                          f"its video goes to history/", state, 0.0)
 
 
 PAID_UNFETCHED = frozenset({"submitted", "succeeded"})  # a task exists (billed once it succeeds), no video yet
-
-
-def _decide(spec, state, view, intact, retry_failed, resubmit_uncertain, endpoint) -> tuple[Action, str]:
-    if state.state == "downloaded":
-        problem = intact(state)
-        if problem is None:
-            return "up to date", f"downloaded {state.file}"
-        return "download only", f"{problem}; the task's file is fetched again (no new charge)"
-    if state.state == "succeeded":
-        return "download only", "generated but not downloaded yet (no new charge)"
-    if state.state == "submitted":
-        return "poll existing task", f"task {state.task_id} already created; never create it twice"
-    if state.state == "failed":
-        if retry_failed:
-            return "retry failed", f"failed before ({state.reason}); --retry-failed creates it again"
-        return "failed: skipped", f"{state.reason} (--retry-failed to try again)"
-    if state.state in ("uncertain", "intent"):
-        why = uncertain_why(state)
-        if resubmit_uncertain:
-            return "resubmit uncertain", f"{why}; --resubmit-uncertain creates it again (may pay twice)"
-        return "uncertain: skipped", (
-            f"{why}; {BILLED_MAY_EXIST}. Check the MiniMax console, then run with "
-            f"--resubmit-uncertain to create it again"
-        )
-    previous = view.current(spec.shot.id, spec.take)
-    if previous is None or previous.fingerprint == spec.fingerprint:
-        return "submit", "not run before"
-    if endpoint is not None and previous.request is not None and \
-            request.fingerprint(previous.request, endpoint) != previous.fingerprint:
-        return "submit", "not made on this endpoint before (the take on disk came from another one)"
-    return "changed: regenerate", _what_changed(previous.request, spec.request)
-
-
-BILLED_MAY_EXIST = "a billed task may exist"
-
-
-def uncertain_why(state: TakeState) -> str:
-    """Why a take is uncertain, without the warning every view adds after it (said once)."""
-    why = state.reason or "the run stopped while its create was in flight"
-    return why.replace(f"; {BILLED_MAY_EXIST}", "").replace(f", {BILLED_MAY_EXIST}", "")
-
-
-def _what_changed(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
-    if old is None:
-        return "the shot or the endpoint changed since the last run"
-    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-    if not keys:
-        return "the endpoint changed since the last run"
-    return "changed since the last run: " + ", ".join(keys)
 
 
 @dataclass(frozen=True)
@@ -267,7 +220,7 @@ def budget_problem(plan: Plan, max_cost: float | None, source: str) -> str | Non
 def estimate_seconds(plan: Plan, rpm: float, concurrency: int | None) -> float:
     """Wall time at the given pace: creates limited by RPM and the in-flight cap, plus generation."""
     creates = plan.creates
-    polls = [t for t in plan.takes if t.action == "poll existing task"]
+    polls = [t for t in plan.takes if t.action == Action.POLL]
     if not creates and not polls:
         return 0.0
     gen = max(

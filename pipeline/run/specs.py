@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import difflib
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from pipeline.errors import InputError
 from pipeline.run import request
 from pipeline.run.plan import TakeSpec
 
+if TYPE_CHECKING:
+    from pipeline.manifest.models import Manifest
 
-def take_specs(manifest: Any, endpoint: str, only: Iterable[str] | None = None) -> list[TakeSpec]:
+
+def take_specs(manifest: Manifest, endpoint: str, only: Iterable[str] | None = None) -> list[TakeSpec]:
     """Every take the manifest declares (or the --only ones), with its request and fingerprint."""
     wanted = _check_only(manifest, only)
     specs = []
@@ -23,7 +26,7 @@ def take_specs(manifest: Any, endpoint: str, only: Iterable[str] | None = None) 
     return specs
 
 
-def _check_only(manifest: Any, only: Iterable[str] | None) -> set[str] | None:
+def _check_only(manifest: Manifest, only: Iterable[str] | None) -> set[str] | None:
     if not only:
         return None
     ids = [s.id for s in manifest.shots]

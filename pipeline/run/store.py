@@ -6,12 +6,12 @@ is moved to `history/`, never deleted.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import time
 from pathlib import Path
 
+from pipeline import files
 from pipeline.run.ledger import TakeState
 
 HISTORY = "history"
@@ -45,12 +45,7 @@ def part_path(final: Path) -> Path:
     return final.with_name(final.name + PART_SUFFIX)
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+sha256_of = files.sha256_file  # a video's hex sha256, as the ledger records it
 
 
 def check_intact(out_dir: Path, state: TakeState, verify: bool = False) -> str | None:
@@ -95,13 +90,5 @@ def archive(out_dir: Path, final: Path, label: str) -> Path:
 def publish(part: Path, final: Path) -> int:
     """Atomically rename a verified, fsynced `.part` into place and make the rename durable."""
     os.replace(part, final)
-    fsync_dir(final.parent)
+    files.fsync_dir(final.parent)
     return final.stat().st_mtime_ns
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -1,0 +1,198 @@
+"""What the ledger says of one take, decided once: `classify` is the rule the plan, the runner,
+the contact sheet, the reel and `shots status` all read.
+
+The ledger's state for the take's current fingerprint (DESIGN.md, "The ledger") gives its
+standing: downloaded and intact -> done; downloaded, video missing or changed -> damaged;
+succeeded -> generated; a task id known -> generating; failed for good; sent but answer lost ->
+uncertain; nothing known, but the take was last worked on under another fingerprint -> changed
+(or, when that one was made on another endpoint, elsewhere); else new. The standing decides the
+plan's action (given --retry-failed and --resubmit-uncertain), the runner's starting outcome
+and the views' status; the plan's words for why are `TakeStatus.reason`, and a view that words
+it otherwise keeps its own phrases, keyed by the standing.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Any, Callable, Literal, NamedTuple
+
+from pipeline.run import request
+from pipeline.run.ledger import LedgerView, TakeState
+
+if TYPE_CHECKING:
+    from pipeline.run.plan import TakeSpec
+    from pipeline.run.result import Outcome
+
+__all__ = ["Action", "Standing", "Status", "TakeStatus", "classify", "CREATES", "SKIPS", "BILLED_MAY_EXIST",
+           "uncertain_why"]
+
+
+class Action(enum.StrEnum):
+    """What a run does with a take. The value is the plan's word for it: shown by `shots plan`,
+    printed by --json, compared by users' scripts; an Action equals its word as a string."""
+
+    SUBMIT = "submit"
+    REGENERATE = "changed: regenerate"
+    RETRY_FAILED = "retry failed"
+    RESUBMIT_UNCERTAIN = "resubmit uncertain"
+    POLL = "poll existing task"
+    DOWNLOAD = "download only"
+    UP_TO_DATE = "up to date"
+    FAILED_SKIPPED = "failed: skipped"
+    UNCERTAIN_SKIPPED = "uncertain: skipped"
+
+    @property
+    def label(self) -> str:
+        return self.value
+
+    @property
+    def creates(self) -> bool:
+        """A new task is created (and paid for)."""
+        return self in CREATES
+
+    @property
+    def skips(self) -> bool:
+        """A run leaves the take as it is."""
+        return self in SKIPS
+
+    @property
+    def outcome(self) -> Outcome:
+        """The take's result before a run works on it: what a skipped take ends as."""
+        return _OUTCOME.get(self, "pending")
+
+
+CREATES: frozenset[Action] = frozenset(
+    {Action.SUBMIT, Action.REGENERATE, Action.RETRY_FAILED, Action.RESUBMIT_UNCERTAIN})
+SKIPS: frozenset[Action] = frozenset({Action.UP_TO_DATE, Action.FAILED_SKIPPED, Action.UNCERTAIN_SKIPPED})
+_OUTCOME: dict[Action, Outcome] = {
+    Action.UP_TO_DATE: "done", Action.FAILED_SKIPPED: "failed", Action.UNCERTAIN_SKIPPED: "uncertain"}
+
+
+class Standing(enum.Enum):
+    """What the ledger says of a take under its current fingerprint."""
+
+    DONE = "done"  # downloaded, the video as recorded
+    DAMAGED = "damaged"  # downloaded, but the video is missing or changed: fetched again, no new charge
+    GENERATED = "generated"  # the task succeeded; its video is not downloaded yet
+    GENERATING = "generating"  # a task exists: follow it, never create it twice
+    FAILED = "failed"  # failed for good
+    UNCERTAIN = "uncertain"  # a create was sent and its answer lost: a billed task may exist
+    CHANGED = "changed"  # nothing yet; the take was last worked on under another fingerprint
+    ELSEWHERE = "elsewhere"  # as CHANGED, but that fingerprint was made on another endpoint
+    NEW = "new"  # nothing known
+
+
+Status = Literal["done", "failed", "uncertain", "pending", "changed"]  # the views' word for a take
+_STATUS: dict[Standing, Status] = {
+    Standing.DONE: "done", Standing.DAMAGED: "pending", Standing.GENERATED: "pending",
+    Standing.GENERATING: "pending", Standing.FAILED: "failed", Standing.UNCERTAIN: "uncertain",
+    Standing.CHANGED: "changed", Standing.ELSEWHERE: "changed", Standing.NEW: "pending",
+}
+
+
+class TakeStatus(NamedTuple):
+    """A take's standing, the action a run takes on it, and the plan's words for why."""
+
+    standing: Standing
+    action: Action
+    reason: str
+    state: TakeState  # the ledger's state under the take's current fingerprint
+    problem: str | None = None  # DAMAGED: what is wrong with the video
+
+    @property
+    def status(self) -> Status:
+        return _STATUS[self.standing]
+
+    @property
+    def changed(self) -> bool:
+        """Nothing under this fingerprint, but the take was made under another one."""
+        return self.standing is Standing.CHANGED or self.standing is Standing.ELSEWHERE
+
+    @property
+    def billed(self) -> bool:
+        """A task was created and generated: its price counts as spent."""
+        return self.standing in _GENERATED
+
+
+_GENERATED = frozenset({Standing.DONE, Standing.DAMAGED, Standing.GENERATED})
+
+
+def classify(
+    spec: TakeSpec,
+    view: LedgerView,
+    intact: Callable[[TakeState], str | None] | None = None,
+    *,
+    retry_failed: bool = False,
+    resubmit_uncertain: bool = False,
+    endpoint: str | None = None,
+) -> TakeStatus:
+    """The take's status. Pure: `intact(state)` says what is wrong with a downloaded video (None:
+    fine); without it the ledger is taken at its word. `endpoint`: the fingerprints' endpoint, to
+    tell a take made elsewhere (submit) from a take whose shot changed (regenerate)."""
+    state = view.get(spec.shot.id, spec.take, spec.fingerprint)
+    kind = state.state
+    if kind == "downloaded":
+        problem = intact(state) if intact is not None else None
+        if problem is None:
+            return TakeStatus(_DONE, _UP_TO_DATE, f"downloaded {state.file}", state)
+        return TakeStatus(Standing.DAMAGED, Action.DOWNLOAD,
+                          f"{problem}; the task's file is fetched again (no new charge)", state, problem)
+    if kind == "succeeded":
+        return TakeStatus(Standing.GENERATED, Action.DOWNLOAD, "generated but not downloaded yet (no new charge)",
+                          state)
+    if kind == "submitted":
+        return TakeStatus(Standing.GENERATING, Action.POLL,
+                          f"task {state.task_id} already created; never create it twice", state)
+    if kind == "failed":
+        if retry_failed:
+            return TakeStatus(Standing.FAILED, Action.RETRY_FAILED,
+                              f"failed before ({state.reason}); --retry-failed creates it again", state)
+        return TakeStatus(Standing.FAILED, Action.FAILED_SKIPPED, f"{state.reason} (--retry-failed to try again)",
+                          state)
+    if kind in ("uncertain", "intent"):
+        why = uncertain_why(state)
+        if resubmit_uncertain:
+            return TakeStatus(Standing.UNCERTAIN, Action.RESUBMIT_UNCERTAIN,
+                              f"{why}; --resubmit-uncertain creates it again (may pay twice)", state)
+        return TakeStatus(Standing.UNCERTAIN, Action.UNCERTAIN_SKIPPED, (
+            f"{why}; {BILLED_MAY_EXIST}. Check the MiniMax console, then run with "
+            f"--resubmit-uncertain to create it again"), state)
+    return _not_begun(spec, state, view.current(spec.shot.id, spec.take), endpoint)
+
+
+# A resume's common case, looked up once: on Python 3.11 each enum member lookup costs 0.2 us.
+_DONE, _UP_TO_DATE = Standing.DONE, Action.UP_TO_DATE
+
+
+def _not_begun(spec: TakeSpec, state: TakeState, previous: TakeState | None, endpoint: str | None) -> TakeStatus:
+    """Nothing under this fingerprint: new, or changed since `previous` (the take's last fingerprint)."""
+    if previous is None or previous.fingerprint == spec.fingerprint:
+        return TakeStatus(Standing.NEW, Action.SUBMIT, "not run before", state)
+    if _made_elsewhere(previous, endpoint):
+        return TakeStatus(Standing.ELSEWHERE, Action.SUBMIT,
+                          "not made on this endpoint before (the take on disk came from another one)", state)
+    return TakeStatus(Standing.CHANGED, Action.REGENERATE, _what_changed(previous.request, spec.request), state)
+
+
+def _made_elsewhere(state: TakeState, endpoint: str | None) -> bool:
+    """Whether the take's recorded request fingerprints otherwise on `endpoint`: it was made on another."""
+    return endpoint is not None and state.request is not None and \
+        request.fingerprint(state.request, endpoint) != state.fingerprint
+
+
+BILLED_MAY_EXIST = "a billed task may exist"
+
+
+def uncertain_why(state: TakeState) -> str:
+    """Why a take is uncertain, without the warning every view adds after it (said once)."""
+    why = state.reason or "the run stopped while its create was in flight"
+    return why.replace(f"; {BILLED_MAY_EXIST}", "").replace(f", {BILLED_MAY_EXIST}", "")
+
+
+def _what_changed(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
+    if old is None:
+        return "the shot or the endpoint changed since the last run"
+    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    if not keys:
+        return "the endpoint changed since the last run"
+    return "changed since the last run: " + ", ".join(keys)
