@@ -90,3 +90,21 @@ def test_unknown_rpm_means_no_limit_until_the_first_rate_limit():
     assert rate.allowed is None
     rate.on_rate_limited(accepted_in_window=5)
     assert rate.allowed == 5
+
+
+@pytest.mark.parametrize("failures, ends", [(1, False), (retry.MAX_READ_ATTEMPTS - 1, False),
+                                            (retry.MAX_READ_ATTEMPTS, True)])
+def test_read_failures_end_the_read_at_the_limit(failures, ends):
+    reads = retry.ReadFailures(random.Random(1))
+    last = [reads.add() for _ in range(failures)][-1]
+    assert last is ends
+
+
+def test_read_failures_back_off_as_their_count_grows_and_reset_on_an_answer():
+    reads = retry.ReadFailures(random.Random(1))
+    assert reads.backoff() == 0.0  # nothing failed: no wait, no random draw
+    reads.add()
+    reads.add()
+    assert reads.backoff() == retry.backoff_delay(2, random.Random(1))
+    reads.reset()
+    assert reads.count == 0 and not reads.add()

@@ -39,9 +39,9 @@ def test_unknown_status_is_logged_once_and_polled_until_the_deadline(tmp_path, c
         http = httpx.AsyncClient(transport=httpx.MockTransport(answer))
         async with http:
             client = MiniMaxClient(api_key="k", base_url="http://fake.invalid", http=http)
-            runner = Runner(client, writer, prepared.view, prepared.out_dir, manifest.dir,
-                            lambda shot: {"model": shot.model, "prompt": shot.prompt},
-                            RunOptions(time_scale=0.001, rpm=600, seed=1))
+            runner = Runner(client=client, writer=writer, view=prepared.view, out_dir=prepared.out_dir,
+                            body_of=lambda shot: {"model": shot.model, "prompt": shot.prompt},
+                            options=RunOptions(time_scale=0.001, rpm=600, seed=1))
             return await runner.run(prepared.plan)
 
     with caplog.at_level(logging.WARNING, logger="shots.runner"):

@@ -13,7 +13,7 @@ create was answered. The fraction of a class done by time t is estimated from th
 violators: the maximum-likelihood estimate for such "current status" data), and read at a low
 and a high quantile.
 
-The policy, in seconds at time scale 1 (the runner scales them), interval I:
+The policy, in API seconds (time scale 1; the run's clock scales them), interval I:
 - Nothing known for a class: its first SCOUTS tasks are scouts, polled every interval from the
   start at staggered phases (I/3, 2I/3, I), so together they time completions to a third of an
   interval. The class's other tasks wait for the first scout to finish, but no longer than the

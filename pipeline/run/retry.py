@@ -1,7 +1,8 @@
 """Retry, backoff, polling and pacing decisions: small pure functions beside named constants.
 
-Times are real seconds at `time_scale` 1.0; the runner multiplies them when it drives the
-simulator's fast clock, so the same policy runs in tests and against the real API.
+Times are API seconds (real seconds at time scale 1.0); the run's clock (pipeline/run/clock.py)
+scales them when it drives the simulator's fast clock, so the same policy runs in tests and
+against the real API.
 """
 
 from __future__ import annotations
@@ -48,6 +49,29 @@ def poll_delay(polls_done: int, rng: random.Random, *, first: float = FIRST_POLL
     if polls_done == 0:
         return first + rng.uniform(0.0, POLL_JITTER * interval)
     return interval * rng.uniform(1.0, 1.0 + POLL_JITTER)
+
+
+class ReadFailures:
+    """Consecutive failures of one read (a task's queries, a take's retrieve and download): each
+    is followed by a backoff, and the MAX_READ_ATTEMPTS-th ends the take, pending."""
+
+    def __init__(self, rng: random.Random, limit: int | None = None):
+        self.rng = rng
+        self.limit = MAX_READ_ATTEMPTS if limit is None else limit
+        self.count = 0
+
+    def add(self) -> bool:
+        """Count one failure; True when it is the last one allowed."""
+        self.count += 1
+        return self.count >= self.limit
+
+    def reset(self) -> None:
+        """The read got an answer: the next failure is a first one again."""
+        self.count = 0
+
+    def backoff(self) -> float:
+        """Seconds to wait before trying again (0 with no failure counted)."""
+        return backoff_delay(self.count, self.rng) if self.count else 0.0
 
 
 PROBE_STEP = 0.1  # above the learned capacity, creep up ten times slower: one probe per ~10 windows

@@ -181,7 +181,6 @@ async def run(
 
 async def _execute(prepared: Prepared, backend: Choice, options: RunOptions,
                    on_start: Callable[[Prepared, str], Any] | None) -> RunResult:
-    manifest = prepared.manifest
     async with open_backend(backend, rpm=options.rpm, seed=options.seed,
                             state_dir=prepared.out_dir / SIM_STATE_DIR) as chosen:
         on_phase = on_start(prepared, chosen.banner) if on_start else None
@@ -190,9 +189,8 @@ async def _execute(prepared: Prepared, backend: Choice, options: RunOptions,
             writer.write_now(ledgerlib.event("run_started", endpoint=chosen.endpoint, backend=chosen.kind,
                                              takes=len(prepared.specs)))
             runner = Runner(
-                chosen.client, writer, prepared.view, prepared.out_dir, manifest.dir,
-                _body_builder(prepared),
-                _scaled(options, chosen.time_scale), on_phase,
+                client=chosen.client, writer=writer, view=prepared.view, out_dir=prepared.out_dir,
+                body_of=_body_builder(prepared), options=_scaled(options, chosen.time_scale), on_phase=on_phase,
             )
             with _interrupts(runner):
                 result = await runner.run(prepared.plan)

@@ -1,0 +1,493 @@
+"""One take's job: create -> poll -> download, each step written to the ledger before it is acted on.
+
+The intent-create-record step runs shielded: an interrupt waits for the create's answer instead
+of losing a billed task id. Its retries stay hand-written (a proven refusal, a rate limit and an
+uncertain answer each mean something else); the reads (queries, retrieve and download) share
+one count of consecutive failures (retry.ReadFailures).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import random
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from pipeline.errors import AbortError, InputError, ShotsError
+from pipeline.minimax.client import (
+    AccountError,
+    RateLimitError,
+    ShotRejectedError,
+    TaskNotFoundError,
+    TransientError,
+    UncertainCreateError,
+    UrlExpiredError,
+)
+from pipeline.run import gentime, retry, store, video
+from pipeline.run.ledger import event
+
+if TYPE_CHECKING:
+    from pipeline.manifest.models import Shot
+    from pipeline.minimax.client import Download, MiniMaxClient, TaskStatus
+    from pipeline.run.clock import Clock
+    from pipeline.run.ledger import LedgerView, LedgerWriter
+    from pipeline.run.options import RunOptions
+    from pipeline.run.pacer import Pacer
+    from pipeline.run.plan import PlannedTake, TakeSpec
+    from pipeline.run.result import RunResult, TakeResult
+
+log = logging.getLogger("shots.runner")
+
+LedgerKey = tuple[str, int, str]  # (shot id, take, fingerprint): how the ledger names a take's version
+
+
+def ledger_key(spec: TakeSpec) -> LedgerKey:
+    return (spec.shot.id, spec.take, spec.fingerprint)
+
+
+class ClassNews:
+    """One event per generation-time class, set (and replaced) when the class learns something."""
+
+    def __init__(self) -> None:
+        self._events: dict[gentime.Class, asyncio.Event] = {}
+
+    def event(self, cls: gentime.Class) -> asyncio.Event:
+        """The event the next news of `cls` sets (made now, so no news between here and the wait is missed)."""
+        news = self._events.get(cls)
+        if news is None:
+            news = self._events[cls] = asyncio.Event()
+        return news
+
+    def announce(self, cls: gentime.Class) -> None:
+        news = self._events.pop(cls, None)
+        if news is not None:
+            news.set()
+
+
+@dataclass
+class JobContext:
+    """What every take's job of a run shares: the server, the ledger, the clock and the pacer, the
+    generation-time learner, and the run's totals and state (owned by the Runner)."""
+
+    client: MiniMaxClient
+    writer: LedgerWriter
+    view: LedgerView
+    out_dir: Path
+    body_of: Callable[[Shot], dict[str, Any]]
+    options: RunOptions
+    clock: Clock
+    pacer: Pacer
+    gen: gentime.GenTimes
+    rng: random.Random
+    on_phase: Callable[[TakeSpec, str], None]
+    totals: RunResult  # creates and rate-limit answers are counted here
+    stopping: Callable[[], bool]  # no new creates once True
+    abort: Callable[[ShotsError], None]  # an account or disk problem: the run stops
+    news: ClassNews = field(default_factory=ClassNews)
+    critical: set[asyncio.Task[str]] = field(default_factory=set)  # creates in transit: the run waits for them
+    warned_status: set[str] = field(default_factory=set)  # unknown statuses already logged
+
+
+class _OverBudget(Exception):
+    """A take spent its request budget (retry.request_budget): it stops, pending, with this reason."""
+
+
+class _Again(Enum):
+    AGAIN = "again"
+
+
+AGAIN = _Again.AGAIN  # a read's answer that says: ask again
+
+
+@dataclass
+class _Polling:
+    """One task's polling so far. Times are API seconds on the run's clock."""
+
+    cls: gentime.Class
+    fresh: bool  # created in this run: its generation time is learned from, its first poll planned
+    started: float  # the create's answer (for a resumed task: when this run took it up)
+    reads: retry.ReadFailures
+    learned: bool  # polled as its class's learned generation time says (not at a fixed interval)
+    plan_first: bool  # the next wait is the first poll's, from the learner
+    polls: int = 0  # -1: a resumed task, asked at once
+    not_found: int = 0
+    empty: int = 0  # "Success" answers without a file_id
+    catch_ups: int = 0
+    scout: bool = False  # one of its class's scouts: its place is handed on however the polling ends
+    last_status: str = "unfinished"
+    seen_running: float = 0.0  # after `started`, when the last answer "not yet" was asked
+    sent: float = 0.0  # when the latest query was sent
+
+
+class TakeJob:
+    """One take of a run, from its create (or its task, or its file) to its video on disk."""
+
+    def __init__(self, ctx: JobContext, planned: PlannedTake, res: TakeResult):
+        self.ctx = ctx
+        self.planned = planned
+        self.spec = planned.spec
+        self.res = res
+        self.key = ledger_key(planned.spec)
+
+    async def run(self) -> None:
+        ctx, planned, res = self.ctx, self.planned, self.res
+        state = planned.state
+        res.began = ctx.clock.now()
+        try:
+            try:
+                if planned.creates:
+                    task_id = await self._create()
+                    if task_id is None:
+                        return
+                    file_id = await self._poll(task_id, fresh=True)
+                elif planned.action == "poll existing task":
+                    ctx.pacer.in_flight.force_acquire()
+                    task_id = state.task_id
+                    file_id = await self._poll(task_id, fresh=False)
+                else:
+                    task_id, file_id = state.task_id, state.file_id
+            finally:
+                if planned.creates or planned.action == "poll existing task":
+                    ctx.pacer.in_flight.release()
+            if file_id is not None:
+                await self._download(task_id, file_id)
+        except (AccountError, AbortError) as exc:
+            ctx.abort(exc)
+        except _OverBudget as exc:
+            res.outcome, res.detail = "pending", str(exc)
+        except asyncio.CancelledError:
+            if res.outcome == "pending" and not res.detail:
+                res.detail = "interrupted; the next run resumes it"
+            raise
+        except Exception as exc:  # a bug, not a shot's fault: report it, keep the other takes going
+            log.exception("%s: unexpected error", self.spec.label)
+            res.outcome, res.detail = "pending", f"unexpected error ({type(exc).__name__}: {exc}); run again"
+        finally:
+            ctx.on_phase(self.spec, res.outcome if res.outcome != "pending" else "pending")
+
+    def _charge(self, what: str) -> None:
+        """Count one request of the take; past its budget the take stops, pending, saying why."""
+        res = self.res
+        res.requests += 1
+        elapsed = self.ctx.clock.now() - res.began
+        if res.requests > retry.request_budget(elapsed, self.ctx.options.poll_interval):
+            raise _OverBudget(f"{res.requests} requests in {elapsed:.0f} s ({what}) without getting anywhere; "
+                              f"the server misbehaves: run again later to resume (no new charge)")
+
+    async def _fail(self, task_id: str | None, code: int, reason: str) -> None:
+        """The server says the take's task or file is lost for good: record it, the take failed."""
+        await self.ctx.writer.write(event("failed", *self.key, task_id=task_id, code=code, reason=reason))
+        self.res.outcome, self.res.detail = "failed", reason
+
+    # -- create ---------------------------------------------------------------------------
+
+    async def _create(self) -> str | None:
+        ctx, res, spec = self.ctx, self.res, self.spec
+        try:
+            body = await asyncio.to_thread(ctx.body_of, spec.shot)
+        except InputError as exc:  # an image changed or vanished since the plan; nothing was sent
+            res.outcome, res.detail = "failed", f"{exc}; fix it and run again"
+            return None
+        proven_failures = rate_limited = 0
+        while True:
+            self._charge("creates")
+            try:
+                task_id = await self._send_create(body)
+                if task_id is None:
+                    res.detail = "not submitted: the run was stopped"
+                    return None
+            except RateLimitError as exc:
+                ctx.totals.rate_limited += 1
+                rate_limited += 1
+                if rate_limited >= retry.MAX_RATE_LIMITED:
+                    res.outcome, res.detail = "pending", (
+                        f"the server answered 'rate limited' to {rate_limited} creates in a row ({exc}); no task "
+                        f"was made: lower --rpm or run again later")
+                    return None
+                ctx.pacer.rate_limited()
+                log.info("%s: %s; slowing to %.1f creates per minute", spec.label, exc, ctx.pacer.rate.rate)
+                await ctx.clock.sleep(retry.backoff_delay(proven_failures, ctx.rng,
+                                                          base=retry.RATE_LIMIT_BACKOFF_BASE))
+                continue
+            except UncertainCreateError as exc:
+                res.outcome, res.detail = "uncertain", str(exc)
+                return None
+            except TransientError as exc:
+                proven_failures += 1
+                if proven_failures >= retry.MAX_CREATE_ATTEMPTS:
+                    res.outcome, res.detail = "failed", f"create kept failing: {exc}; run again to retry"
+                    return None
+                await ctx.clock.sleep(retry.backoff_delay(proven_failures, ctx.rng))
+                continue
+            except ShotRejectedError as exc:
+                res.outcome, res.detail = "failed", str(exc)
+                return None
+            ctx.pacer.created()
+            res.task_id, res.task_made, res.cost = task_id, True, self.planned.cost
+            return task_id
+
+    async def _send_create(self, body: dict[str, Any]) -> str | None:
+        """Wait for the create's turn, then intent -> POST -> record, shielded from cancellation."""
+        ctx = self.ctx
+        async with ctx.pacer.create_turn():
+            if ctx.stopping():
+                return None
+            ctx.on_phase(self.spec, "creating")
+            critical = asyncio.ensure_future(self._create_once(body))
+            ctx.critical.add(critical)
+            critical.add_done_callback(ctx.critical.discard)
+            return await asyncio.shield(critical)
+
+    async def _create_once(self, body: dict[str, Any]) -> str:
+        """intent -> POST -> record the answer. Runs to completion even if the take is cancelled."""
+        ctx, key = self.ctx, self.key
+        await ctx.writer.write(event("intent", *key, req=self.spec.request, cost=self.planned.cost))
+        ctx.totals.creates += 1
+        try:
+            task_id = await ctx.client.create(body)
+        except UncertainCreateError as exc:
+            await ctx.writer.write(event("uncertain", *key, reason=str(exc)))
+            raise
+        except (ShotRejectedError, AccountError) as exc:
+            await ctx.writer.write(event("create_failed", *key, final=isinstance(exc, ShotRejectedError),
+                                         code=exc.code, reason=str(exc)))
+            raise
+        except TransientError as exc:  # proven: no task was made
+            await ctx.writer.write(event("create_failed", *key, final=False, code=exc.code, reason=str(exc)))
+            raise
+        ctx.pacer.accepted_creates.record()
+        await ctx.writer.write(event("submitted", *key, task_id=task_id))
+        return task_id
+
+    # -- poll -----------------------------------------------------------------------------
+
+    async def _poll(self, task_id: str, fresh: bool) -> str | None:
+        """Poll until Success or Fail. A task created in this run is asked when its class's learned
+        generation time says (pipeline/run/gentime.py), and what it shows feeds that estimate."""
+        ctx = self.ctx
+        cls = gentime.task_class(self.spec.request)
+        ctx.on_phase(self.spec, "generating")
+        polling = _Polling(cls, fresh, ctx.clock.now(), retry.ReadFailures(ctx.rng),
+                           learned=fresh and ctx.options.first_poll is None, plan_first=fresh,
+                           polls=0 if fresh else -1)  # a resumed task is asked at once
+        try:
+            return await self._poll_until_done(task_id, polling)
+        finally:
+            if polling.scout:
+                ctx.gen.scout_ended(cls)
+                ctx.news.announce(cls)
+
+    async def _poll_until_done(self, task_id: str, p: _Polling) -> str | None:
+        ctx = self.ctx
+        deadline = p.started + retry.POLL_DEADLINE
+        while True:
+            delay = await self._delay(p)
+            if delay is None:  # nothing known of the class yet: news came, plan the first poll again
+                continue
+            if p.reads.count:
+                delay = max(delay, p.reads.backoff())
+            if p.polls >= 0:
+                await ctx.clock.sleep(max(delay, 0.0))
+            if ctx.clock.now() > deadline:
+                self.res.outcome = "pending"
+                self.res.detail = (f"task {task_id} still {p.last_status} after the polling deadline; "
+                                   f"run again to resume")
+                return None
+            p.polls = max(p.polls, 0) + 1
+            status = await self._query(task_id, p)
+            if status is AGAIN:
+                continue
+            if status is None:
+                return None
+            found = await self._on_status(task_id, status, p)
+            if found is not AGAIN:
+                return found
+
+    async def _delay(self, p: _Polling) -> float | None:
+        """Seconds until the next query. None: the class has nothing to go by yet (plan its first poll again)."""
+        ctx = self.ctx
+        interval = ctx.options.poll_interval
+        if p.plan_first:  # when the class's estimate (or its scouts, or the prior) says
+            first = await self._first_poll(p, capped=p.polls == 0)
+            # Never before the budget allows: the k-th poll at least k - 1 intervals in.
+            due = p.started + max(first, p.polls * interval) + retry.poll_delay(0, ctx.rng, first=0.0,
+                                                                                 interval=interval)
+            p.plan_first = False
+            return due - ctx.clock.now()
+        if p.polls > 0:  # every interval; sooner once running past what its class showed
+            step, catch_up = (ctx.gen.next_poll(p.cls, ctx.clock.now() - p.started, p.polls, p.catch_ups, p.scout)
+                              if p.learned else (interval, False))
+            if step is None:
+                p.plan_first = True
+                return None
+            p.catch_ups += catch_up
+            return retry.poll_delay(p.polls, ctx.rng, interval=step)
+        return 0.0
+
+    async def _first_poll(self, p: _Polling, capped: bool = True) -> float:
+        """Seconds after `p.started` to ask the task next; waits for news of its class while its
+        scouts have nothing to tell, no longer than the prior (or old ledgers' bounds) unless
+        `capped` is False (the task was asked then and was not done)."""
+        ctx, res = self.ctx, self.res
+        if ctx.options.first_poll is not None:
+            res.first_poll = ctx.options.first_poll
+            return ctx.options.first_poll
+        while True:
+            plan = ctx.gen.first_poll(p.cls, ctx.clock.now() - p.started)
+            if plan.source != "wait":
+                break
+            news = ctx.news.event(p.cls)
+            try:
+                await ctx.clock.wait_for(news.wait(), max(0.0, p.started + plan.delay - ctx.clock.now())
+                                         if capped else None)
+            except asyncio.TimeoutError:  # no news in time: asked at the prior (or the bounds)
+                plan = gentime.FirstPoll(plan.delay, "learned")
+                break
+        p.scout = p.scout or plan.scout
+        res.scout = p.scout
+        if res.first_poll is None:
+            res.first_poll = plan.delay
+        return float(plan.delay or 0.0)
+
+    async def _query(self, task_id: str, p: _Polling) -> TaskStatus | None | _Again:
+        """Ask once. None: the take ended here (failed, or pending with the reason set)."""
+        ctx, res = self.ctx, self.res
+        self._charge("queries")
+        await ctx.pacer.queries.acquire()
+        res.queries += 1
+        p.sent = ctx.clock.now()
+        try:
+            return await ctx.client.query(task_id)
+        except TransientError as exc:
+            if p.reads.add():
+                res.outcome, res.detail = "pending", f"task {task_id}: queries keep failing ({exc}); run again to resume"
+                return None
+            return AGAIN
+        except TaskNotFoundError as exc:
+            # A task we hold an id for: one "not found" may be the server's lag, not its loss.
+            p.not_found += 1
+            if p.not_found < retry.MAX_NOT_FOUND:
+                p.reads.add()
+                return AGAIN
+            await self._fail(task_id, exc.code, str(exc))
+            return None
+        except ShotRejectedError as exc:
+            await self._fail(task_id, exc.code, str(exc))
+            return None
+
+    async def _on_status(self, task_id: str, status: TaskStatus, p: _Polling) -> str | None | _Again:
+        """What an answer means: the file id, None (the take ended here), or AGAIN (not done yet)."""
+        ctx, res = self.ctx, self.res
+        p.reads.reset()
+        if status.status == "Success":
+            if not status.file_id:
+                p.empty += 1
+                if p.empty >= retry.MAX_EMPTY_SUCCESS:
+                    res.outcome, res.detail = "pending", (
+                        f"task {task_id}: the server says Success but gives no file_id ({p.empty} times); "
+                        f"run again later to fetch it (no new charge)")
+                    return None
+                return AGAIN
+            gen = None
+            if p.fresh:  # how long it took, as far as polling can tell: in (seen_running, done]
+                done = ctx.clock.now() - p.started
+                gen = [round(p.seen_running, 3), round(done, 3)]
+                ctx.gen.observe(gentime.Observation(p.cls, p.seen_running, done))
+                ctx.news.announce(p.cls)
+            await ctx.writer.write(event("succeeded", *self.key, task_id=task_id, file_id=status.file_id,
+                                         width=status.video_width, height=status.video_height, gen=gen))
+            return status.file_id
+        if status.status == "Fail":
+            await self._fail(task_id, status.code,
+                             f"generation failed: {status.message or 'no reason given'} ({status.code})")
+            return None
+        p.seen_running = p.sent - p.started
+        p.last_status = status.status
+        if not status.known and status.status not in ctx.warned_status:
+            ctx.warned_status.add(status.status)
+            log.warning("task %s: unknown status %r; polling on until the deadline", task_id, status.status)
+        return AGAIN
+
+    # -- download -------------------------------------------------------------------------
+
+    async def _download(self, task_id: str | None, file_id: str) -> None:
+        ctx, spec, res = self.ctx, self.spec, self.res
+        final = ctx.out_dir / spec.filename
+        final.parent.mkdir(parents=True, exist_ok=True)  # history/, for an earlier version's video
+        part = store.part_path(final)
+        async with ctx.pacer.download_slots:
+            ctx.on_phase(spec, "downloading")
+            got = await self._fetch(task_id, file_id, part)
+            if got is None:
+                return
+            await self._make_room(final, got.sha256)
+            mtime_ns = await asyncio.to_thread(store.publish, part, final)
+        await ctx.writer.write(event(
+            "downloaded", *self.key, task_id=task_id, file_id=file_id, file=spec.filename,
+            bytes=got.bytes, sha256=got.sha256, mtime_ns=mtime_ns,
+        ))
+        res.outcome, res.file, res.task_id = "done", spec.filename, task_id
+        res.detail = f"{spec.filename} ({store.human_size(got.bytes)})"
+        if self.planned.creates:
+            res.cost, res.created = self.planned.cost, True
+
+    async def _fetch(self, task_id: str | None, file_id: str, part: Path) -> Download | None:
+        """Retrieve the file and download it to `part`, verified. None: the take ended here."""
+        ctx = self.ctx
+        reads = retry.ReadFailures(ctx.rng)
+        while True:
+            problem: Exception | None = None
+            try:
+                self._charge("downloads")
+                await ctx.pacer.queries.acquire()
+                info = await ctx.client.retrieve(file_id)
+                got = await ctx.client.download(info.download_url, part, expected_bytes=info.bytes or None)
+                await asyncio.to_thread(video.verify, part, _duration_of(self.spec),
+                                        expected_bytes=info.bytes or None)
+                return got
+            except (asyncio.CancelledError, _OverBudget):
+                part.unlink(missing_ok=True)
+                raise
+            except OSError as exc:
+                part.unlink(missing_ok=True)
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS, errno.EPERM):
+                    raise AbortError(f"cannot write {part}: {exc.strerror}; free space or fix permissions, "
+                                     f"then run again (nothing is lost)") from exc
+                raise
+            except UrlExpiredError:
+                pass  # a fresh retrieve gives a fresh URL: no wait needed
+            except (TransientError, video.VideoError) as exc:
+                problem = exc
+            except ShotRejectedError as exc:
+                part.unlink(missing_ok=True)
+                await self._fail(task_id, exc.code, str(exc))
+                return None
+            part.unlink(missing_ok=True)
+            if reads.add():
+                self.res.outcome = "pending"
+                self.res.detail = f"download keeps failing ({problem}); run again: no new charge"
+                return None
+            if problem is not None:
+                await ctx.clock.sleep(reads.backoff())
+
+    async def _make_room(self, final: Path, new_sha: str) -> None:
+        """Move what is now at `final` (a video, or anything else) to history/ unless it is the very same file."""
+        ctx, spec = self.ctx, self.spec
+        if not os.path.lexists(final) or (final.is_file() and store.sha256_of(final) == new_sha):
+            return
+        owners = [s for s in ctx.view.files_of(spec.shot.id, spec.take) if s.file == spec.filename]
+        label = owners[0].fingerprint if owners else "unrecorded"
+        moved = await asyncio.to_thread(store.archive, ctx.out_dir, final, label)
+        rel = str(moved.relative_to(ctx.out_dir))
+        for owner in owners:
+            await ctx.writer.write(event("archived", owner.shot, owner.take, owner.fingerprint, to=rel))
+        log.info("%s: previous video moved to %s", spec.label, rel)
+
+
+def _duration_of(spec: TakeSpec) -> float | None:
+    return float(spec.shot.duration) if spec.shot.duration is not None else None

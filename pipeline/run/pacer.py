@@ -1,0 +1,77 @@
+"""How fast a run may ask the server: the create window and its adaptive rate, one create in
+transit, the query window, download slots and the cap on tasks in flight."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, AsyncIterator
+
+from pipeline.run import retry
+from pipeline.run.limiter import WindowCounter, WindowLimiter
+
+if TYPE_CHECKING:
+    from pipeline.run.clock import Clock
+    from pipeline.run.options import RunOptions
+
+
+class Pacer:
+    """The run's limits, shared by all its takes. Create it inside the running event loop."""
+
+    def __init__(self, options: RunOptions, clock: Clock):
+        self.rate = retry.AdaptiveRate(ceiling=options.rpm)
+        self.creates = WindowLimiter(options.rpm, retry.RATE_WINDOW * retry.RATE_WINDOW_MARGIN, clock)
+        self.accepted_creates = WindowCounter(retry.RATE_WINDOW, clock)  # creates the server took, per window
+        # One create in transit at a time: a 1002 is heard before the next create is sent.
+        self._create_transit = asyncio.Lock()
+        self.queries = WindowLimiter(options.query_rpm, retry.RATE_WINDOW, clock)
+        self.download_slots = asyncio.Semaphore(options.downloads)
+        self.in_flight = Slots(options.concurrency)
+
+    def __repr__(self) -> str:
+        return f"<Pacer rate={self.rate.rate} creates={self.creates!r} queries={self.queries!r}>"
+
+    @asynccontextmanager
+    async def create_turn(self) -> AsyncIterator[None]:
+        """The one create in transit, once the adaptive rate's window has room for it. Its stamp
+        moves to the end of the turn: the server may have counted it any time up to its answer."""
+        async with self._create_transit:
+            self.creates.limit = self.rate.allowed
+            await self.creates.acquire()
+            try:
+                yield
+            finally:
+                self.creates.restamp()
+
+    def rate_limited(self) -> None:
+        """A create was answered 'rate limited': slow down to what the server took in the last window."""
+        self.rate.on_rate_limited(self.accepted_creates.recent())
+
+    def created(self) -> None:
+        """A create was answered with a task id."""
+        self.rate.on_success()
+
+
+class Slots:
+    """A cap on tasks in flight; resumed tasks take a slot without waiting (they already run)."""
+
+    def __init__(self, limit: int | None):
+        self.limit = limit
+        self.used = 0
+        self._freed = asyncio.Event()
+
+    def __repr__(self) -> str:
+        return f"<Slots {self.used}/{self.limit}>"
+
+    async def acquire(self) -> None:
+        while self.limit is not None and self.used >= self.limit:
+            self._freed.clear()
+            await self._freed.wait()
+        self.used += 1
+
+    def force_acquire(self) -> None:
+        self.used += 1
+
+    def release(self) -> None:
+        self.used -= 1
+        self._freed.set()
