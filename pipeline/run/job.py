@@ -30,6 +30,7 @@ from pipeline.minimax.client import (
 )
 from pipeline.run import gentime, retry, store, video
 from pipeline.run.ledger import event
+from pipeline.run.status import Action
 
 if TYPE_CHECKING:
     from pipeline.manifest.models import Shot
@@ -42,13 +43,6 @@ if TYPE_CHECKING:
     from pipeline.run.result import RunResult, TakeResult
 
 log = logging.getLogger("shots.runner")
-
-LedgerKey = tuple[str, int, str]  # (shot id, take, fingerprint): how the ledger names a take's version
-
-
-def ledger_key(spec: TakeSpec) -> LedgerKey:
-    return (spec.shot.id, spec.take, spec.fingerprint)
-
 
 class ClassNews:
     """One event per generation-time class, set (and replaced) when the class learns something."""
@@ -132,7 +126,7 @@ class TakeJob:
         self.planned = planned
         self.spec = planned.spec
         self.res = res
-        self.key = ledger_key(planned.spec)
+        self.key = planned.spec.ledger_key
 
     async def run(self) -> None:
         ctx, planned, res = self.ctx, self.planned, self.res
@@ -145,14 +139,14 @@ class TakeJob:
                     if task_id is None:
                         return
                     file_id = await self._poll(task_id, fresh=True)
-                elif planned.action == "poll existing task":
+                elif planned.action == Action.POLL:
                     ctx.pacer.in_flight.force_acquire()
                     task_id = state.task_id
                     file_id = await self._poll(task_id, fresh=False)
                 else:
                     task_id, file_id = state.task_id, state.file_id
             finally:
-                if planned.creates or planned.action == "poll existing task":
+                if planned.creates or planned.action == Action.POLL:
                     ctx.pacer.in_flight.release()
             if file_id is not None:
                 await self._download(task_id, file_id)

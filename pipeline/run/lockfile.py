@@ -31,7 +31,7 @@ def lock_data(name: str, endpoint: str, specs: Iterable[TakeSpec], view: LedgerV
     output folder, relative to the manifest's folder when it is below the same project."""
     takes: dict[str, Any] = {}
     for spec in specs:
-        state = view.get(spec.shot.id, spec.take, spec.fingerprint)
+        state = view.get(*spec.ledger_key)
         entry = {"fingerprint": spec.fingerprint, "state": state.state}
         for field in ("task_id", "file_id", "file", "sha256"):
             value = getattr(state, field)

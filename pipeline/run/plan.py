@@ -41,6 +41,11 @@ class TakeSpec:
         return (self.shot.id, self.take)
 
     @property
+    def ledger_key(self) -> tuple[str, int, str]:
+        """How the ledger names this version of the take: (shot id, take, fingerprint)."""
+        return (self.shot.id, self.take, self.fingerprint)
+
+    @property
     def label(self) -> str:
         return naming.label(self.shot.id, self.take)
 

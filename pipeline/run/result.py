@@ -23,7 +23,7 @@ class TakeResult:
     task_made: bool = False  # a create in this run answered a task id: billed once it succeeds
     queries: int = 0
     requests: int = 0  # API requests this take made in this run (its budget: retry.request_budget)
-    began: float = 0.0  # monotonic time its work began in this run
+    began: float = 0.0  # when its work began in this run: API seconds on the run's clock (run/clock.py)
     first_poll: float | None = None  # seconds (time scale 1) after the create's answer: when it was first asked
     scout: bool = False  # polled every interval from the start, to learn its class's generation time
 

@@ -19,7 +19,9 @@ from pipeline.run.clock import ScaledClock
 from pipeline.run.job import JobContext, TakeJob
 from pipeline.run.options import RunOptions
 from pipeline.run.pacer import Pacer
+from pipeline.run.plan import outcome_of
 from pipeline.run.result import RunResult, TakeResult
+from pipeline.run.status import Action
 
 if TYPE_CHECKING:
     from pipeline.errors import ShotsError
@@ -82,7 +84,7 @@ class Runner:
         self.result.results = list(results.values())
         creates = [t for t in plan.takes if t.creates]
         for t in plan.takes:
-            if t.action in ("poll existing task", "download only"):
+            if t.action in (Action.POLL, Action.DOWNLOAD):
                 self._spawn(self._job(t, results[t.spec.key]))
         for t in plan.orphans:  # paid tasks of earlier versions: their videos go to history/
             self.result.orphans.append(_initial_result(t))
@@ -154,11 +156,7 @@ def _no_phase(spec: TakeSpec, phase: str) -> None:
 
 
 def _initial_result(planned: PlannedTake) -> TakeResult:
+    """A take's result before the run works on it (run/status.py decides; a skipped take's is final)."""
+    outcome, detail = outcome_of(planned)
     state = planned.state
-    if planned.action == "up to date":
-        return TakeResult(planned.spec, "done", planned.reason, state.task_id, state.file)
-    if planned.action == "failed: skipped":
-        return TakeResult(planned.spec, "failed", state.reason or "failed before", state.task_id)
-    if planned.action == "uncertain: skipped":
-        return TakeResult(planned.spec, "uncertain", planned.reason, state.task_id)
-    return TakeResult(planned.spec, "pending", "", state.task_id)
+    return TakeResult(planned.spec, outcome, detail, state.task_id, state.file if outcome == "done" else None)

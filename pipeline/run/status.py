@@ -129,7 +129,7 @@ def classify(
     """The take's status. Pure: `intact(state)` says what is wrong with a downloaded video (None:
     fine); without it the ledger is taken at its word. `endpoint`: the fingerprints' endpoint, to
     tell a take made elsewhere (submit) from a take whose shot changed (regenerate)."""
-    state = view.get(spec.shot.id, spec.take, spec.fingerprint)
+    state = view.get(*spec.ledger_key)
     kind = state.state
     if kind == "downloaded":
         problem = intact(state) if intact is not None else None

@@ -48,7 +48,7 @@ def check_videos(manifest: Any, out_dir: Path, specs: list[TakeSpec], view: Ledg
     locked = lockfile.recorded_hashes(lockfile.lock_path(manifest.path))
     problems = {}
     for spec in specs:
-        state = view.get(spec.shot.id, spec.take, spec.fingerprint)
+        state = view.get(*spec.ledger_key)
         if state.state != "downloaded":
             continue
         problem = store.check_intact(out_dir, state, verify=True)
@@ -91,7 +91,7 @@ def _holds_results(folder: Path, manifest: Any, endpoint: str) -> bool:
     previz elsewhere saves nothing a real run would pay for again)."""
     if not ledgerlib.ledger_path(folder).exists():
         return False
-    made = {(s.shot.id, s.take, s.fingerprint) for s in take_specs(manifest, endpoint)}
+    made = {s.ledger_key for s in take_specs(manifest, endpoint)}
     view = ledgerlib.load(folder)
     return any(key in made and state.task_id for key, state in view.states.items())
 
