@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from pipeline.files import write_atomic
 from pipeline.manifest import imagefiles
 from pipeline.minimax.images import ImageInfo
 from pipeline.manifest.models import (
@@ -188,9 +189,7 @@ def _store(entry_path: Path, manifest: Manifest, digest: str) -> None:
             "warnings": [[p.line, p.col, p.message, p.severity, p.shot, p.field] for p in manifest.warnings],
         }
         entry_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = entry_path.with_name(entry_path.name + ".tmp")  # a writer killed mid-way leaves one, reused
-        tmp.write_text(json.dumps(entry, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, entry_path)
+        write_atomic(entry_path, json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
     except (OSError, TypeError, ValueError) as exc:  # a cache that cannot be written is only slower
         log.info("manifest cache not written to %s: %s", entry_path, exc)
 

@@ -1,23 +1,18 @@
-"""The manifest's typed models: the document as written (kept in agreement with the JSON Schema
-by tests), the `Shot` the runner sees, with defaults merged and the catalogue's values filled in,
-and the checked `Manifest` with its `Problem`s (here, not in manifest.py, so that a cached
-manifest can be rebuilt without loading the YAML reader and the schema validator).
-
-The document models are strict like the schema: `duration: "6"` is text, not a number, and
-`true` is not 1. An integral float such as `6.0` is accepted as 6, because JSON Schema's
-"integer" accepts it too.
+"""The manifest's typed models: the `Shot` the runner sees, with defaults merged and the
+catalogue's values filled in, the checked `Manifest` with its `Problem`s, and its prices. Here,
+not in checker.py, so that a cached manifest can be rebuilt without loading the YAML reader and
+the schema validator. The document as written is described once, by the JSON Schema
+(schemas/manifest.schema.json); schemacheck.py reads it.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field as dc_field
 from pathlib import Path
-from typing import Annotated, Literal, Optional, Union
+from typing import Literal, Optional
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
+from pydantic import BaseModel, ConfigDict
 
-from pipeline.minimax import catalogue
 from pipeline.manifest import lint
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "manifest.schema.json"
@@ -28,119 +23,9 @@ Resolution = Literal["512P", "720P", "768P", "1080P"]
 
 IMAGE_FIELDS = ("first_frame_image", "last_frame_image", "subject_image")
 FLAG_FIELDS = ("prompt_optimizer", "fast_pretreatment", "aigc_watermark")
-
-
-def _integral(value):
-    """6.0 -> 6, as JSON Schema's "integer" allows; anything else is left to the strict check."""
-    if type(value) is float and value.is_integer():
-        return int(value)
-    return value
-
-
-def _search(pattern: str, what: str):
-    compiled = re.compile(pattern)
-
-    def check(value: str) -> str:
-        # re.search, as jsonschema applies "pattern": the two must agree on every input.
-        if not compiled.search(value):
-            raise ValueError(f"{what} does not match {pattern}")
-        return value
-
-    return check
-
-
-def _version_one(value: int) -> int:
-    if value != 1:  # a Literal[1] would take True, which the schema's const refuses
-        raise ValueError("version must be 1")
-    return value
-
-
-Text = Annotated[str, Strict()]
-Flag = Annotated[bool, Strict()]
-SafeName = Annotated[
-    str, Strict(), Field(min_length=1, max_length=lint.NAME_MAX),
-    AfterValidator(_search(lint.NAME_PATTERN.pattern, "name")),
-]
-ImageRef = Annotated[str, Strict(), Field(min_length=1)]
-Prompt = Annotated[str, Strict(), Field(max_length=catalogue.PROMPT_MAX_CHARS)]
-ModelName = Annotated[str, Strict(), Field(min_length=1)]
-CallbackUrl = Annotated[str, Strict(), AfterValidator(_search(r"^https://[^\s/]+", "callback_url"))]
 DURATION_MAX = 9999  # seconds: far beyond any model's (10 s); bounds a typo or a hostile number
 USD_MAX = 10_000  # a price per video or per second of video
-MAX_COST_MAX = 1_000_000_000  # a budget
-Duration = Annotated[int, Strict(), BeforeValidator(_integral), Field(ge=1, le=DURATION_MAX)]
-Takes = Annotated[int, Strict(), BeforeValidator(_integral), Field(ge=1, le=100)]
-
-_DOC = ConfigDict(extra="forbid", strict=True)
-# A document field may be absent (None, by its default, which pydantic does not validate) but
-# never null: `prompt:` with no value is an error in the schema, so it is one here too.
-
-
-class DefaultsDoc(BaseModel):
-    """`defaults:` as written: any shot field except id."""
-
-    model_config = _DOC
-
-    mode: ModeName = None
-    prompt: Prompt = None
-    model: ModelName = None
-    duration: Duration = None
-    resolution: Resolution = None
-    first_frame_image: ImageRef = None
-    last_frame_image: ImageRef = None
-    subject_image: ImageRef = None
-    prompt_optimizer: Flag = None
-    fast_pretreatment: Flag = None
-    aigc_watermark: Flag = None
-    callback_url: CallbackUrl = None
-    takes: Takes = None
-    notes: Text = None
-    tags: list[Text] = None
-
-
-class ShotDoc(DefaultsDoc):
-    """One item of `shots:` as written."""
-
-    id: SafeName
-
-
-USD = Annotated[float, Strict(), Field(ge=0, le=USD_MAX)]
 DURATION_KEY_PATTERN = r"^[1-9][0-9]{0,3}$"  # a duration in whole seconds (1 to DURATION_MAX), as a mapping key
-
-
-class PerSecondDoc(BaseModel):
-    """`{per_second: N}`: US dollars per second of output video."""
-
-    model_config = _DOC
-
-    per_second: USD
-
-
-DurationKey = Annotated[str, Strict(), AfterValidator(_search(DURATION_KEY_PATTERN, "duration"))]
-PricesByDuration = Annotated[dict[DurationKey, USD], Field(min_length=1)]
-ResolutionPriceDoc = Union[USD, PerSecondDoc, PricesByDuration]
-PricesByResolution = Annotated[dict[Resolution, ResolutionPriceDoc], Field(min_length=1)]
-ModelPriceDoc = Union[USD, PerSecondDoc, PricesByResolution]
-PricesDoc = Annotated[dict[ModelName, ModelPriceDoc], Field(min_length=1)]
-
-
-class ManifestDoc(BaseModel):
-    """The whole document as written."""
-
-    model_config = _DOC
-
-    version: Annotated[int, Strict(), BeforeValidator(_integral), AfterValidator(_version_one)]
-    name: SafeName
-    rpm: Annotated[int, Strict(), BeforeValidator(_integral), Field(ge=1, le=10000)] = None
-    concurrency: Annotated[int, Strict(), BeforeValidator(_integral), Field(ge=1, le=10000)] = None
-    poll_interval: Annotated[float, Strict(), Field(ge=1, le=3600)] = None
-    max_cost: Annotated[float, Strict(), Field(ge=0, le=MAX_COST_MAX)] = None
-    prices: PricesDoc = None
-    defaults: DefaultsDoc = None
-    shots: Annotated[list[ShotDoc], Field(min_length=1)]
-
-
-SHOT_FIELDS = tuple(ShotDoc.model_fields)
 
 
 class Settings(BaseModel):

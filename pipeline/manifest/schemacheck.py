@@ -32,6 +32,11 @@ def schema() -> dict:
     return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
+def shot_fields() -> tuple[str, ...]:
+    """The fields a shot may set, as the schema lists them (there is no other list of them)."""
+    return tuple(schema()["$defs"]["shot"]["properties"])
+
+
 def inline_refs(doc: dict) -> dict:
     """The schema with its local `$ref`s replaced by their targets: the same rules without
     jsonschema resolving each `$ref` anew for every one of 10,000 shots."""

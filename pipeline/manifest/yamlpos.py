@@ -233,34 +233,208 @@ def _plain(value: str) -> tuple[Any, str]:
 
 def parse(text: str) -> tuple[Any, Positions, list[Note]]:
     """(data, positions, notes) of a single-document YAML text; YamlError if it cannot be read."""
-    notes: list[Note] = []
-    anchors: dict[str, tuple[Any, Pos, int]] = {}
-    open_anchors: set[str] = set()
-    stack: list[_Frame] = []
-    path: list = []  # JSON path of the frame on top of the stack
-    root: list = []
-    alias_count = alias_nodes = 0
-    documents = 0
-    nodes = 0  # keys, values and list items read so far (MAX_NODES)
+    builder = _Builder()
+    try:
+        builder.read(yaml.parse(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as exc:
+        raise _syntax_error(exc, text) from None
+    except yaml.reader.ReaderError as exc:
+        line, col = Positions(Pos(1, 1), text).line_col(exc.position)
+        raise YamlError(line, col, f"character U+{exc.character:04X} is not allowed in YAML ({exc.reason})") from None
+    if not builder.root:
+        raise YamlError(1, 1, "the file is empty; a manifest needs at least version, name and shots")
+    value, pos = builder.root[0]
+    return value, Positions(pos, text), builder.notes
 
-    def here() -> tuple:
+
+class _Builder:
+    """Plain data and positions from libyaml's events, one method per kind of event.
+
+    The open mappings and lists are a stack of frames (never recursion); each finished value is
+    `put` into the frame below it. The counters are the limits' (MAX_NODES, the alias limits).
+    """
+
+    __slots__ = ("notes", "anchors", "open_anchors", "stack", "path", "root",
+                 "aliases", "alias_nodes", "documents", "nodes")
+
+    def __init__(self) -> None:
+        self.notes: list[Note] = []
+        self.anchors: dict[str, tuple[Any, Pos, int]] = {}  # name -> (value, position, values in it)
+        self.open_anchors: set[str] = set()  # anchors of the containers still being read
+        self.stack: list[_Frame] = []
+        self.path: list = []  # JSON path of the frame on top of the stack
+        self.root: list[tuple[Any, Pos]] = []  # the document's value, once read
+        self.aliases = self.alias_nodes = 0  # aliases read, and the values they added (MAX_ALIAS_*)
+        self.documents = 0
+        self.nodes = 0  # keys, values and list items read so far (MAX_NODES)
+
+    def read(self, events: Iterable[yaml.Event]) -> None:
+        scalar, ScalarEvent = self.scalar, yaml.ScalarEvent  # most events: tested first, looked up once
+        others = {
+            yaml.MappingStartEvent: self.mapping_start, yaml.SequenceStartEvent: self.sequence_start,
+            yaml.MappingEndEvent: self.collection_end, yaml.SequenceEndEvent: self.collection_end,
+            yaml.AliasEvent: self.alias, yaml.DocumentStartEvent: self.document_start,
+        }
+        for event in events:
+            if type(event) is ScalarEvent:
+                scalar(event)
+            else:
+                handler = others.get(type(event))
+                if handler is not None:
+                    handler(event)
+
+    # -- one method per event kind
+
+    def scalar(self, event: yaml.ScalarEvent) -> None:
+        mark = event.start_mark  # as in _count, inline: a call per scalar costs 4% of all reading
+        line, col = mark.line + 1, mark.column + 1
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise YamlError(line, col, _too_many_nodes())
+        stack = self.stack
+        tag = event.tag
+        if stack and (top := stack[-1]).key is None and type(top.data) is dict:
+            # A key: always its text, so `1:` or `yes:` is reported as an unknown key.
+            value = event.value
+            is_merge = value == "<<" and event.implicit[0]
+        elif tag is None or tag == "!":
+            value, is_merge = event.value, False
+            if event.implicit[0]:  # plain: typed by YAML 1.1's rules (the cache first: most repeat)
+                try:
+                    value, resolved = _plain_cache.get(value) or _plain(value)
+                except _TooBig as exc:
+                    raise YamlError(line, col, str(exc)) from None
+                is_merge = resolved == _MERGE
+                if type(value) is float and not math.isfinite(value):
+                    self._not_finite(event, line, col)
+        else:
+            value, is_merge = self._tagged_value(event, tag, line, col), False
+        pos = Pos(line, col)
+        if event.anchor is not None:
+            self.anchors[event.anchor] = (value, pos, 1)
+        self.put(value, pos, 1, line, col, is_merge)
+
+    def mapping_start(self, event: yaml.MappingStartEvent) -> None:
+        self._open(event, {}, {})
+
+    def sequence_start(self, event: yaml.SequenceStartEvent) -> None:
+        self._open(event, [], [])
+
+    def collection_end(self, event: yaml.CollectionEndEvent) -> None:
+        frame = self.stack.pop()
+        if frame.merges:
+            data, kids = frame.data, frame.pos.children
+            for src, src_pos in frame.merges:
+                for k, v in src.items():
+                    if k not in data:  # explicit keys, then earlier merges, win
+                        data[k] = v
+                        kids[k] = src_pos.children[k]
+        if frame.anchor is not None:
+            self.open_anchors.discard(frame.anchor)
+            self.anchors[frame.anchor] = (frame.data, frame.pos, frame.size)
+        if self.stack:
+            self.path.pop()
+        self.put(frame.data, frame.pos, frame.size, frame.pos.line, frame.pos.col)
+
+    def alias(self, event: yaml.AliasEvent) -> None:
+        mark = event.start_mark
+        line, col = mark.line + 1, mark.column + 1
+        name = event.anchor
+        if name in self.open_anchors:
+            raise YamlError(line, col, f"the alias *{name} refers to itself; recursive data is not allowed")
+        if name not in self.anchors:
+            raise YamlError(line, col, f"the alias *{name} has no anchor &{name} before it")
+        value, src_pos, size = self.anchors[name]
+        self.aliases += 1
+        self.alias_nodes += size
+        if self.aliases > MAX_ALIASES:
+            raise YamlError(line, col, f"more than {MAX_ALIASES} YAML aliases; use 'defaults:' instead")
+        if self.alias_nodes > MAX_ALIAS_NODES:
+            raise YamlError(
+                line, col,
+                f"YAML aliases expand to more than {MAX_ALIAS_NODES:,} values (a 'billion laughs' bomb?)",
+            )
+        self.put(value, Pos(line, col, src_pos.children), size, line, col)
+
+    def document_start(self, event: yaml.DocumentStartEvent) -> None:
+        self.documents += 1
+        if self.documents > 1:
+            mark = event.start_mark
+            raise YamlError(mark.line + 1, mark.column + 1,
+                            "the file holds more than one YAML document ('---'); a manifest is one")
+
+    # -- the steps they share
+
+    def _tagged_value(self, event: yaml.ScalarEvent, tag: str, line: int, col: int) -> Any:
+        """A value with an explicit tag (`!!int 6`): converted as the tag says, if we take the tag."""
+        if tag == _STR:
+            return event.value
+        if tag in _SCALARS:
+            try:
+                value = _int(event.value) if tag == _INT else _SCALARS[tag](ScalarNode(tag, event.value))
+            except _TooBig as exc:
+                raise YamlError(line, col, str(exc)) from None
+            except (ValueError, yaml.YAMLError):
+                raise YamlError(line, col, f"'{clip(event.value)}' is not a valid {tag.removeprefix(_TAG)}") from None
+            if type(value) is float and not math.isfinite(value):
+                self._not_finite(event, line, col)
+            return value
+        self.notes.append(Note(line, col, self.here(), f"the YAML tag '{tag}' is not supported; write plain values"))
+        return event.value
+
+    def _not_finite(self, event: yaml.ScalarEvent, line: int, col: int) -> None:
+        self.notes.append(Note(line, col, self.here(), f"'{clip(event.value)}' is not a finite number; "
+                                                       "a manifest holds only what JSON can", says_all=True))
+
+    def _count(self, event: yaml.NodeEvent) -> tuple[int, int]:
+        """Where a value starts (line, column, 1-based), counted against MAX_NODES."""
+        mark = event.start_mark
+        line, col = mark.line + 1, mark.column + 1
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise YamlError(line, col, _too_many_nodes())
+        return line, col
+
+    def _open(self, event: yaml.CollectionStartEvent, data: dict | list, children: dict | list) -> None:
+        """A mapping or a list starts: a new frame on the stack, its key or index on the path."""
+        line, col = self._count(event)
+        stack = self.stack
+        if len(stack) >= MAX_DEPTH:
+            raise YamlError(line, col, f"the data is nested more than {MAX_DEPTH} levels deep")
+        if event.tag not in (None, "!", _TAG + "map", _TAG + "seq"):
+            self.notes.append(Note(line, col, self.here(), f"the YAML tag '{event.tag}' is not supported"))
+        if stack:
+            top = stack[-1]
+            if isinstance(top.data, list):
+                self.path.append(len(top.data))
+            elif top.key is None:
+                raise YamlError(line, col, "a mapping key must be plain text, not a list or a mapping")
+            else:
+                self.path.append(top.key if top.key is not _MERGE else "<<")
+        if event.anchor is not None:
+            self.open_anchors.add(event.anchor)
+        stack.append(_Frame(data, Pos(line, col, children), event.anchor))
+
+    def here(self) -> tuple:
         """The JSON path of the value being read now."""
-        if not stack:
+        if not self.stack:
             return ()
-        top = stack[-1]
+        top = self.stack[-1]
         if isinstance(top.data, list):
-            return (*path, len(top.data))
+            return (*self.path, len(top.data))
         if top.key is None or top.key is _MERGE:
-            return tuple(path)
-        return (*path, top.key)
+            return tuple(self.path)
+        return (*self.path, top.key)
 
-    def put(value, pos: Pos, size: int, line: int, col: int, is_merge_key: bool = False) -> None:
+    def put(self, value: Any, pos: Pos, size: int, line: int, col: int, is_merge_key: bool = False) -> None:
+        """A finished value (of `size` values in all) into the open container, or as the document."""
+        stack = self.stack
         if not stack:
-            root.append((value, pos))
+            self.root.append((value, pos))
             return
         top = stack[-1]
         top.size += size
-        if isinstance(top.data, list):
+        if type(top.data) is list:
             if len(top.data) >= MAX_ITEMS:
                 raise YamlError(line, col, f"more than {MAX_ITEMS:,} items in one list; a manifest holds at most "
                                            f"{MAX_ITEMS:,} shots (split it into several manifests)")
@@ -275,150 +449,31 @@ def parse(text: str) -> tuple[Any, Positions, list[Note]]:
             return
         key, top.key = top.key, None
         if key is _MERGE:
-            _merge_source(top, value, pos, line, col)
+            self._merge_source(top, value, pos, line, col)
             return
         if top.seen is None:
             top.seen = {}
         first = top.seen.get(key)
         if first is not None:
-            notes.append(Note(top.key_line, top.key_col, (*path, key),
-                              f"duplicate key '{key}' (first on line {first}); YAML would keep only the last"))
+            self.notes.append(Note(top.key_line, top.key_col, (*self.path, key),
+                                   f"duplicate key '{key}' (first on line {first}); YAML would keep only the last"))
         else:
             top.seen[key] = top.key_line
         pos.key_line, pos.key_col = top.key_line, top.key_col
         top.data[key] = value
         top.pos.children[key] = pos
 
-    def _merge_source(top: _Frame, value, pos: Pos, line: int, col: int) -> None:
+    def _merge_source(self, top: _Frame, value: Any, pos: Pos, line: int, col: int) -> None:
         sources = [(value, pos)] if isinstance(value, dict) else None
         if isinstance(value, list) and all(isinstance(v, dict) for v in value):
             sources = list(zip(value, pos.children))
         if sources is None:
-            notes.append(Note(line, col, tuple(path), "'<<' (a YAML merge) needs a mapping or a list of mappings"))
+            self.notes.append(Note(line, col, tuple(self.path),
+                                   "'<<' (a YAML merge) needs a mapping or a list of mappings"))
             return
         if top.merges is None:
             top.merges = []
         top.merges.extend(sources)
-
-    try:
-        events = yaml.parse(text, Loader=_Loader)
-        for event in events:
-            kind = type(event)
-            if kind is yaml.ScalarEvent:
-                mark = event.start_mark
-                line, col = mark.line + 1, mark.column + 1
-                nodes += 1
-                if nodes > MAX_NODES:
-                    raise YamlError(line, col, _too_many_nodes())
-                tag = event.tag
-                is_merge = False
-                if stack and stack[-1].key is None and isinstance(stack[-1].data, dict):
-                    # A key: always its text, so `1:` or `yes:` is reported as an unknown key.
-                    value = event.value
-                    is_merge = value == "<<" and event.implicit[0]
-                elif tag is None or tag == "!":
-                    if event.implicit[0]:
-                        try:
-                            value, resolved = _plain(event.value)
-                        except _TooBig as exc:
-                            raise YamlError(line, col, str(exc)) from None
-                        is_merge = resolved == _MERGE
-                    else:
-                        value = event.value
-                elif tag == _STR:
-                    value = event.value
-                elif tag in _SCALARS:
-                    try:
-                        value = _int(event.value) if tag == _INT else _SCALARS[tag](ScalarNode(tag, event.value))
-                    except _TooBig as exc:
-                        raise YamlError(line, col, str(exc)) from None
-                    except (ValueError, yaml.YAMLError):
-                        raise YamlError(line, col, f"'{clip(event.value)}' is not a valid {tag.removeprefix(_TAG)}") from None
-                else:
-                    notes.append(Note(line, col, here(), f"the YAML tag '{tag}' is not supported; write plain values"))
-                    value = event.value
-                if type(value) is float and not math.isfinite(value):
-                    notes.append(Note(line, col, here(), f"'{clip(event.value)}' is not a finite number; "
-                                                         "a manifest holds only what JSON can", says_all=True))
-                pos = Pos(line, col)
-                if event.anchor is not None:
-                    anchors[event.anchor] = (value, pos, 1)
-                put(value, pos, 1, line, col, is_merge)
-            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
-                mark = event.start_mark
-                line, col = mark.line + 1, mark.column + 1
-                nodes += 1
-                if nodes > MAX_NODES:
-                    raise YamlError(line, col, _too_many_nodes())
-                if len(stack) >= MAX_DEPTH:
-                    raise YamlError(line, col, f"the data is nested more than {MAX_DEPTH} levels deep")
-                if event.tag not in (None, "!", _TAG + "map", _TAG + "seq"):
-                    notes.append(Note(line, col, here(), f"the YAML tag '{event.tag}' is not supported"))
-                if stack:
-                    top = stack[-1]
-                    if isinstance(top.data, list):
-                        path.append(len(top.data))
-                    elif top.key is None:
-                        raise YamlError(line, col, "a mapping key must be plain text, not a list or a mapping")
-                    else:
-                        path.append(top.key if top.key is not _MERGE else "<<")
-                if kind is yaml.MappingStartEvent:
-                    frame = _Frame({}, Pos(line, col, {}), event.anchor)
-                else:
-                    frame = _Frame([], Pos(line, col, []), event.anchor)
-                if event.anchor is not None:
-                    open_anchors.add(event.anchor)
-                stack.append(frame)
-            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
-                frame = stack.pop()
-                if frame.merges:
-                    data, kids = frame.data, frame.pos.children
-                    for src, src_pos in frame.merges:
-                        for k, v in src.items():
-                            if k not in data:  # explicit keys, then earlier merges, win
-                                data[k] = v
-                                kids[k] = src_pos.children[k]
-                if frame.anchor is not None:
-                    open_anchors.discard(frame.anchor)
-                    anchors[frame.anchor] = (frame.data, frame.pos, frame.size)
-                if stack:
-                    path.pop()
-                put(frame.data, frame.pos, frame.size, frame.pos.line, frame.pos.col)
-            elif kind is yaml.AliasEvent:
-                mark = event.start_mark
-                line, col = mark.line + 1, mark.column + 1
-                name = event.anchor
-                if name in open_anchors:
-                    raise YamlError(line, col, f"the alias *{name} refers to itself; recursive data is not allowed")
-                if name not in anchors:
-                    raise YamlError(line, col, f"the alias *{name} has no anchor &{name} before it")
-                value, src_pos, size = anchors[name]
-                alias_count += 1
-                alias_nodes += size
-                if alias_count > MAX_ALIASES:
-                    raise YamlError(line, col, f"more than {MAX_ALIASES} YAML aliases; use 'defaults:' instead")
-                if alias_nodes > MAX_ALIAS_NODES:
-                    raise YamlError(
-                        line, col,
-                        f"YAML aliases expand to more than {MAX_ALIAS_NODES:,} values (a 'billion laughs' bomb?)",
-                    )
-                pos = Pos(line, col, src_pos.children)
-                put(value, pos, size, line, col)
-            elif kind is yaml.DocumentStartEvent:
-                documents += 1
-                if documents > 1:
-                    mark = event.start_mark
-                    raise YamlError(mark.line + 1, mark.column + 1,
-                                    "the file holds more than one YAML document ('---'); a manifest is one")
-    except yaml.MarkedYAMLError as exc:
-        raise _syntax_error(exc, text) from None
-    except yaml.reader.ReaderError as exc:
-        line, col = Positions(Pos(1, 1), text).line_col(exc.position)
-        raise YamlError(line, col, f"character U+{exc.character:04X} is not allowed in YAML ({exc.reason})") from None
-    if not root:
-        raise YamlError(1, 1, "the file is empty; a manifest needs at least version, name and shots")
-    value, pos = root[0]
-    return value, Positions(pos, text), notes
 
 
 def _too_many_nodes() -> str:
