@@ -16,8 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Sequence
 
-from pipeline import __version__
-from pipeline.run import gcpause
+from pipeline import __version__, gcpause
 from pipeline.errors import (
     EXIT_ABORTED,
     EXIT_INTERRUPTED,
@@ -273,9 +272,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from pipeline.run import backend, workflow
-    from pipeline.review import summary
     from pipeline.manifest.cache import load
+    from pipeline.review import summary
+    from pipeline.run import backend, workflow
     from pipeline.run.plan import Budget, estimate_seconds
 
     manifest = load(args.manifest)
@@ -298,11 +297,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from pipeline.manifest.cache import load
     from pipeline.review import summary
     from pipeline.run import workflow
     from pipeline.run.backend import endpoint_for, resolve
     from pipeline.run.plan import SKIPS, budget_problem
-    from pipeline.manifest.cache import load
     from pipeline.run.progress import Progress
 
     manifest = load(args.manifest)
@@ -360,9 +359,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from pipeline.run import backend, ledger, workflow
-    from pipeline.review import summary
     from pipeline.manifest.cache import load
+    from pipeline.review import summary
+    from pipeline.run import backend, ledger, workflow
     from pipeline.run.specs import take_specs
 
     manifest = load(args.manifest)
@@ -384,8 +383,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_repair(args: argparse.Namespace) -> int:
-    from pipeline.run import ledger, workflow
     from pipeline.manifest.cache import load
+    from pipeline.run import ledger, workflow
 
     out_dir = workflow.output_dir(args.out, load(args.manifest))
     with ledger.RunLock(out_dir):
@@ -413,9 +412,9 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pipeline.run import backend, workflow
-    from pipeline.review import report
     from pipeline.manifest.cache import load
+    from pipeline.review import report
+    from pipeline.run import backend, workflow
 
     manifest = load(args.manifest)
     path = report.write_report(manifest, backend.endpoint_for(args.backend), workflow.output_dir(args.out, manifest))
@@ -424,9 +423,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_reel(args: argparse.Namespace) -> int:
-    from pipeline.run import backend, workflow
-    from pipeline.review import reel
     from pipeline.manifest.cache import load
+    from pipeline.review import reel
+    from pipeline.run import backend, workflow
 
     manifest = load(args.manifest)
     video, captions, entries = reel.build(manifest, backend.endpoint_for(args.backend),
@@ -445,8 +444,8 @@ def _report_after_run(args: argparse.Namespace, manifest: Manifest, *, nothing_r
     When nothing ran and the report is newer than the ledger and the manifest, it already shows
     everything there is: rewriting it would cost seconds on a 10,000-shot resume for no change.
     """
-    from pipeline.run import backend, ledger, workflow
     from pipeline.review import report
+    from pipeline.run import backend, ledger, workflow
 
     out_dir = workflow.output_dir(args.out, manifest)
     existing = out_dir / report.REPORT_NAME

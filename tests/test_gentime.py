@@ -12,7 +12,7 @@ import random
 import pytest
 
 from pipeline.run import gentime, ledger
-from pipeline.run.gentime import Estimate, FirstPoll, GenTimes, Observation
+from pipeline.run.gentime import FirstPoll, GenTimes, Observation
 
 CLS = ("MiniMax-Hailuo-02", "768P", 6)
 I = 10.0

@@ -5,9 +5,7 @@ shot is followed to its video, one "task not found" is not taken for a loss."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -21,7 +19,7 @@ from pipeline.errors import AbortError
 from pipeline.run.ledger import LedgerFullError, LedgerWriter
 from pipeline.manifest.checker import load
 
-from runs import KEY, counting_video, point_at, run_inprocess, t2v_shots, write_manifest
+from runs import counting_video, point_at, run_inprocess, t2v_shots, write_manifest
 
 SCALE = 0.001
 CREATE, QUERY, RETRIEVE = "/v1/video_generation", "/v1/query/video_generation", "/v1/files/retrieve"

@@ -28,10 +28,17 @@ from pydantic import TypeAdapter
 
 from pipeline.files import write_atomic
 from pipeline.manifest import imagefiles
-from pipeline.minimax.images import ImageInfo
 from pipeline.manifest.models import (
-    IMAGE_FIELDS, MAX_FILE_BYTES, SCHEMA_PATH, Manifest, ManifestPrices, Problem, Settings, Shot,
+    IMAGE_FIELDS,
+    MAX_FILE_BYTES,
+    SCHEMA_PATH,
+    Manifest,
+    ManifestPrices,
+    Problem,
+    Settings,
+    Shot,
 )
+from pipeline.minimax.images import ImageInfo
 
 log = logging.getLogger(__name__)
 

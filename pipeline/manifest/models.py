@@ -7,7 +7,8 @@ the schema validator. The document as written is described once, by the JSON Sch
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
 from typing import Literal, Optional
 

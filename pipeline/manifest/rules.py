@@ -7,7 +7,8 @@ rule that needs the mode or the model skips a shot whose mode or model the schem
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
 from typing import Any, Callable
 

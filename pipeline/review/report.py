@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from pipeline import files
 from pipeline.minimax import camera
-from pipeline.run import ledger, store
 from pipeline.review import thumbs
+from pipeline.review.summary import duration as human_duration
+from pipeline.review.summary import money
+from pipeline.run import ledger, store
 from pipeline.run.request import SIM_ENDPOINT
 from pipeline.run.specs import take_specs
 from pipeline.run.status import BILLED_MAY_EXIST, Standing, Status, TakeStatus, classify, uncertain_why
-from pipeline.review.summary import duration as human_duration
-from pipeline.review.summary import money
 
 if TYPE_CHECKING:
     from pipeline.manifest.models import Manifest

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator, Literal
 
-from pipeline.minimax.client import MiniMaxClient, api_key_from_env, base_url_from
 from pipeline.errors import InputError
+from pipeline.minimax.client import MiniMaxClient, api_key_from_env, base_url_from
 from pipeline.run.request import SIM_ENDPOINT
 
 Choice = Literal["auto", "sim", "api"]

@@ -18,7 +18,12 @@ from pipeline.minimax import catalogue
 from pipeline.run import request
 from pipeline.run.ledger import LedgerView, TakeState
 from pipeline.run.status import (  # noqa: F401 - Action, CREATES, SKIPS, BILLED_MAY_EXIST, uncertain_why: re-exported
-    BILLED_MAY_EXIST, CREATES, SKIPS, Action, classify, uncertain_why,
+    BILLED_MAY_EXIST,
+    CREATES,
+    SKIPS,
+    Action,
+    classify,
+    uncertain_why,
 )
 from pipeline.run.store import HISTORY
 

@@ -14,10 +14,10 @@ import json
 import os
 from typing import Callable
 
-from pipeline.minimax import catalogue, images
-from pipeline.manifest import imagefiles
 from pipeline.errors import InputError
+from pipeline.manifest import imagefiles
 from pipeline.manifest.models import Shot
+from pipeline.minimax import catalogue, images
 
 __all__ = ["canonical_request", "fingerprint", "api_body", "FINGERPRINT_CHARS", "SIM_ENDPOINT"]
 

@@ -10,23 +10,27 @@ import asyncio
 import signal
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from pipeline.run import ledger as ledgerlib
-from pipeline.run import gcpause, lockfile, request, store
-from pipeline.run.backend import SIM_STATE_DIR, Choice, endpoint_for, open_backend, resolve
+from pipeline import gcpause
 from pipeline.errors import AbortError, InputError
+from pipeline.run import ledger as ledgerlib
+from pipeline.run import lockfile, request, store
+from pipeline.run.backend import SIM_STATE_DIR, Choice, endpoint_for, open_backend, resolve
 from pipeline.run.ledger import LedgerView, LedgerWriter, RunLock
-from pipeline.run.plan import Plan, TakeSpec, budget_problem, make_plan
 from pipeline.run.options import RunOptions
+from pipeline.run.plan import Plan, TakeSpec, budget_problem, make_plan
 from pipeline.run.result import RunResult
 from pipeline.run.runner import Runner
 from pipeline.run.specs import take_specs
 
+if TYPE_CHECKING:
+    from pipeline.manifest.models import Manifest, Shot
+
 
 @dataclass(frozen=True)
 class Prepared:
-    manifest: Any  # pipeline.manifest.checker.Manifest
+    manifest: Manifest
     specs: list[TakeSpec]
     out_dir: Path
     view: LedgerView
@@ -36,13 +40,13 @@ class Prepared:
         return f"<Prepared {len(self.specs)} takes, {len(self.plan.creates)} to create, in {self.out_dir}>"
 
 
-def output_dir(out_root: Path | None, manifest: Any) -> Path:
+def output_dir(out_root: Path | None, manifest: Manifest) -> Path:
     """OUT/<name>/; with no --out, OUT is resolved from the manifest's place (store.default_root)."""
     root = out_root if out_root is not None else store.default_root(manifest.path)
     return root / manifest.name
 
 
-def check_videos(manifest: Any, out_dir: Path, specs: list[TakeSpec], view: LedgerView) -> dict[tuple[str, int], str]:
+def check_videos(manifest: Manifest, out_dir: Path, specs: list[TakeSpec], view: LedgerView) -> dict[tuple[str, int], str]:
     """Hash every finished video: (shot, take) -> what is wrong with it, against the ledger, then
     against the lock file's sha256 (a lock from another ledger, or hand-edited, is said too)."""
     locked = lockfile.recorded_hashes(lockfile.lock_path(manifest.path))
@@ -60,7 +64,7 @@ def check_videos(manifest: Any, out_dir: Path, specs: list[TakeSpec], view: Ledg
     return problems
 
 
-def outputs_warning(manifest: Any, out_root: Path | None, endpoint: str, *, refuse: bool) -> str | None:
+def outputs_warning(manifest: Manifest, out_root: Path | None, endpoint: str, *, refuse: bool) -> str | None:
     """A folder with no results yet, while this manifest's results for `endpoint` are elsewhere
     (the folder its lock file recorded, or its default one): a run there would create and pay for
     every finished take again. With `refuse` and no --out, that is an InputError; otherwise a
@@ -86,7 +90,7 @@ def outputs_warning(manifest: Any, out_root: Path | None, endpoint: str, *, refu
             f"a run here creates (and pays for) every take again")
 
 
-def _holds_results(folder: Path, manifest: Any, endpoint: str) -> bool:
+def _holds_results(folder: Path, manifest: Manifest, endpoint: str) -> bool:
     """Whether a folder's ledger has a task of this manifest made on `endpoint` (a simulator
     previz elsewhere saves nothing a real run would pay for again)."""
     if not ledgerlib.ledger_path(folder).exists():
@@ -97,7 +101,7 @@ def _holds_results(folder: Path, manifest: Any, endpoint: str) -> bool:
 
 
 def prepare(
-    manifest: Any,
+    manifest: Manifest,
     endpoint: str,
     out_root: Path | None,
     *,
@@ -129,7 +133,7 @@ def check_budget(plan: Plan, max_cost: float | None, source: str | None = None) 
 
 
 async def run(
-    manifest: Any,
+    manifest: Manifest,
     *,
     out_root: Path | None,
     backend: Choice,
@@ -204,7 +208,7 @@ async def _execute(prepared: Prepared, backend: Choice, options: RunOptions,
     return result
 
 
-def _body_builder(prepared: Prepared) -> Callable[[Any], dict[str, Any]]:
+def _body_builder(prepared: Prepared) -> Callable[[Shot], dict[str, Any]]:
     """shot -> API body, checked against the canonical request its takes were planned with."""
     planned = {spec.shot.id: spec.request for spec in prepared.specs}
     return lambda shot: request.api_body(shot, prepared.manifest.dir, planned.get(shot.id))

@@ -31,9 +31,8 @@ import av
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from pipeline import files
-from pipeline.textlayout import font, wrap
-
 from pipeline.minimax import camera
+from pipeline.textlayout import font, wrap
 
 CANVAS_SPAN = 3  # the canvas is 3x the frame each way, so moves reveal surroundings
 SUPERSAMPLE = 2  # canvas pixels per output pixel at zoom 1 (keeps push-ins sharp)

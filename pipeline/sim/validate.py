@@ -13,7 +13,7 @@ from typing import Any
 
 from pipeline.minimax.catalogue import MODELS, PROMPT_MAX_CHARS, Mode
 from pipeline.minimax.images import ImageError, ImageInfo, from_data_url, inspect, is_data_url
-from pipeline.sim.codes import ApiError, INVALID_PARAMS, invalid, missing, wrong_type
+from pipeline.sim.codes import INVALID_PARAMS, ApiError, invalid, missing, wrong_type
 
 MODE_LABELS: dict[str, str] = {
     "text_to_video": "Text-to-Video",

@@ -9,7 +9,9 @@ collection resumes for what the run creates.
 
 from __future__ import annotations
 
+import contextlib
 import gc
+from typing import Iterator
 
 _paused = False
 
@@ -28,3 +30,16 @@ def resume() -> None:
         gc.freeze()
         gc.enable()
         _paused = False
+
+
+@contextlib.contextmanager
+def suspended() -> Iterator[None]:
+    """No cyclic collection within the block (nothing frozen): for one big load, such as a
+    manifest check, whether or not a command paused collection already."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
