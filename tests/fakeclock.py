@@ -44,7 +44,24 @@ class FakeClock:
 
     def next_wake(self) -> float | None:
         """When the earliest sleeper wakes; None if nothing sleeps."""
+        self._forget_cancelled()
         return self._sleepers[0][0] if self._sleepers else None
+
+    def wake_next(self) -> bool:
+        """Move time to the earliest sleeper's wake-up and wake that one alone (sleepers due at the
+        same time wake one per call, in the order they went to sleep); False if nothing sleeps."""
+        self._forget_cancelled()
+        if not self._sleepers:
+            return False
+        when, _, woken = heapq.heappop(self._sleepers)
+        self.t = max(self.t, when)
+        woken.set_result(None)
+        return True
+
+    def _forget_cancelled(self) -> None:
+        """Drop sleepers whose sleep was cancelled (a wait_for that got its answer first)."""
+        while self._sleepers and self._sleepers[0][2].done():
+            heapq.heappop(self._sleepers)
 
     async def advance(self, seconds: float) -> None:
         """Move time forward by `seconds`, waking each sleeper at its time and letting it run."""

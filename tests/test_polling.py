@@ -10,7 +10,9 @@ import math
 from pipeline.run import ledger, workflow
 from pipeline.manifest.checker import load
 
+from fakeclock import FakeClock
 from runs import run_inprocess, t2v_shots, write_manifest
+from virtualtime import run_virtual, simulator_on
 
 FAST_SERVER = dict(preparing=(1, 2), queueing=(0, 1), processing=(7, 9), time_scale=0.01)  # 8-12 s
 INTERVAL = 10.0
@@ -89,14 +91,18 @@ def test_a_fixed_first_poll_is_still_possible(sim_factory, tmp_path, monkeypatch
     assert [(r.outcome, r.first_poll, r.scout, r.queries) for r in result.results] == [("done", 20.0, False, 1)] * 3
 
 
-def test_a_slow_server_is_not_polled_every_interval_while_its_scouts_time_it(sim_factory, tmp_path, monkeypatch):
+def test_a_slow_server_is_not_polled_every_interval_while_its_scouts_time_it(tmp_path):
     """Generations of ~5 minutes, nothing known: the 3 scouts poll every interval; the others are
-    asked once at the documented prior (2 minutes for this model), then wait for the scouts' news."""
-    sim = sim_factory(preparing=(1, 2), queueing=(0, 1), processing=(300, 300), time_scale=0.001)
-    manifest = write_manifest(tmp_path, t2v_shots(8))
-    _, result = run_inprocess(manifest, sim, tmp_path / "out", monkeypatch, rpm=600)
+    asked once at the documented prior (2 minutes for this model), then wait for the scouts' news.
+
+    In virtual time (tests/virtualtime.py): on the simulator's fast clock, a loaded machine sent
+    the last creates so late that the scouts' news came before those takes' prior was up."""
+    clock = FakeClock()
+    with simulator_on(clock, tmp_path / "renders", preparing=(1, 2), queueing=(0, 1), processing=(300, 300)) as sim:
+        manifest = write_manifest(tmp_path, t2v_shots(8))
+        _, result = run_virtual(manifest, sim, clock, tmp_path / "out", rpm=600)
+        check_budget(sim, result)
     assert [r.outcome for r in result.results] == ["done"] * 8
     others = [r for r in result.results if not r.scout]
     assert len(others) == 5 and {r.first_poll for r in others} == {120.0}
     assert max(r.queries for r in others) <= 4, [r.queries for r in result.results]  # every interval from 120 s: ~19
-    check_budget(sim, result)

@@ -4,14 +4,16 @@ import json
 
 import pytest
 
-from pipeline.run import store, video
+from pipeline.run import retry, store, video
 from pipeline.minimax.client import AccountError
 from pipeline.errors import AbortError
 from pipeline.run.ledger import RunLock
 from pipeline.manifest.checker import load
 from pipeline.run import workflow
 
+from fakeclock import FakeClock
 from runs import make_image, run_cli, run_inprocess, t2v_shots, write_manifest
+from virtualtime import run_virtual, simulator_on
 
 
 def all_done(result):
@@ -102,14 +104,20 @@ def test_in_flight_cap_is_respected(sim_factory, tmp_path, monkeypatch):
     assert peak <= 2
 
 
-def test_every_fault_ends_done_or_failed_or_uncertain_with_a_reason(sim_factory, tmp_path, monkeypatch):
+def test_every_fault_ends_done_or_failed_or_uncertain_with_a_reason(tmp_path):
+    """In virtual time, requests one at a time (tests/virtualtime.py): each fault's dice are rolled
+    in the order requests arrive, and on the simulator's fast clock that order followed the
+    machine's load, so now and then one take drew ten failed downloads in a row and ended pending."""
     faults = {"error_1000": 0.05, "error_1001": 0.05, "error_1002": 0.05, "error_1013": 0.05, "error_1033": 0.05,
               "http_500": 0.03, "http_502": 0.03, "http_503": 0.03, "reset": 0.03, "slow": 0.03,
               "drop_create": 0.05, "truncate_download": 0.15, "expire_url": 0.15, "fail_1027": 0.1}
-    sim = sim_factory(faults=faults, seed=7, sensitive_words=("forbidden",), slow_seconds=0.05)
-    shots = t2v_shots(20) + [{"id": "bad", "mode": "text_to_video", "prompt": "A forbidden door."}]
-    manifest = write_manifest(tmp_path, shots)
-    _, result = run_inprocess(manifest, sim, tmp_path / "out", monkeypatch, rpm=600, seed=3)
+    clock = FakeClock()
+    with simulator_on(clock, tmp_path / "renders", faults=faults, seed=7, sensitive_words=("forbidden",),
+                      slow_seconds=0.05) as sim:
+        shots = t2v_shots(20) + [{"id": "bad", "mode": "text_to_video", "prompt": "A forbidden door."}]
+        manifest = write_manifest(tmp_path, shots)
+        _, result = run_virtual(manifest, sim, clock, tmp_path / "out", rpm=600, seed=3)
+        stats = sim.stats()
     outcomes = {r.spec.shot.id: r for r in result.results}
     # Faults land on whichever request draws them: the sensitive shot is refused (1026), unless an
     # injected fault took its create answer first, which makes it uncertain, never done.
@@ -120,11 +128,23 @@ def test_every_fault_ends_done_or_failed_or_uncertain_with_a_reason(sim_factory,
         if r.outcome != "done":
             assert r.detail
     assert result.count("done") >= 10
-    injected = sim.stats()["faults"]
+    injected = stats["faults"]
     assert injected.get("truncate_download", 0) + injected.get("expire_url", 0) >= 1
     # No retry storm: requests per shot stay bounded.
-    requests = sim.stats()["requests"]
-    assert sum(requests.values()) <= 25 * len(shots)
+    assert sum(stats["requests"].values()) <= 25 * len(shots)
+
+
+def test_a_download_url_that_keeps_expiring_leaves_the_take_pending_saying_why(sim_factory, tmp_path, monkeypatch):
+    """Every retrieve hands out an expired URL: the take stops after the read attempts, pending,
+    and its reason is the expiry (an expired URL once left the reason "None")."""
+    sim = sim_factory(faults={"expire_url": 1.0})
+    manifest = write_manifest(tmp_path, t2v_shots(1))
+    _, result = run_inprocess(manifest, sim, tmp_path / "out", monkeypatch, rpm=600)
+    [r] = result.results
+    assert r.outcome == "pending" and "None" not in r.detail, r.detail
+    assert r.detail == ("download keeps failing (download URL refused (HTTP 403); it has probably expired); "
+                        "run again: no new charge")
+    assert sim.stats()["requests"]["retrieve"] == sim.stats()["requests"]["download"] == retry.MAX_READ_ATTEMPTS
 
 
 def test_uncertain_creates_are_never_resubmitted_without_the_flag(sim_factory, tmp_path, monkeypatch):

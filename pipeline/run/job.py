@@ -435,7 +435,6 @@ class TakeJob:
         ctx = self.ctx
         reads = retry.ReadFailures(ctx.rng)
         while True:
-            problem: Exception | None = None
             try:
                 self._charge("downloads")
                 await ctx.pacer.queries.acquire()
@@ -453,10 +452,8 @@ class TakeJob:
                     raise AbortError(f"cannot write {part}: {exc.strerror}; free space or fix permissions, "
                                      f"then run again (nothing is lost)") from exc
                 raise
-            except UrlExpiredError:
-                pass  # a fresh retrieve gives a fresh URL: no wait needed
             except (TransientError, video.VideoError) as exc:
-                problem = exc
+                problem: Exception = exc  # an expired URL too: the user is told the last reason
             except ShotRejectedError as exc:
                 part.unlink(missing_ok=True)
                 await self._fail(task_id, exc.code, str(exc))
@@ -466,7 +463,7 @@ class TakeJob:
                 self.res.outcome = "pending"
                 self.res.detail = f"download keeps failing ({problem}); run again: no new charge"
                 return None
-            if problem is not None:
+            if not isinstance(problem, UrlExpiredError):  # a fresh retrieve gives a fresh URL: no wait
                 await ctx.clock.sleep(reads.backoff())
 
     async def _make_room(self, final: Path, new_sha: str) -> None:

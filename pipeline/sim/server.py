@@ -424,10 +424,12 @@ class Simulator:
     """
 
     def __init__(self, cfg: SimConfig | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None, now: Callable[[], float] = time.time) -> None:
+        """`now`: the clock every task's schedule, rate window and URL lifetime is read from (a
+        test gives a virtual one, with time_scale 1, to run the simulator and a client in step)."""
         check_loopback(host)
         self.cfg = cfg or SimConfig()
-        self.host, self._port, self._log = host, port, log
+        self.host, self._port, self._log, self._now = host, port, log, now
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._tempdir: str | None = None
@@ -452,7 +454,7 @@ class Simulator:
         engine: Engine | None = None
         try:
             cache = VideoCache(cfg.render_cache_dir or self._tempdir)
-            engine = Engine(cfg, videos=cache, roll=inject)
+            engine = Engine(cfg, videos=cache, now=self._now, roll=inject)
             state = _State(cfg, engine, stats, dice, inject, log=self._log,
                            blob_chunk=random.Random(f"{cfg.seed}:blob").randbytes(CHUNK))
             server_class = _Server
