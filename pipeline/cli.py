@@ -28,7 +28,7 @@ from pipeline.errors import (
 )
 
 if TYPE_CHECKING:  # the commands import what they use when they run: start-up time
-    from pipeline.manifest.checker import Manifest
+    from pipeline.manifest.models import Manifest
     from pipeline.run.options import RunSettings
     from pipeline.run.progress import Progress
     from pipeline.run.workflow import Prepared
@@ -301,7 +301,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.review import summary
     from pipeline.run import workflow
     from pipeline.run.backend import endpoint_for, resolve
-    from pipeline.run.plan import SKIPS, budget_problem
+    from pipeline.run.plan import budget_problem
     from pipeline.run.progress import Progress
 
     manifest = load(args.manifest)
@@ -318,7 +318,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             problem = budget_problem(prepared.plan, settings.max_cost, settings.max_cost_source or "")
             if problem:
                 print(f"budget: a run with MINIMAX_API_KEY would refuse to start: {problem}", file=sys.stderr)
-        work = sum(1 for t in prepared.plan.takes if t.action not in SKIPS) + len(prepared.plan.orphans)
+        work = sum(1 for t in prepared.plan.takes if not t.action.skips) + len(prepared.plan.orphans)
         progress.append(Progress(work, enabled=False if args.quiet else None))
         return progress[0]
 

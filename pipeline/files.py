@@ -36,7 +36,8 @@ def replacing(target: Path, tmp: Path | None = None, *, durable: bool = False) -
             tmp.unlink(missing_ok=True)
         raise
     if durable:
-        fsync_dir(target.parent, strict=False)  # where folders cannot be synced (Windows), the rename is all there is
+        # Windows cannot open a folder to sync it: there the rename is all there is.
+        fsync_dir(target.parent, strict=os.name != "nt")
 
 
 def write_atomic(target: Path, data: str | bytes, *, durable: bool = False) -> None:
@@ -49,7 +50,8 @@ def write_atomic(target: Path, data: str | bytes, *, durable: bool = False) -> N
 
 
 def fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+    """Flush a written file to disk (opened for writing: Windows refuses to sync a read-only handle)."""
+    fd = os.open(path, os.O_RDWR)
     try:
         os.fsync(fd)
     finally:

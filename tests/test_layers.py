@@ -52,7 +52,9 @@ def direct_imports(name: str) -> frozenset[str]:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 found.add(alias.name if alias.name.startswith("pipeline") else alias.name.split(".")[0])
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+        elif isinstance(node, ast.ImportFrom) and node.level > 0:
+            found.add("<relative import>")  # the rules read absolute names only: none allowed
+        elif isinstance(node, ast.ImportFrom) and node.module:
             if not node.module.startswith("pipeline"):
                 found.add(node.module.split(".")[0])
                 continue
@@ -100,7 +102,9 @@ RULES = [
      "what the API is does not depend on how we use it"),
     ("sim", ("pipeline.run", "pipeline.review", "pipeline.manifest"),
      "the simulator stands in for the API: it knows the API, never our client side"),
+    ("run", ("pipeline.review",), "a run never waits on drawing its results"),
 ]
+LEAVES = ("pipeline.errors", "pipeline.files", "pipeline.gcpause", "pipeline.textlayout")
 
 
 @pytest.mark.parametrize("layer, forbidden, why", RULES, ids=[r[0] for r in RULES])
@@ -110,6 +114,26 @@ def test_a_layer_never_imports_what_is_above_it(layer, forbidden, why):
     broken = sorted(f"{m} -> {bad}" for m in modules for bad in forbidden
                     if any(under(imported, bad) for imported in closure(m)))
     assert not broken, f"{why}:\n" + "\n".join(broken)
+
+
+def test_the_shared_leaves_import_no_layer():
+    broken = sorted(f"{m} -> {i}" for m in LEAVES for i in closure(m) if i.startswith("pipeline."))
+    assert not broken, broken
+
+
+def test_no_relative_or_dynamic_imports():
+    """What the rules cannot read: `from .x import y`, importlib.import_module, __import__."""
+    broken = []
+    for name, path in all_modules().items():
+        if "<relative import>" in direct_imports(name):
+            broken.append(f"{name}: relative import")
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and (
+                    (isinstance(node.func, ast.Name) and node.func.id == "__import__")
+                    or (isinstance(node.func, ast.Attribute) and node.func.attr == "import_module")):
+                broken.append(f"{name}:{node.lineno}: dynamic import")
+    assert not broken, broken
 
 
 def test_nothing_imports_the_cli():

@@ -7,7 +7,8 @@ import pytest
 
 from pipeline.errors import InputError
 from pipeline.manifest.models import Settings
-from pipeline.minimax.client import DEFAULT_BASE_URL, MiniMaxClient, api_key_from_env, base_url_from
+from pipeline.minimax.account import DEFAULT_BASE_URL, api_key_from_env, base_url_from
+from pipeline.minimax.client import MiniMaxClient
 from pipeline.run import retry
 from pipeline.run.options import DEFAULT_RPM, RunOptions, RunSettings, SettingFlags
 

@@ -37,10 +37,8 @@ from typing import Any, Callable, Literal
 import httpx
 
 from pipeline.errors import EXIT_ABORTED, ShotsError
+from pipeline.minimax.account import api_key_from_env, base_url_from
 
-DEFAULT_BASE_URL = "https://api.minimax.io"
-API_KEY_ENV = "MINIMAX_API_KEY"
-BASE_URL_ENV = "MINIMAX_BASE_URL"
 API_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 DOWNLOAD_TIMEOUT = httpx.Timeout(120.0, connect=10.0)  # per read; the MCP hung forever without one
 DOWNLOAD_CHUNK = 1024 * 1024
@@ -227,16 +225,6 @@ class _Secret:
         return "<redacted>"
 
     __str__ = __repr__
-
-
-def api_key_from_env() -> str | None:
-    """The key in MINIMAX_API_KEY; None when it is unset or empty. Callers never print it."""
-    return os.environ.get(API_KEY_ENV) or None
-
-
-def base_url_from(explicit: str | None = None) -> str:
-    """The API host: `explicit`, then MINIMAX_BASE_URL, then DEFAULT_BASE_URL; without a trailing '/v1'."""
-    return _versionless(explicit or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL)
 
 
 class MiniMaxClient:
@@ -574,12 +562,6 @@ def _check_encoding(response: httpx.Response) -> None:
     unknown = [n for n in names if n not in _DECODABLE]
     if unknown:
         raise DownloadError(f"download came as Content-Encoding {', '.join(unknown)}, which cannot be decoded here")
-
-
-def _versionless(url: str) -> str:
-    """Strip a trailing '/' and '/v1': '/v1' + '/v1/...' would double the prefix."""
-    url = url.rstrip("/")
-    return url[: -len("/v1")] if url.endswith("/v1") else url
 
 
 def _trace(response: httpx.Response) -> str | None:

@@ -41,7 +41,7 @@ def plan_text(plan: Plan, *, reasons: bool, estimate_s: float, simulated: bool,
     header = ["shot", "take", "action", "cost"] + (["why"] if reasons else [])
     rows = []
     for t in plan.takes:
-        row = [t.spec.shot.id, str(t.spec.take), t.action, money(t.cost) if t.creates else "-"]
+        row = [t.spec.shot.id, str(t.spec.take), t.action.label, money(t.cost) if t.creates else "-"]
         if reasons:
             row.append(f"{t.reason}; {t.price_how}" if t.creates and t.price_how else t.reason)
         rows.append(row)
@@ -49,7 +49,7 @@ def plan_text(plan: Plan, *, reasons: bool, estimate_s: float, simulated: bool,
     unknown = plan.unknown_cost_takes
     cost = money(plan.known_cost) + (f" + {unknown} take(s) of unknown price" if unknown else "")
     lines = [table(rows, header), ""]
-    lines.append("; ".join(f"{n} {action}" for action, n in counts.items()) or "nothing to do")
+    lines.append("; ".join(f"{n} {action.label}" for action, n in counts.items()) or "nothing to do")
     lines.append(f"new tasks: {len(plan.creates)}, estimated cost: {cost}"
                  + (" (simulator: nothing is billed)" if simulated else ""))
     lines.append(f"estimated wall time: {duration(estimate_s)}")

@@ -10,11 +10,14 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator, Literal
+from typing import TYPE_CHECKING, AsyncIterator, Literal
 
 from pipeline.errors import InputError
-from pipeline.minimax.client import MiniMaxClient, api_key_from_env, base_url_from
+from pipeline.minimax.account import api_key_from_env, base_url_from
 from pipeline.run.request import SIM_ENDPOINT
+
+if TYPE_CHECKING:
+    from pipeline.minimax.client import MiniMaxClient
 
 Choice = Literal["auto", "sim", "api"]
 SIM_KEY = "sim-local"
@@ -46,6 +49,8 @@ async def open_backend(choice: Choice, *, rpm: float | None, seed: int | None = 
                        state_dir: Path | None = None) -> AsyncIterator[Backend]:
     """The client for `choice`. The embedded simulator keeps its tasks and files in `state_dir`
     (the output folder) so that a later process resumes them as it would against the real API."""
+    from pipeline.minimax.client import MiniMaxClient  # here: plan and status need no HTTP library
+
     kind = resolve(choice)
     if kind == "api":
         async with MiniMaxClient() as client:

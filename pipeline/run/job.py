@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("shots.runner")
 
+
 class ClassNews:
     """One event per generation-time class, set (and replaced) when the class learns something."""
 

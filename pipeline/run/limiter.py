@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pipeline.run.clock import Clock
 
-MIN_WAIT = 0.0005  # API seconds: a wake-up a float's width early sleeps at least this, not zero
+MIN_WAIT = 0.0005  # real seconds: a wake-up a float's width early sleeps at least this, not zero
 
 
 class WindowCounter:
@@ -26,7 +26,7 @@ class WindowCounter:
         self._stamps: deque[float] = deque()
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.recent()} in {self.period:g} s>"
+        return f"<{type(self).__name__} {len(self._stamps)} stamps, period {self.period:g} s>"
 
     def record(self) -> None:
         self._stamps.append(self.clock.now())
@@ -63,7 +63,7 @@ class WindowLimiter(WindowCounter):
         self._lock = asyncio.Lock()
 
     def __repr__(self) -> str:
-        return f"<WindowLimiter {self.recent()}/{self.limit} in {self.period:g} s>"
+        return f"<WindowLimiter {len(self._stamps)} stamps, limit {self.limit}, period {self.period:g} s>"
 
     async def acquire(self) -> None:
         async with self._lock:
@@ -72,5 +72,5 @@ class WindowLimiter(WindowCounter):
                 if self.limit is None or len(self._stamps) < self.limit:
                     break
                 wait = self._stamps[0] + self.period - self.clock.now()
-                await self.clock.sleep(max(wait, MIN_WAIT))
+                await self.clock.sleep(max(wait, MIN_WAIT / self.clock.scale))
             self.record()

@@ -41,7 +41,7 @@ class Pacer:
             try:
                 yield
             finally:
-                self.creates.restamp()
+                self.creates.restamp()  # also when a stopping run sent nothing: no create follows it
 
     def rate_limited(self) -> None:
         """A create was answered 'rate limited': slow down to what the server took in the last window."""

@@ -15,16 +15,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from pipeline.manifest import takes as naming
 from pipeline.minimax import catalogue
-from pipeline.run import request
 from pipeline.run.ledger import LedgerView, TakeState
-from pipeline.run.status import (  # noqa: F401 - Action, CREATES, SKIPS, BILLED_MAY_EXIST, uncertain_why: re-exported
-    BILLED_MAY_EXIST,
-    CREATES,
-    SKIPS,
-    Action,
-    classify,
-    uncertain_why,
-)
+from pipeline.run.status import Action, classify, made_on
 from pipeline.run.store import HISTORY
 
 if TYPE_CHECKING:
@@ -98,7 +90,7 @@ class PlannedTake:
 
     @property
     def creates(self) -> bool:
-        return self.action in CREATES
+        return self.action.creates
 
 
 def outcome_of(planned: PlannedTake) -> tuple[Outcome, str]:
@@ -123,7 +115,7 @@ class Plan:
     @property
     def idle(self) -> bool:
         """Nothing for a run to do: every take skipped, no earlier version's paid task to follow."""
-        return not self.orphans and all(t.action in SKIPS for t in self.takes)
+        return not self.orphans and all(t.action.skips for t in self.takes)
 
     @property
     def creates(self) -> list[PlannedTake]:
@@ -162,7 +154,7 @@ def make_plan(
         spec_keys.add(spec.key)
         status = classify(spec, view, intact, retry_failed=retry_failed, resubmit_uncertain=resubmit_uncertain,
                           endpoint=endpoint)
-        if status.action in CREATES:
+        if status.action.creates:
             price = catalogue.price_of(spec.shot, prices)
             takes.append(PlannedTake(spec, status.action, status.reason, status.state, price.usd, price.how))
         else:
@@ -173,15 +165,8 @@ def make_plan(
     left_out = known - spec_keys  # by --only: not this run's business
     orphans = [_follow(state) for (shot, take, fp), state in sorted(view.states.items())
                if state.state in PAID_UNFETCHED and (shot, take) not in left_out and wanted.get((shot, take)) != fp
-               and _made_on(state, endpoint)]
+               and made_on(state, endpoint)]
     return Plan(takes, removed, orphans)
-
-
-def _made_on(state: TakeState, endpoint: str | None) -> bool:
-    """Whether a take's task was made on this endpoint: only there can it be asked for (the
-    simulator does not know the real API's tasks, and must never call them failed)."""
-    return endpoint is not None and state.request is not None and \
-        request.fingerprint(state.request, endpoint) == state.fingerprint
 
 
 def _follow(state: TakeState) -> PlannedTake:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pipeline.errors import ShotsError
-from pipeline.run.plan import TakeSpec
+from pipeline.run.plan import Plan, PlannedTake, TakeSpec, outcome_of
 
 Outcome = Literal["done", "failed", "uncertain", "pending"]
 
@@ -60,3 +60,15 @@ class RunResult:
     def unpriced(self) -> int:
         """Billed takes whose price the catalogue does not know."""
         return sum(1 for r in self.results if r.created and r.cost is None)
+
+
+def initial_result(planned: PlannedTake) -> TakeResult:
+    """A take's result before the run works on it (run/status.py decides; a skipped take's is final)."""
+    outcome, detail = outcome_of(planned)
+    state = planned.state
+    return TakeResult(planned.spec, outcome, detail, state.task_id, state.file if outcome == "done" else None)
+
+
+def nothing_to_do(plan: Plan) -> RunResult:
+    """The result of a plan whose every take is skipped: no server, no runner (nor its HTTP client) loaded."""
+    return RunResult(results=[initial_result(t) for t in plan.takes])

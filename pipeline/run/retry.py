@@ -55,15 +55,14 @@ class ReadFailures:
     """Consecutive failures of one read (a task's queries, a take's retrieve and download): each
     is followed by a backoff, and the MAX_READ_ATTEMPTS-th ends the take, pending."""
 
-    def __init__(self, rng: random.Random, limit: int | None = None):
+    def __init__(self, rng: random.Random):
         self.rng = rng
-        self.limit = MAX_READ_ATTEMPTS if limit is None else limit
         self.count = 0
 
     def add(self) -> bool:
         """Count one failure; True when it is the last one allowed."""
         self.count += 1
-        return self.count >= self.limit
+        return self.count >= MAX_READ_ATTEMPTS
 
     def reset(self) -> None:
         """The read got an answer: the next failure is a first one again."""

@@ -19,8 +19,7 @@ from pipeline.run.clock import ScaledClock
 from pipeline.run.job import JobContext, TakeJob
 from pipeline.run.options import RunOptions
 from pipeline.run.pacer import Pacer
-from pipeline.run.plan import outcome_of
-from pipeline.run.result import RunResult, TakeResult
+from pipeline.run.result import RunResult, TakeResult, initial_result
 from pipeline.run.status import Action
 
 if TYPE_CHECKING:
@@ -70,24 +69,19 @@ class Runner:
             stopping=lambda: self._stopping, abort=self._abort,
         )
 
-    @staticmethod
-    def nothing_to_do(plan: Plan) -> RunResult:
-        """The result of a plan whose every take is skipped, without any server."""
-        return RunResult(results=[_initial_result(t) for t in plan.takes])
-
     async def run(self, plan: Plan) -> RunResult:
         self._loop = asyncio.get_running_loop()
         started = self.clock.now()
         results: dict[tuple[str, int], TakeResult] = {}
         for t in plan.takes:
-            results[t.spec.key] = _initial_result(t)
+            results[t.spec.key] = initial_result(t)
         self.result.results = list(results.values())
         creates = [t for t in plan.takes if t.creates]
         for t in plan.takes:
             if t.action in (Action.POLL, Action.DOWNLOAD):
                 self._spawn(self._job(t, results[t.spec.key]))
         for t in plan.orphans:  # paid tasks of earlier versions: their videos go to history/
-            self.result.orphans.append(_initial_result(t))
+            self.result.orphans.append(initial_result(t))
             self._spawn(self._job(t, self.result.orphans[-1]))
         dispatcher = asyncio.create_task(self._dispatch(creates, results))
         try:
@@ -153,10 +147,3 @@ class Runner:
 
 def _no_phase(spec: TakeSpec, phase: str) -> None:
     pass
-
-
-def _initial_result(planned: PlannedTake) -> TakeResult:
-    """A take's result before the run works on it (run/status.py decides; a skipped take's is final)."""
-    outcome, detail = outcome_of(planned)
-    state = planned.state
-    return TakeResult(planned.spec, outcome, detail, state.task_id, state.file if outcome == "done" else None)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from pipeline.run.plan import TakeSpec
     from pipeline.run.result import Outcome
 
-__all__ = ["Action", "Standing", "Status", "TakeStatus", "classify", "CREATES", "SKIPS", "BILLED_MAY_EXIST",
+__all__ = ["Action", "Standing", "Status", "TakeStatus", "classify", "made_on", "CREATES", "SKIPS", "BILLED_MAY_EXIST",
            "uncertain_why"]
 
 
@@ -168,16 +168,17 @@ def _not_begun(spec: TakeSpec, state: TakeState, previous: TakeState | None, end
     """Nothing under this fingerprint: new, or changed since `previous` (the take's last fingerprint)."""
     if previous is None or previous.fingerprint == spec.fingerprint:
         return TakeStatus(Standing.NEW, Action.SUBMIT, "not run before", state)
-    if _made_elsewhere(previous, endpoint):
+    if endpoint is not None and previous.request is not None and not made_on(previous, endpoint):
         return TakeStatus(Standing.ELSEWHERE, Action.SUBMIT,
                           "not made on this endpoint before (the take on disk came from another one)", state)
     return TakeStatus(Standing.CHANGED, Action.REGENERATE, _what_changed(previous.request, spec.request), state)
 
 
-def _made_elsewhere(state: TakeState, endpoint: str | None) -> bool:
-    """Whether the take's recorded request fingerprints otherwise on `endpoint`: it was made on another."""
+def made_on(state: TakeState, endpoint: str | None) -> bool:
+    """Whether a take's task was made on this endpoint (its recorded request fingerprints the same
+    there): only there can it be asked for; the simulator does not know the real API's tasks."""
     return endpoint is not None and state.request is not None and \
-        request.fingerprint(state.request, endpoint) != state.fingerprint
+        request.fingerprint(state.request, endpoint) == state.fingerprint
 
 
 BILLED_MAY_EXIST = "a billed task may exist"

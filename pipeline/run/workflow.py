@@ -20,12 +20,12 @@ from pipeline.run.backend import SIM_STATE_DIR, Choice, endpoint_for, open_backe
 from pipeline.run.ledger import LedgerView, LedgerWriter, RunLock
 from pipeline.run.options import RunOptions
 from pipeline.run.plan import Plan, TakeSpec, budget_problem, make_plan
-from pipeline.run.result import RunResult
-from pipeline.run.runner import Runner
+from pipeline.run.result import RunResult, nothing_to_do
 from pipeline.run.specs import take_specs
 
 if TYPE_CHECKING:
     from pipeline.manifest.models import Manifest, Shot
+    from pipeline.run.runner import Runner
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ async def run(
         if prepared.plan.idle:
             if on_start:
                 on_start(prepared, "Nothing to do: every take is up to date, failed or uncertain.")
-            result = Runner.nothing_to_do(prepared.plan)
+            result = nothing_to_do(prepared.plan)
         else:
             gcpause.resume()  # the loading is over; a run may last hours
             result = await _execute(prepared, backend, options, on_start)
@@ -192,6 +192,8 @@ async def _execute(prepared: Prepared, backend: Choice, options: RunOptions,
         try:
             writer.write_now(ledgerlib.event("run_started", endpoint=chosen.endpoint, backend=chosen.kind,
                                              takes=len(prepared.specs)))
+            from pipeline.run.runner import Runner  # here: plan, status and an idle resume load no HTTP client
+
             runner = Runner(
                 client=chosen.client, writer=writer, view=prepared.view, out_dir=prepared.out_dir,
                 body_of=_body_builder(prepared), options=_scaled(options, chosen.time_scale), on_phase=on_phase,
