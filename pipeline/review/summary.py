@@ -9,8 +9,8 @@ from typing import Any
 
 from pipeline.run.ledger import LedgerView
 from pipeline.run.plan import Budget, Plan, TakeSpec
-from pipeline.run.result import RunResult
-from pipeline.run.status import classify
+from pipeline.run.result import RunResult, TakeResult
+from pipeline.run.status import Action, classify
 
 
 def money(value: float | None) -> str:
@@ -104,9 +104,55 @@ def plan_json(plan: Plan, estimate_s: float, endpoint: str, *, out_dir: Path | N
     }
 
 
-def result_text(result: RunResult, simulated: bool) -> str:
-    rows = [[r.spec.shot.id, str(r.spec.take), r.outcome, r.detail] for r in result.results]
-    lines = [table(rows, ["shot", "take", "result", "detail"]), ""]
+def what_it_did(action: Action, reason: str, res: TakeResult) -> str:
+    """What this run did with a take, in a user's words, from the plan's action and the result."""
+    if action is Action.UP_TO_DATE:
+        return "left as it was"
+    if action in (Action.FAILED_SKIPPED, Action.UNCERTAIN_SKIPPED):
+        return "skipped"
+    if action is Action.POLL:
+        return f"followed task {res.task_id}" if res.task_id else "followed its task"
+    if action is Action.DOWNLOAD:
+        return "downloaded again (no new charge)" if res.outcome == "done" else "tried to download again"
+    if not res.task_made:
+        return "not created"
+    if action is Action.REGENERATE:
+        what = reason.removeprefix("changed since the last run: ")
+        return f"regenerated ({what} changed; the old video is in history/)"
+    if action is Action.RETRY_FAILED:
+        return "created again (it had failed)"
+    if action is Action.RESUBMIT_UNCERTAIN:
+        return "created again (its first create was uncertain)"
+    return "created"
+
+
+def next_steps(result: RunResult, manifest: str) -> list[str]:
+    """The command to type next for what is left, one line each; none when every take is done."""
+    steps = []
+    if result.count("failed"):
+        steps.append(f"{result.count('failed')} failed: fix what the detail says, then "
+                     f"`shots run {manifest} --retry-failed` creates them again")
+    if result.count("uncertain"):
+        steps.append(f"{result.count('uncertain')} uncertain: a billed task may exist; check the MiniMax console, "
+                     f"then `shots run {manifest} --resubmit-uncertain` (may pay twice)")
+    if result.count("pending"):
+        steps.append(f"{result.count('pending')} pending: `shots run {manifest}` again resumes them (no new charge "
+                     f"for tasks already created)")
+    return steps
+
+
+def result_text(result: RunResult, simulated: bool, *, plan: Plan | None = None, manifest: str | None = None) -> str:
+    """The run's table; with `plan`, what this run did with each take; with `manifest`, what to type next."""
+    planned = {t.spec.key: t for t in plan.takes} if plan is not None else {}
+    rows = []
+    for r in result.results:
+        row = [r.spec.shot.id, str(r.spec.take), r.outcome, r.detail]
+        if planned:
+            p = planned.get(r.spec.key)
+            row.insert(3, what_it_did(Action(p.action), p.reason, r) if p is not None else "")
+        rows.append(row)
+    header = ["shot", "take", "result", "this run", "detail"] if planned else ["shot", "take", "result", "detail"]
+    lines = [table(rows, header), ""]
     lines.append(
         f"{result.count('done')} done, {result.count('failed')} failed, {result.count('uncertain')} uncertain, "
         f"{result.count('pending')} pending in {duration(result.seconds)}; "
@@ -123,6 +169,8 @@ def result_text(result: RunResult, simulated: bool) -> str:
     lines += [f"earlier version of {r.spec.shot.id} take {r.spec.take} (task {r.task_id}{paid}): "
               + (f"its video is in {r.file}" if r.outcome == "done" else f"{r.outcome}: {r.detail}")
               for r in result.orphans]
+    if manifest is not None and not result.aborted and not result.interrupted:
+        lines += [f"next: {step}" for step in next_steps(result, manifest)]
     return "\n".join(lines)
 
 
