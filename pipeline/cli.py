@@ -29,7 +29,7 @@ from pipeline.errors import (
 
 if TYPE_CHECKING:  # the commands import what they use when they run: start-up time
     from pipeline.manifest.models import Manifest
-    from pipeline.run.options import RunSettings
+    from pipeline.run.options import RunSettings, SettingFlags
     from pipeline.run.progress import Progress
     from pipeline.run.workflow import Prepared
 
@@ -45,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(json_errors="--json" in argv)
     try:
+        _check_command(parser, argv)
         args = parser.parse_args(argv)
     except _UsageError as exc:  # only under --json: the usage went to stderr, the document to stdout
         _print_json({"error": str(exc), "exit_code": EXIT_INVALID})
@@ -73,6 +74,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         gcpause.resume()
 
 
+def _check_command(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """A mistyped command gets one line with the nearest command instead of argparse's list."""
+    import difflib
+
+    if not argv or argv[0].startswith("-"):
+        return
+    commands = _commands(parser)
+    if argv[0] in commands:
+        return
+    near = difflib.get_close_matches(argv[0], list(commands), n=1, cutoff=0.5)
+    hint = f"did you mean '{near[0]}'?" if near else f"commands: {', '.join(commands)}"
+    parser.error(f"unknown command '{argv[0]}'; {hint}")
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The subcommand parsers by name, in the order they are listed."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
 class _UsageError(Exception):
     """A usage error under --json: main() prints it as a JSON document."""
 
@@ -92,6 +115,18 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{self.prog}: {message}")
 
 
+class _CommandParser(_Parser):
+    """A subcommand's parser: an option it does not know is reported with its own usage
+    (`shots run: error: unrecognized arguments: --bogus`), not by the top-level parser."""
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
+
+
 def build_parser(json_errors: bool = False) -> argparse.ArgumentParser:
     parser = _Parser(
         json_errors=json_errors,
@@ -102,7 +137,7 @@ def build_parser(json_errors: bool = False) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"shots {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                parser_class=functools.partial(_Parser, json_errors=json_errors))
+                                parser_class=functools.partial(_CommandParser, json_errors=json_errors))
 
     def command(name: str, help: str, example: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=f"{help}\n\nexample:\n  {example}", epilog=EXIT_CODES,
@@ -164,6 +199,21 @@ def build_parser(json_errors: bool = False) -> argparse.ArgumentParser:
 
     add_sim_arguments(p)
     p.set_defaults(handler=cmd_sim)
+
+    p = command("config", "show each run setting's value and where it came from: flag, manifest, "
+                          "user config (~/.config/shots/config.toml or $SHOTS_CONFIG), environment, default",
+                "shots config manifests/example.yaml --rpm 20")
+    p.add_argument("manifest", metavar="MANIFEST", nargs="?", help="also apply this manifest's settings")
+    p.add_argument("--rpm", type=float, help="as `shots run --rpm`")
+    p.add_argument("--concurrency", type=int, metavar="N", help="as `shots run --concurrency`")
+    p.add_argument("--poll-interval", type=float, metavar="S", help="as `shots run --poll-interval`")
+    p.add_argument("--max-cost", type=_budget, metavar="USD", help="as `shots run --max-cost`")
+    p.add_argument("--json", action="store_true", help="print the settings as JSON on stdout")
+    p.set_defaults(handler=cmd_config)
+
+    p = command("help", "show the help of a command (the same as `shots COMMAND --help`)", "shots help run")
+    p.add_argument("topic", metavar="COMMAND", nargs="?", choices=list(sub.choices), help="the command")
+    p.set_defaults(handler=functools.partial(cmd_help, parser))
     return parser
 
 
@@ -195,9 +245,9 @@ def _manifest_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--retry-failed", action="store_true", help="create again the takes that failed for good")
     p.add_argument("--resubmit-uncertain", action="store_true",
                    help="create again the takes whose create answer was lost (may pay twice)")
-    p.add_argument("--rpm", type=float, help="creates per minute (manifest: rpm; default: 5, the free tier)")
+    p.add_argument("--rpm", type=float, help="creates per minute (manifest or user config: rpm; default: 5, the free tier)")
     p.add_argument("--concurrency", type=int, metavar="N",
-                   help="tasks in flight at once (manifest: concurrency; default: no cap beyond the rate)")
+                   help="tasks in flight at once (manifest or user config: concurrency; default: no cap beyond the rate)")
     p.add_argument("--verify", action="store_true",
                    help="hash every finished video against the ledger (not only size and mtime); "
                         "a changed one is downloaded again, with no new task")
@@ -238,12 +288,18 @@ def _print_json(data: Any) -> None:
 
 
 def _settings(args: argparse.Namespace, manifest: Manifest) -> RunSettings:
-    """The flags as parsed, handed to the one place that applies flag > manifest > default."""
-    from pipeline.run.options import RunSettings, SettingFlags
+    """The flags as parsed, handed to the one place that applies flag > manifest > user config > default."""
+    from pipeline.run import userconfig
+    from pipeline.run.options import RunSettings
 
-    flags = SettingFlags(rpm=args.rpm, concurrency=args.concurrency,
-                         poll_interval=getattr(args, "poll_interval", None), max_cost=args.max_cost)
-    return RunSettings.from_sources(flags, manifest.settings, manifest.where)
+    return RunSettings.from_sources(_setting_flags(args), manifest.settings, manifest.where, userconfig.load())
+
+
+def _setting_flags(args: argparse.Namespace) -> SettingFlags:
+    from pipeline.run.options import SettingFlags
+
+    return SettingFlags(rpm=args.rpm, concurrency=args.concurrency,
+                        poll_interval=getattr(args, "poll_interval", None), max_cost=args.max_cost)
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -339,7 +395,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(summary.result_json(result, kind))
     else:
-        print(summary.result_text(result, simulated=kind == "simulator"))
+        print(summary.result_text(result, simulated=kind == "simulator", plan=prepared.plan, manifest=args.manifest))
     for note in summary.removed_notes(prepared.plan):
         print(note, file=sys.stderr)
     print(f"videos: {prepared.out_dir}/", file=sys.stderr)
@@ -403,11 +459,57 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
     try:
         serve(config_from_args(args), host=args.host, port=args.port)
+    except ValueError as exc:  # --host that is not loopback: the simulator never listens on a network
+        raise InputError(f"shots sim: --host: {exc}") from None
     except OSError as exc:
         if exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
             raise InputError(f"shots sim: cannot listen on {args.host}:{args.port}: {exc.strerror}; "
                              f"choose another --port (0 picks a free one)") from None
         raise
+    return EXIT_OK
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from pipeline.minimax.account import api_key_from_env, base_url_from, base_url_source
+    from pipeline.run import userconfig
+    from pipeline.run.options import resolve
+
+    config = userconfig.load()
+    manifest = None
+    if args.manifest:
+        from pipeline.manifest.cache import load
+
+        manifest = load(args.manifest)
+    chosen = resolve(_setting_flags(args), manifest.settings if manifest else None,
+                     manifest.where if manifest else lambda name: None, config)
+    rows = [(r.name, r.value, r.describe()) for r in chosen.values()]
+    host_origin = base_url_source(None, config.base_url)
+    host_place = {"environment": "environment MINIMAX_BASE_URL", "config": f"config {config.shown}"}
+    rows.append(("base_url", base_url_from(None, config.base_url), host_place.get(host_origin, host_origin)))
+    rows.append(("key", "set" if api_key_from_env() else "not set", "environment MINIMAX_API_KEY"))
+    config_state = f"{config.shown} ({'read' if config.exists else 'not found'})"
+    if args.json:
+        _print_json({"config_file": config.shown, "config_exists": config.exists,
+                     "settings": {name: {"value": None if isinstance(v, float) and math.isinf(v) else v,
+                                         "source": where} for name, v, where in rows}})
+        return EXIT_OK
+    print(f"config file: {config_state}")
+    for name, value, where in rows:
+        print(f"{name:<14}{_setting_text(value):<26}{where}")
+    return EXIT_OK
+
+
+def _setting_text(value: object) -> str:
+    """A setting as a person reads it: 'none' for no value, numbers without a trailing '.0'."""
+    if value is None or (isinstance(value, float) and math.isinf(value)):
+        return "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def cmd_help(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """`shots help CMD` prints what `shots CMD --help` prints; `shots help` the command list."""
+    target = _commands(parser).get(args.topic) if args.topic else parser
+    sys.stdout.write((target or parser).format_help())
     return EXIT_OK
 
 

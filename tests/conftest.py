@@ -30,6 +30,12 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPat
     monkeypatch.setenv("SHOTS_CACHE_DIR", str(tmp_path_factory.mktemp("shots-cache")))
 
 
+@pytest.fixture(autouse=True)
+def _no_user_config(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A developer's own ~/.config/shots/config.toml never changes a test: SHOTS_CONFIG names no file."""
+    monkeypatch.setenv("SHOTS_CONFIG", str(tmp_path_factory.getbasetemp() / "no-such-shots-config.toml"))
+
+
 @pytest.fixture
 def sim_factory(tmp_path):
     """make(**SimConfig overrides) -> a started Simulator (time_scale 0.001 unless given)."""

@@ -1,4 +1,5 @@
-"""Where each setting comes from: flag, then manifest, then default; the API key and host. Pure, no server."""
+"""Where each setting comes from: flag, then manifest, then user config, then default; the API key and
+host. Pure, no server."""
 
 import asyncio
 import math
@@ -10,7 +11,8 @@ from pipeline.manifest.models import Settings
 from pipeline.minimax.account import DEFAULT_BASE_URL, api_key_from_env, base_url_from
 from pipeline.minimax.client import MiniMaxClient
 from pipeline.run import retry
-from pipeline.run.options import DEFAULT_RPM, RunOptions, RunSettings, SettingFlags
+from pipeline.run.options import DEFAULT_RPM, RunOptions, RunSettings, SettingFlags, resolve as resolve_sources
+from pipeline.run.userconfig import UserConfig
 
 WHERE = "shots.yaml:7:11"
 
@@ -92,6 +94,85 @@ def test_the_help_states_the_defaults_the_code_uses(capsys):
     run_help = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
     assert f"default: {DEFAULT_RPM:g}, the free tier" in run_help
     assert f"(default: {retry.POLL_INTERVAL:g})" in run_help
+
+
+# -- the user config, below the manifest --------------------------------------------------------
+
+CONFIG = "~/.config/shots/config.toml"
+
+
+@pytest.mark.parametrize("setting, flag, declared, configured, expected, origin", [
+    ("rpm", 30.0, 10, 20.0, 30.0, "flag --rpm"),
+    ("rpm", None, 10, 20.0, 10.0, f"manifest {WHERE}"),
+    ("rpm", None, None, 20.0, 20.0, f"config {CONFIG}"),
+    ("rpm", None, None, None, DEFAULT_RPM, "default"),
+    ("concurrency", 2, 8, 4, 2, "flag --concurrency"),
+    ("concurrency", None, 8, 4, 8, f"manifest {WHERE}"),
+    ("concurrency", None, None, 4, 4, f"config {CONFIG}"),
+    ("concurrency", None, None, None, None, "default"),
+    ("poll_interval", 3.0, 30.0, 5.0, 3.0, "flag --poll-interval"),
+    ("poll_interval", None, 30.0, 5.0, 30.0, f"manifest {WHERE}"),
+    ("poll_interval", None, None, 5.0, 5.0, f"config {CONFIG}"),
+    ("poll_interval", None, None, None, retry.POLL_INTERVAL, "default"),
+    ("max_cost", 5.0, 2.0, 1.0, 5.0, "flag --max-cost"),
+    ("max_cost", math.inf, 2.0, 1.0, math.inf, "flag --max-cost"),
+    ("max_cost", None, 2.0, 1.0, 2.0, f"manifest {WHERE}"),
+    ("max_cost", None, None, 1.0, 1.0, f"config {CONFIG}"),
+    ("max_cost", None, None, None, None, "default"),
+])
+def test_flag_then_manifest_then_user_config_then_default(setting, flag, declared, configured, expected, origin):
+    flags = SettingFlags(**{setting: flag})
+    config = UserConfig(**{setting: configured}, shown=CONFIG)
+    settings = RunSettings.from_sources(flags, Settings(**{setting: declared}), lambda name: WHERE, config)
+    assert getattr(settings, setting) == expected
+    chosen = resolve_sources(flags, Settings(**{setting: declared}), lambda name: WHERE, config)[setting]
+    assert (chosen.value, chosen.describe()) == (expected, origin)
+
+
+@pytest.mark.parametrize("flag, declared, configured, source", [
+    (None, None, 5.0, f"max_cost 5 ({CONFIG})"),
+    (None, 2.0, 5.0, f"max_cost 2 ({WHERE})"),
+    (0.5, 2.0, 5.0, "--max-cost 0.5"),
+    (math.inf, None, 5.0, "--max-cost none"),
+    (None, None, None, None),
+])
+def test_a_budget_from_the_user_config_names_the_file(flag, declared, configured, source):
+    config = UserConfig(max_cost=configured, shown=CONFIG)
+    settings = RunSettings.from_sources(SettingFlags(max_cost=flag), Settings(max_cost=declared),
+                                        lambda name: WHERE, config)
+    assert settings.max_cost_source == source
+
+
+def test_no_manifest_gives_the_config_and_the_defaults():
+    chosen = resolve_sources(SettingFlags(), None, lambda name: None, UserConfig(rpm=20.0, shown=CONFIG))
+    assert {name: r.describe() for name, r in chosen.items()} == {
+        "rpm": f"config {CONFIG}", "concurrency": "default", "poll_interval": "default", "max_cost": "default"}
+
+
+@pytest.mark.parametrize("explicit, env, configured, expected", [
+    ("http://arg.example", "http://env.example", "http://config.example", "http://arg.example"),
+    (None, "http://env.example", "http://config.example", "http://env.example"),
+    (None, None, "http://config.example/v1", "http://config.example"),
+    (None, "", "http://config.example", "http://config.example"),
+    (None, None, None, DEFAULT_BASE_URL),
+])
+def test_the_base_url_is_argument_then_environment_then_user_config_then_default(
+        monkeypatch, explicit, env, configured, expected):
+    if env is not None:
+        monkeypatch.setenv("MINIMAX_BASE_URL", env)
+    assert base_url_from(explicit, configured) == expected
+
+
+def test_a_run_against_the_api_uses_the_config_base_url(monkeypatch, tmp_path):
+    from pipeline.run.backend import endpoint_for
+
+    config = tmp_path / "config.toml"
+    config.write_text('base_url = "http://config.example/v1"\n', encoding="utf-8")
+    monkeypatch.setenv("SHOTS_CONFIG", str(config))
+    monkeypatch.setenv("MINIMAX_API_KEY", "a-key")
+    assert endpoint_for("auto") == "http://config.example"
+    monkeypatch.setenv("MINIMAX_BASE_URL", "http://env.example")
+    assert endpoint_for("auto") == "http://env.example"
 
 
 # -- the API host and key ----------------------------------------------------------------------

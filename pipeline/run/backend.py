@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, AsyncIterator, Literal
 
 from pipeline.errors import InputError
 from pipeline.minimax.account import api_key_from_env, base_url_from
+from pipeline.run import userconfig
 from pipeline.run.request import SIM_ENDPOINT
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ async def open_backend(choice: Choice, *, rpm: float | None, seed: int | None = 
 
     kind = resolve(choice)
     if kind == "api":
-        async with MiniMaxClient() as client:
+        async with MiniMaxClient(base_url=api_base_url()) as client:
             yield Backend(client, client.base_url, "api", 1.0, f"Using the MiniMax API at {client.base_url}.")
         return
 
@@ -75,4 +76,10 @@ def endpoint_for(choice: Choice) -> str:
     Needs no key: pricing a real run, or reading its results, sends nothing."""
     if choice == "sim" or (choice == "auto" and not api_key_from_env()):
         return SIM_ENDPOINT
-    return base_url_from()
+    return api_base_url()
+
+
+def api_base_url() -> str:
+    """The API host a run uses: MINIMAX_BASE_URL, then the user config's base_url, then the default.
+    One function for the client and the endpoint identity, so that fingerprints agree with the host."""
+    return base_url_from(configured=userconfig.load().base_url)

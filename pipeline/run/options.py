@@ -1,22 +1,28 @@
 """How a run paces itself: the account's limits, polling and downloads, the simulator's clock.
 
-`RunSettings.from_sources` is the one place where a flag, the manifest and a default meet
-(flag, then manifest, then default) for the four settings a manifest may declare.
+`RunSettings.from_sources` is the one place where a flag, the manifest, the user config and a
+default meet (in that order) for the four settings a manifest may declare; `resolve` says where
+each value came from (`shots config`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, Literal, Union
 
 from pipeline.errors import InputError
 from pipeline.run import gentime, retry
+from pipeline.run.userconfig import UserConfig
 
 if TYPE_CHECKING:
     from pipeline.manifest.models import Settings as ManifestSettings
 
-T = TypeVar("T")
+Value = Union[float, int, None]
+Origin = Literal["flag", "manifest", "config", "default"]
+SETTING_NAMES = ("rpm", "concurrency", "poll_interval", "max_cost")
+FLAG_NAMES = {"rpm": "--rpm", "concurrency": "--concurrency", "poll_interval": "--poll-interval",
+              "max_cost": "--max-cost"}
 
 DEFAULT_RPM = 5.0  # creates per minute: the free tier
 DEFAULT_CONCURRENCY: int | None = None  # no cap on tasks in flight beyond the rate
@@ -59,25 +65,19 @@ class RunSettings:
 
     @classmethod
     def from_sources(cls, flags: SettingFlags, manifest: ManifestSettings,
-                     where: Callable[[str], str | None]) -> RunSettings:
-        """Flag, then manifest, then default. `where(setting)` places a manifest's setting as
-        'FILE:LINE:COL' (Manifest.where). InputError for an rpm or concurrency no run can use."""
-        rpm = _first(flags.rpm, manifest.rpm, DEFAULT_RPM)
-        concurrency = _first(flags.concurrency, manifest.concurrency, DEFAULT_CONCURRENCY)
+                     where: Callable[[str], str | None], config: UserConfig = UserConfig()) -> RunSettings:
+        """Flag, then manifest, then user config, then default. `where(setting)` places a manifest's
+        setting as 'FILE:LINE:COL' (Manifest.where). InputError for an rpm or concurrency no run can use."""
+        chosen = resolve(flags, manifest, where, config)
+        rpm, concurrency = chosen["rpm"].value or 0, chosen["concurrency"].value
         if rpm <= 0:
             raise InputError(f"--rpm must be positive, got {rpm:g}")
         if concurrency is not None and concurrency < 1:
             raise InputError(f"--concurrency must be at least 1, got {concurrency}")
-        max_cost = _first(flags.max_cost, manifest.max_cost, DEFAULT_MAX_COST)
-        if flags.max_cost is not None:
-            source: str | None = "--max-cost " + ("none" if math.isinf(flags.max_cost) else f"{flags.max_cost:g}")
-        elif max_cost is not None:
-            source = f"max_cost {max_cost:g} ({where('max_cost')})"
-        else:
-            source = None
-        return cls(rpm=float(rpm), concurrency=concurrency,
-                   poll_interval=float(_first(flags.poll_interval, manifest.poll_interval, retry.POLL_INTERVAL)),
-                   max_cost=max_cost, max_cost_source=source)
+        budget = chosen["max_cost"]
+        return cls(rpm=float(rpm), concurrency=None if concurrency is None else int(concurrency),
+                   poll_interval=float(chosen["poll_interval"].value or 0),
+                   max_cost=budget.value, max_cost_source=budget.budget_source())
 
     def run_options(self, *, seed: int | None = None, time_scale: float = 1.0) -> RunOptions:
         """The runner's options at these settings; the rest at RunOptions' own defaults."""
@@ -85,6 +85,46 @@ class RunSettings:
                           seed=seed, time_scale=time_scale)
 
 
-def _first(flag: T | None, declared: T | None, default: T) -> T:
-    """The flag if given, else the manifest's value if it sets one, else the default."""
-    return flag if flag is not None else declared if declared is not None else default
+@dataclass(frozen=True)
+class Resolved:
+    """One setting's value and where it came from; `place` is the flag, FILE:LINE:COL or config file."""
+
+    name: str
+    value: Value
+    origin: Origin
+    place: str = ""
+
+    def budget_source(self) -> str | None:
+        """How a budget names its source: '--max-cost 5', 'max_cost 5 (FILE:LINE:COL)'; None: no budget."""
+        if self.origin == "flag":
+            return "--max-cost " + ("none" if self.value is not None and math.isinf(self.value) else f"{self.value:g}")
+        if self.value is None:
+            return None
+        return f"max_cost {self.value:g} ({self.place})"
+
+    def describe(self) -> str:
+        """'flag --rpm', 'manifest m.yaml:3:6', 'config ~/.config/shots/config.toml', 'default'."""
+        return f"{self.origin} {self.place}".strip()
+
+
+DEFAULTS: dict[str, Value] = {"rpm": DEFAULT_RPM, "concurrency": DEFAULT_CONCURRENCY,
+                              "poll_interval": retry.POLL_INTERVAL, "max_cost": DEFAULT_MAX_COST}
+
+
+def resolve(flags: SettingFlags, manifest: ManifestSettings | None, where: Callable[[str], str | None],
+            config: UserConfig = UserConfig()) -> dict[str, Resolved]:
+    """Each run setting from the first source that sets it: flag, manifest, user config, default."""
+    chosen: dict[str, Resolved] = {}
+    for name in SETTING_NAMES:
+        flag: Value = getattr(flags, name)
+        declared: Value = getattr(manifest, name) if manifest is not None else None
+        configured: Value = getattr(config, name)
+        if flag is not None:
+            chosen[name] = Resolved(name, flag, "flag", FLAG_NAMES[name])
+        elif declared is not None:
+            chosen[name] = Resolved(name, declared, "manifest", where(name) or "")
+        elif configured is not None:
+            chosen[name] = Resolved(name, configured, "config", config.shown)
+        else:
+            chosen[name] = Resolved(name, DEFAULTS[name], "default")
+    return chosen
