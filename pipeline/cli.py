@@ -30,6 +30,7 @@ from pipeline.errors import (
 if TYPE_CHECKING:  # the commands import what they use when they run: start-up time
     from pipeline.manifest.models import Manifest
     from pipeline.run.options import RunSettings, SettingFlags
+    from pipeline.run.eventlog import EventLog
     from pipeline.run.progress import Progress
     from pipeline.run.workflow import Prepared
 
@@ -358,16 +359,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.run import workflow
     from pipeline.run.backend import endpoint_for, resolve
     from pipeline.run.plan import budget_problem
-    from pipeline.run.progress import Progress
+    from pipeline.run.progress import for_stderr
 
     manifest = load(args.manifest)
     for warning in manifest.warnings:
         print(str(warning), file=sys.stderr)
     settings = _settings(args, manifest)
     options = settings.run_options(seed=args.seed, time_scale=args.time_scale)
-    progress: list[Progress] = []
+    progress: list[Progress | EventLog] = []
 
-    def on_start(prepared: Prepared, banner: str) -> Progress:
+    def on_start(prepared: Prepared, banner: str) -> Progress | EventLog:
         print(banner, file=sys.stderr)
         print(f"outputs: {prepared.out_dir}/", file=sys.stderr)
         if simulated:
@@ -375,7 +376,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             if problem:
                 print(f"budget: a run with MINIMAX_API_KEY would refuse to start: {problem}", file=sys.stderr)
         work = sum(1 for t in prepared.plan.takes if not t.action.skips) + len(prepared.plan.orphans)
-        progress.append(Progress(work, enabled=False if args.quiet else None))
+        progress.append(for_stderr(work, quiet=args.quiet, verbose=args.verbose))
         return progress[0]
 
     simulated = resolve(args.backend) == "simulator"

@@ -16,7 +16,7 @@ import random
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from pipeline.errors import AbortError, InputError, ShotsError
 from pipeline.minimax.client import (
@@ -43,6 +43,14 @@ if TYPE_CHECKING:
     from pipeline.run.result import RunResult, TakeResult
 
 log = logging.getLogger("shots.runner")
+
+# What a take's job reports besides its phase, each with a line of detail: the events a log of the
+# run shows (submitted, resumed, retrying, and the outcome), and the decisions `-v` adds.
+NewsKind = Literal["submitted", "resumed", "retrying", "done", "failed", "uncertain", "pending", "decision"]
+
+
+def no_news(spec: TakeSpec, kind: NewsKind, detail: str) -> None:
+    pass
 
 
 class ClassNews:
@@ -86,6 +94,7 @@ class JobContext:
     news: ClassNews = field(default_factory=ClassNews)
     critical: set[asyncio.Task[str]] = field(default_factory=set)  # creates in transit: the run waits for them
     warned_status: set[str] = field(default_factory=set)  # unknown statuses already logged
+    on_news: Callable[[TakeSpec, NewsKind, str], None] = no_news
 
 
 class _OverBudget(Exception):
@@ -143,6 +152,7 @@ class TakeJob:
                 elif planned.action == Action.POLL:
                     ctx.pacer.in_flight.force_acquire()
                     task_id = state.task_id
+                    ctx.on_news(self.spec, "resumed", f"polling task {task_id} (submitted in an earlier run)")
                     file_id = await self._poll(task_id, fresh=False)
                 else:
                     task_id, file_id = state.task_id, state.file_id
@@ -164,6 +174,7 @@ class TakeJob:
             res.outcome, res.detail = "pending", f"unexpected error ({type(exc).__name__}: {exc}); run again"
         finally:
             ctx.on_phase(self.spec, res.outcome if res.outcome != "pending" else "pending")
+            ctx.on_news(self.spec, res.outcome, res.detail)
 
     def _charge(self, what: str) -> None:
         """Count one request of the take; past its budget the take stops, pending, saying why."""
@@ -205,9 +216,10 @@ class TakeJob:
                         f"was made: lower --rpm or run again later")
                     return None
                 ctx.pacer.rate_limited()
-                log.info("%s: %s; slowing to %.1f creates per minute", spec.label, exc, ctx.pacer.rate.rate)
-                await ctx.clock.sleep(retry.backoff_delay(proven_failures, ctx.rng,
-                                                          base=retry.RATE_LIMIT_BACKOFF_BASE))
+                delay = retry.backoff_delay(proven_failures, ctx.rng, base=retry.RATE_LIMIT_BACKOFF_BASE)
+                ctx.on_news(spec, "retrying", f"rate limited ({exc}); create again in {delay:.0f} s")
+                ctx.on_news(spec, "decision", f"slowing to {ctx.pacer.rate.rate:.1f} creates per minute")
+                await ctx.clock.sleep(delay)
                 continue
             except UncertainCreateError as exc:
                 res.outcome, res.detail = "uncertain", str(exc)
@@ -217,13 +229,17 @@ class TakeJob:
                 if proven_failures >= retry.MAX_CREATE_ATTEMPTS:
                     res.outcome, res.detail = "failed", f"create kept failing: {exc}; run again to retry"
                     return None
-                await ctx.clock.sleep(retry.backoff_delay(proven_failures, ctx.rng))
+                delay = retry.backoff_delay(proven_failures, ctx.rng)
+                ctx.on_news(spec, "retrying", f"create failed ({exc}), no task was made; "
+                                              f"create again in {delay:.0f} s")
+                await ctx.clock.sleep(delay)
                 continue
             except ShotRejectedError as exc:
                 res.outcome, res.detail = "failed", str(exc)
                 return None
             ctx.pacer.created()
             res.task_id, res.task_made, res.cost = task_id, True, self.planned.cost
+            ctx.on_news(spec, "submitted", f"task {task_id}")
             return task_id
 
     async def _send_create(self, body: dict[str, Any]) -> str | None:
@@ -331,12 +347,19 @@ class TakeJob:
         ctx, res = self.ctx, self.res
         if ctx.options.first_poll is not None:
             res.first_poll = ctx.options.first_poll
+            ctx.on_news(self.spec, "decision",
+                        f"first poll {ctx.options.first_poll:.0f} s after the create (--first-poll)")
             return ctx.options.first_poll
+        waited = False
         while True:
             plan = ctx.gen.first_poll(p.cls, ctx.clock.now() - p.started)
+            why = _WHY_FIRST[plan.source]
             if plan.source != "wait":
                 break
             news = ctx.news.event(p.cls)
+            if not waited:
+                ctx.on_news(self.spec, "decision", "waiting for another take of its class to show a generation time")
+                waited = True
             try:
                 await ctx.clock.wait_for(news.wait(), max(0.0, p.started + plan.delay - ctx.clock.now())
                                          if capped else None)
@@ -345,6 +368,7 @@ class TakeJob:
                 break
         p.scout = p.scout or plan.scout
         res.scout = p.scout
+        ctx.on_news(self.spec, "decision", f"first poll {plan.delay or 0.0:.0f} s after the create ({why})")
         if res.first_poll is None:
             res.first_poll = plan.delay
         return float(plan.delay or 0.0)
@@ -362,6 +386,7 @@ class TakeJob:
             if p.reads.add():
                 res.outcome, res.detail = "pending", f"task {task_id}: queries keep failing ({exc}); run again to resume"
                 return None
+            ctx.on_news(self.spec, "retrying", f"query of task {task_id} failed ({exc}); asking again")
             return AGAIN
         except TaskNotFoundError as exc:
             # A task we hold an id for: one "not found" may be the server's lag, not its loss.
@@ -403,6 +428,7 @@ class TakeJob:
             return None
         p.seen_running = p.sent - p.started
         p.last_status = status.status
+        ctx.on_news(self.spec, "decision", f"poll {p.polls}: {status.status}")
         if not status.known and status.status not in ctx.warned_status:
             ctx.warned_status.add(status.status)
             log.warning("task %s: unknown status %r; polling on until the deadline", task_id, status.status)
@@ -464,6 +490,7 @@ class TakeJob:
                 self.res.outcome = "pending"
                 self.res.detail = f"download keeps failing ({problem}); run again: no new charge"
                 return None
+            ctx.on_news(self.spec, "retrying", f"download failed ({problem}); fetching it again")
             if not isinstance(problem, UrlExpiredError):  # a fresh retrieve gives a fresh URL: no wait
                 await ctx.clock.sleep(reads.backoff())
 
@@ -479,6 +506,10 @@ class TakeJob:
         for owner in owners:
             await ctx.writer.write(event("archived", owner.shot, owner.take, owner.fingerprint, to=rel))
         log.info("%s: previous video moved to %s", spec.label, rel)
+
+
+_WHY_FIRST = {"learned": "its class's learned generation time", "scout": "a scout: polled every interval",
+              "prior": "no generation time learned yet", "wait": "no news of its class in time"}  # FirstPoll.source
 
 
 def _duration_of(spec: TakeSpec) -> float | None:

@@ -12,11 +12,11 @@ import asyncio
 import logging
 import random
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Protocol, runtime_checkable
 
 from pipeline.run import gentime
 from pipeline.run.clock import ScaledClock
-from pipeline.run.job import JobContext, TakeJob
+from pipeline.run.job import JobContext, NewsKind, TakeJob, no_news
 from pipeline.run.options import RunOptions
 from pipeline.run.pacer import Pacer
 from pipeline.run.result import RunResult, TakeResult, initial_result
@@ -31,6 +31,17 @@ if TYPE_CHECKING:
     from pipeline.run.plan import Plan, PlannedTake, TakeSpec
 
 log = logging.getLogger("shots.runner")
+
+
+@runtime_checkable
+class Watcher(Protocol):
+    """An on_phase callback that also hears the news a log reports (pipeline/run/eventlog.py):
+    a task submitted, a retry and why, an outcome and its detail, and the decisions `-v` shows.
+    A plain (spec, phase) function still works: it hears the phases only."""
+
+    def __call__(self, spec: TakeSpec, phase: str, /) -> None: ...
+
+    def news(self, spec: TakeSpec, kind: NewsKind, detail: str, /) -> None: ...
 
 
 class Runner:
@@ -50,7 +61,8 @@ class Runner:
         clock: Clock | None = None,
     ):
         """`history`: generation times seen before this run; by default read from `view`.
-        `clock`: by default the real one at `options.time_scale`."""
+        `clock`: by default the real one at `options.time_scale`.
+        `on_phase`: told each take's phase (queued, creating, ..., done); a Watcher hears the news too."""
         self.clock = clock if clock is not None else ScaledClock(options.time_scale)
         self.writer = writer
         self.result = RunResult()
@@ -67,6 +79,7 @@ class Runner:
             gen=gentime.GenTimes(options.poll_interval, history, scouts=options.scouts),
             rng=random.Random(options.seed), on_phase=on_phase or _no_phase, totals=self.result,
             stopping=lambda: self._stopping, abort=self._abort,
+            on_news=on_phase.news if isinstance(on_phase, Watcher) else no_news,
         )
 
     async def run(self, plan: Plan) -> RunResult:
