@@ -165,6 +165,7 @@ def build_parser(json_errors: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--poll-interval", type=float, metavar="S", help="seconds between status queries (default: 10)")
     p.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--no-color", action="store_true", help="no colour in the live view (NO_COLOR does the same)")
     p.add_argument("--no-lock-file", action="store_true", help="do not write <manifest>.lock.json")
     p.add_argument("--seed", type=int, help="seed for jitter and the simulator (reproducible runs)")
     p.add_argument("--time-scale", type=float, default=1.0, metavar="F",
@@ -331,7 +332,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     from pipeline.manifest.cache import load
     from pipeline.review import summary
-    from pipeline.run import backend, workflow
+    from pipeline.run import backend, gentime, workflow
     from pipeline.run.plan import Budget, estimate_seconds
 
     manifest = load(args.manifest)
@@ -339,12 +340,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     endpoint = backend.endpoint_for(args.backend)
     prepared = workflow.prepare(manifest, endpoint, args.out, only=_only(args), retry_failed=args.retry_failed,
                                 resubmit_uncertain=args.resubmit_uncertain, verify=args.verify)
-    estimate = estimate_seconds(prepared.plan, settings.rpm, settings.concurrency)
+    simulated = endpoint == backend.SIM_ENDPOINT  # not resolve(): plan --backend api needs no key
+    time_scale = backend.SIM_TIME_SCALE if simulated else 1.0
+    estimate = estimate_seconds(prepared.plan, settings.rpm, settings.concurrency, time_scale=time_scale,
+                                history=gentime.history_from_view(prepared.view, time_scale))
     budget = Budget.of(prepared.plan, settings.max_cost, settings.max_cost_source)
     warning = workflow.outputs_warning(manifest, args.out, endpoint, refuse=False)
     if warning:
         print(warning, file=sys.stderr)
-    simulated = endpoint == backend.SIM_ENDPOINT
     if args.json:
         _print_json(summary.plan_json(prepared.plan, estimate, endpoint, out_dir=prepared.out_dir, budget=budget))
     else:
@@ -354,16 +357,19 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pipeline.manifest.cache import load
     from pipeline.review import summary
     from pipeline.run import workflow
     from pipeline.run.backend import endpoint_for, resolve
     from pipeline.run.plan import budget_problem
     from pipeline.run.progress import for_stderr
 
-    manifest = load(args.manifest)
+    manifest = _load_for_run(args.manifest, _only(args))
     for warning in manifest.warnings:
         print(str(warning), file=sys.stderr)
+    broken = sorted({p.shot for p in manifest.warnings if p.severity == "error" and p.shot is not None})
+    if broken:  # only with --only: the chosen shots are fine
+        print(f"note: left out of this run for their errors: {', '.join(broken)} (`shots validate "
+              f"{args.manifest}` shows them all); the lock file is not written", file=sys.stderr)
     settings = _settings(args, manifest)
     options = settings.run_options(seed=args.seed, time_scale=args.time_scale)
     progress: list[Progress | EventLog] = []
@@ -376,7 +382,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             if problem:
                 print(f"budget: a run with MINIMAX_API_KEY would refuse to start: {problem}", file=sys.stderr)
         work = sum(1 for t in prepared.plan.takes if not t.action.skips) + len(prepared.plan.orphans)
-        progress.append(for_stderr(work, quiet=args.quiet, verbose=args.verbose))
+        costs = {t.spec.key: t.cost for t in prepared.plan.takes if t.creates and t.cost is not None}
+        progress.append(for_stderr(work, quiet=args.quiet, verbose=args.verbose, no_color=args.no_color,
+                                   costs=costs, simulated=simulated))
         return progress[0]
 
     simulated = resolve(args.backend) == "simulator"
@@ -388,7 +396,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             manifest, out_root=args.out, backend=args.backend, options=options, only=_only(args),
             retry_failed=args.retry_failed, resubmit_uncertain=args.resubmit_uncertain,
             max_cost=settings.max_cost, max_cost_source=settings.max_cost_source, verify=args.verify,
-            write_lock_file=not args.no_lock_file, on_start=on_start,
+            write_lock_file=not args.no_lock_file and not broken, on_start=on_start,
         ))
     finally:
         if progress:
@@ -396,7 +404,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(summary.result_json(result, kind))
     else:
-        print(summary.result_text(result, simulated=kind == "simulator", plan=prepared.plan, manifest=args.manifest))
+        print(summary.result_text(result, simulated=kind == "simulator", plan=prepared.plan, manifest=args.manifest,
+                                  aborted_by=_aborted_by(result.aborted)))
     for note in summary.removed_notes(prepared.plan):
         print(note, file=sys.stderr)
     print(f"videos: {prepared.out_dir}/", file=sys.stderr)
@@ -413,6 +422,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     if result.count("done") == len(result.results):
         return EXIT_OK
     return EXIT_SHOTS_FAILED
+
+
+def _aborted_by(error: ShotsError | None) -> str:
+    """What stopped a run, as its takes' rows say it ("stopped: account error (see below)")."""
+    if error is None:  # an idle run loads no HTTP client: neither does this
+        return "run aborted"
+    from pipeline.minimax.client import AccountError  # loaded already: the run used the client
+
+    return "account error" if isinstance(error, AccountError) else "run aborted"
+
+
+def _load_for_run(path: str, only: list[str] | None) -> Manifest:
+    """The manifest a run works from: with --only, errors in other shots leave those shots out
+    (they come back in `warnings`); any other error stops the run, naming `shots validate`."""
+    from pipeline.manifest.cache import load
+    from pipeline.manifest.checker import ManifestError
+
+    try:
+        return load(path, only)
+    except ManifestError as exc:
+        raise InputError(f"{exc}; `shots validate {path}` shows them all") from exc
 
 
 def cmd_status(args: argparse.Namespace) -> int:

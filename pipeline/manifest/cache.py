@@ -22,7 +22,7 @@ import stat
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from pydantic import TypeAdapter
 
@@ -49,20 +49,22 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 _CHECK_SOURCES = ("manifest/*.py", "minimax/*.py", "errors.py")
 
 
-def load(path: str | os.PathLike) -> Manifest:
-    """manifest.load(path), from the cache when nothing it depends on has changed."""
+def load(path: str | os.PathLike, only: Iterable[str] | None = None) -> Manifest:
+    """checker.load(path, only), from the cache when nothing it depends on has changed. Only a
+    manifest with no error is stored (a run with --only may get one less its broken shots)."""
     folder = cache_dir()
     if folder is None:
-        return _check(path)
+        return _check(path, only)
     entry_path = folder / _entry_name(path)
     digest = _digest(path)
     if digest is not None:
         cached = _lookup(entry_path, path, digest)
         if cached is not None:
             return cached
-    manifest = _check(path)
+    manifest = _check(path, only)
+    whole = all(p.severity != "error" for p in manifest.warnings)
     # Stored only if the file is still the one that was hashed: it may have changed during the check.
-    if digest is not None and len(manifest.shots) >= MIN_SHOTS and _digest(path) == digest:
+    if whole and digest is not None and len(manifest.shots) >= MIN_SHOTS and _digest(path) == digest:
         _store(entry_path, manifest, digest)
     return manifest
 
@@ -94,10 +96,10 @@ def code_identity() -> str:
     return digest.hexdigest()
 
 
-def _check(path: str | os.PathLike) -> Manifest:
+def _check(path: str | os.PathLike, only: Iterable[str] | None = None) -> Manifest:
     from pipeline.manifest import checker as manifest
 
-    return manifest.load(path)
+    return manifest.load(path, only)
 
 
 def _entry_name(path: str | os.PathLike) -> str:

@@ -13,8 +13,10 @@ shot rule) and `prices`, then `build` (the checked document to a `Manifest`).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
+from typing import Iterable
 
 from pipeline import gcpause
 from pipeline.errors import InputError
@@ -27,7 +29,7 @@ from pipeline.manifest.rules import RuleContext, check_shots
 from pipeline.manifest.schemacheck import SCHEMA_PATH
 from pipeline.manifest.schemamessages import report_schema_errors
 from pipeline.manifest.words import describe_value
-from pipeline.manifest.yamlpos import YamlError, decode, parse
+from pipeline.manifest.yamlpos import Positions, YamlError, decode, parse
 
 __all__ = ["load", "check", "Manifest", "ManifestError", "Shot", "Problem", "Settings", "SCHEMA_PATH",
            "RESERVED_IDS", "RESERVED_SUFFIXES", "reserved_id_problem", "price_shape_problems"]
@@ -47,9 +49,14 @@ class ManifestError(InputError):
         super().__init__(text)
 
 
-def load(path: str | os.PathLike) -> Manifest:
-    """The checked manifest at `path`; ManifestError listing every problem if it has any error."""
-    problems, manifest = _check(path)
+def load(path: str | os.PathLike, only: Iterable[str] | None = None) -> Manifest:
+    """The checked manifest at `path`; ManifestError listing every problem if it has any error.
+
+    With `only` (the shot ids a run is limited to), errors inside other shots do not stop it: the
+    manifest comes without those shots, and their errors join its `warnings` (still errors, so
+    that the caller prints them). An error in a chosen shot or outside any shot still raises.
+    """
+    problems, manifest = _check(path, None if only is None else set(only))
     if manifest is None:
         raise ManifestError(problems)
     return manifest
@@ -60,12 +67,22 @@ def check(path: str | os.PathLike) -> list[Problem]:
     return _check(path)[0]
 
 
+def left_out(problems: Iterable[Problem], only: set[str]) -> set[str] | None:
+    """The shots whose errors a run limited to `only` can leave out; None if an error is in a
+    chosen shot or belongs to no shot (top-level settings, a shot without an id)."""
+    broken = {p.shot for p in problems if p.severity == "error"}
+    if None in broken or broken & only:
+        return None
+    return {shot for shot in broken if shot is not None}
+
+
 class _Stop(Exception):
     """Reading cannot go on (the file is missing, too big, not a mapping)."""
 
 
-def _check(path: str | os.PathLike) -> tuple[list[Problem], Manifest | None]:
-    """(every problem, sorted; the Manifest, or None if any problem is an error)."""
+def _check(path: str | os.PathLike, only: set[str] | None = None) -> tuple[list[Problem], Manifest | None]:
+    """(every problem, sorted; the Manifest, or None if any problem is an error that `only`
+    cannot leave out)."""
     problems = Problems(os.fspath(path))
     # A big manifest is a million small containers and none of them cyclic: the collector would
     # only re-scan them over and over (15% of a 10,000-shot load).
@@ -77,9 +94,49 @@ def _check(path: str | os.PathLike) -> tuple[list[Problem], Manifest | None]:
         except _Stop:
             pass
     found = problems.in_order()
-    if problems.has_errors():
+    if not problems.has_errors():
+        return found, build(problems.data, Path(path), problems)
+    broken = None if only is None else left_out(found, only)
+    if not broken:
         return found, None
-    return found, build(problems.data, Path(path), problems)
+    return found, _build_without(broken, Path(path), problems)
+
+
+def _build_without(broken: set[str], path: Path, problems: Problems) -> Manifest | None:
+    """The Manifest of the document less the shots in `broken`, whose errors join its warnings."""
+    kept = [i for i, s in enumerate(problems.data["shots"]) if not (isinstance(s, dict) and s.get("id") in broken)]
+    less = Problems(problems.file)
+    less.found = problems.found
+    less.read({**problems.data, "shots": [problems.data["shots"][i] for i in kept]},
+              _Renumbered(problems.pos, kept))  # type: ignore[arg-type]  # Positions' reading half
+    manifest = build(less.data, path, less)
+    if manifest is None:
+        return None
+    said = [p for p in problems.found if p.severity == "warning" or p.shot in broken]
+    return dataclasses.replace(manifest, warnings=said)
+
+
+class _Renumbered:
+    """Positions of a document whose shots list kept only the shots at `kept`: ('shots', i, ...)
+    is looked up as ('shots', kept[i], ...), so each shot keeps its own line."""
+
+    def __init__(self, pos: Positions, kept: list[int]):
+        self.pos, self.kept = pos, kept
+
+    def _path(self, path: Iterable) -> tuple:
+        path = tuple(path)
+        if len(path) >= 2 and path[0] == "shots" and isinstance(path[1], int):
+            return ("shots", self.kept[path[1]], *path[2:])
+        return path
+
+    def value(self, path: Iterable) -> tuple[int, int]:
+        return self.pos.value(self._path(path))
+
+    def key(self, path: Iterable) -> tuple[int, int]:
+        return self.pos.key(self._path(path))
+
+    def has(self, path: Iterable) -> bool:
+        return self.pos.has(self._path(path))
 
 
 def _check_document(path: Path, problems: Problems) -> None:

@@ -52,7 +52,7 @@ def plan_text(plan: Plan, *, reasons: bool, estimate_s: float, simulated: bool,
     lines.append("; ".join(f"{n} {action.label}" for action, n in counts.items()) or "nothing to do")
     lines.append(f"new tasks: {len(plan.creates)}, estimated cost: {cost}"
                  + (" (simulator: nothing is billed)" if simulated else ""))
-    lines.append(f"estimated wall time: {duration(estimate_s)}")
+    lines.append(f"estimated wall time: {duration(estimate_s)}" + (" (simulator)" if simulated else ""))
     if budget is not None and budget.source is not None:
         lines.append(budget_line(plan, budget, simulated))
     if out_dir is not None:
@@ -141,12 +141,15 @@ def next_steps(result: RunResult, manifest: str) -> list[str]:
     return steps
 
 
-def result_text(result: RunResult, simulated: bool, *, plan: Plan | None = None, manifest: str | None = None) -> str:
-    """The run's table; with `plan`, what this run did with each take; with `manifest`, what to type next."""
+def result_text(result: RunResult, simulated: bool, *, plan: Plan | None = None, manifest: str | None = None,
+                aborted_by: str = "run aborted") -> str:
+    """The run's table; with `plan`, what this run did with each take; with `manifest`, what to type next.
+    `aborted_by` names what stopped an aborted run ("account error") in its takes' rows."""
     planned = {t.spec.key: t for t in plan.takes} if plan is not None else {}
+    stopped = stopped_detail(result, aborted_by)
     rows = []
     for r in result.results:
-        row = [r.spec.shot.id, str(r.spec.take), r.outcome, r.detail]
+        row = [r.spec.shot.id, str(r.spec.take), r.outcome, _detail(r, result, stopped)]
         if planned:
             p = planned.get(r.spec.key)
             row.insert(3, what_it_did(Action(p.action), p.reason, r) if p is not None else "")
@@ -172,6 +175,24 @@ def result_text(result: RunResult, simulated: bool, *, plan: Plan | None = None,
     if manifest is not None and not result.aborted and not result.interrupted:
         lines += [f"next: {step}" for step in next_steps(result, manifest)]
     return "\n".join(lines)
+
+
+STOPPED_BY_THE_RUN = "interrupted; the next run resumes it"  # pipeline/run/job.py, a take the stop cancelled
+
+
+def stopped_detail(result: RunResult, why: str) -> str | None:
+    """What a take left pending by an aborted run says instead of the error (`why`: "account
+    error"): the error is printed once, after the table ("Error: ..."). None when not aborted."""
+    return None if result.aborted is None else f"stopped: {why} (see below)"
+
+
+def _detail(r: TakeResult, result: RunResult, stopped: str | None) -> str:
+    """A take's detail; a pending one the abort stopped (or that repeats its error) points below."""
+    if stopped is None or r.outcome != "pending":
+        return r.detail
+    if not r.detail or r.detail == STOPPED_BY_THE_RUN or str(result.aborted) in r.detail:
+        return stopped
+    return r.detail
 
 
 def _spend(result: RunResult, simulated: bool) -> str:

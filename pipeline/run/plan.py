@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from pipeline.manifest import takes as naming
 from pipeline.minimax import catalogue
+from pipeline.run.gentime import GenTimes, Observation, task_class
 from pipeline.run.ledger import LedgerView, TakeState
 from pipeline.run.status import Action, classify, made_on
 from pipeline.run.store import HISTORY
@@ -212,16 +213,30 @@ def budget_problem(plan: Plan, max_cost: float | None, source: str) -> str | Non
     return None
 
 
-def estimate_seconds(plan: Plan, rpm: float, concurrency: int | None) -> float:
-    """Wall time at the given pace: creates limited by RPM and the in-flight cap, plus generation."""
+def estimate_seconds(plan: Plan, rpm: float, concurrency: int | None, *,
+                     history: Iterable[Observation] = (), time_scale: float = 1.0) -> float:
+    """Wall time at the given pace: creates limited by RPM and the in-flight cap, plus generation.
+
+    A take's generation time is what the ledger has learned of its class (`history`, see
+    gentime.history_from_view), else the documented prior. `time_scale` is the run's clock: the
+    simulator's (backend.SIM_TIME_SCALE) runs pacing and generation alike that much faster.
+    """
     creates = plan.creates
     polls = [t for t in plan.takes if t.action == Action.POLL]
     if not creates and not polls:
         return 0.0
-    gen = max(
-        (catalogue.expected_generation_seconds(t.spec.shot.model, t.spec.shot.resolution) for t in creates + polls),
-        default=0.0,
-    )
+    learned = GenTimes(0.0, history)
+    gen = max((generation_seconds(t.spec, learned) for t in creates + polls), default=0.0)
     by_rate = math.ceil(len(creates) / max(rpm, 1e-9)) * 60.0 if creates else 0.0
     by_slots = (len(creates) / concurrency) * gen if concurrency else 0.0
-    return max(by_rate, by_slots) + gen
+    return (max(by_rate, by_slots) + gen) * time_scale
+
+
+def generation_seconds(spec: TakeSpec, learned: GenTimes) -> float:
+    """How long a take's video should take to generate (API seconds): the high quantile learned
+    for its class, or the documented time when nothing is."""
+    cls = task_class(spec.request)
+    known = learned.estimate(cls)
+    if known is not None:
+        return known.high
+    return catalogue.expected_generation_seconds(spec.shot.model, spec.shot.resolution)

@@ -154,7 +154,7 @@ class Runner:
     def _abort(self, exc: ShotsError) -> None:
         if self.result.aborted is None:
             self.result.aborted = exc
-            log.error("stopping: %s", exc)
+            log.info("stopping: %s", exc)  # the CLI says it once, at the end
         self.stop()
 
 
