@@ -335,7 +335,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from pipeline.run import backend, gentime, workflow
     from pipeline.run.plan import Budget, estimate_seconds
 
-    manifest = load(args.manifest)
+    if _only(args):  # as the run would: errors in other shots leave them out, said here
+        manifest = _load_for_run(args.manifest, _only(args))
+        for warning in manifest.warnings:
+            if warning.severity == "error":
+                print(str(warning), file=sys.stderr)
+        _say_left_out(manifest, args.manifest, "of this plan")
+    else:
+        manifest = load(args.manifest)
     settings = _settings(args, manifest)
     endpoint = backend.endpoint_for(args.backend)
     prepared = workflow.prepare(manifest, endpoint, args.out, only=_only(args), retry_failed=args.retry_failed,
@@ -366,10 +373,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     manifest = _load_for_run(args.manifest, _only(args))
     for warning in manifest.warnings:
         print(str(warning), file=sys.stderr)
-    broken = sorted({p.shot for p in manifest.warnings if p.severity == "error" and p.shot is not None})
-    if broken:  # only with --only: the chosen shots are fine
-        print(f"note: left out of this run for their errors: {', '.join(broken)} (`shots validate "
-              f"{args.manifest}` shows them all); the lock file is not written", file=sys.stderr)
+    broken = _say_left_out(manifest, args.manifest, "of this run", "; the lock file is not written")
     settings = _settings(args, manifest)
     options = settings.run_options(seed=args.seed, time_scale=args.time_scale)
     progress: list[Progress | EventLog] = []
@@ -431,6 +435,15 @@ def _aborted_by(error: ShotsError | None) -> str:
     from pipeline.minimax.client import AccountError  # loaded already: the run used the client
 
     return "account error" if isinstance(error, AccountError) else "run aborted"
+
+
+def _say_left_out(manifest: Manifest, path: str, what: str, after: str = "") -> list[str]:
+    """With --only, say (and return) the shots left out for their errors (the chosen ones are fine)."""
+    broken = sorted({p.shot for p in manifest.warnings if p.severity == "error" and p.shot is not None})
+    if broken:
+        print(f"note: left out {what} for their errors: {', '.join(broken)} (`shots validate {path}` shows "
+              f"them all){after}", file=sys.stderr)
+    return broken
 
 
 def _load_for_run(path: str, only: list[str] | None) -> Manifest:

@@ -58,3 +58,12 @@ def test_run_without_only_exits_2_naming_validate(manifest, sim, tmp_path):
     assert done.returncode == 2
     assert f"`shots validate {manifest}` shows them all" in done.stderr
     assert not (tmp_path / "out" / "one-bad" / "ledger.jsonl").exists()
+
+
+def test_plan_only_good_plans_it_and_says_what_it_left_out(manifest, sim, tmp_path):
+    done = run_cli(sim, "plan", str(manifest), "--only", "good", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^good\s+1\s+submit", done.stdout, re.M), done.stdout
+    assert "also-good" not in done.stdout  # --only: not this plan's business
+    assert "note: left out of this plan for their errors: bad" in done.stderr
+    assert re.search(rf"{re.escape(str(manifest))}:\d+:\d+: shot 'bad'", done.stderr)

@@ -32,6 +32,7 @@ def test_a_second_run_says_which_take_it_regenerated_and_which_it_left(sim, tmp_
     second = rows_by_shot(text)
     assert "regenerated (prompt changed; the old video is in history/)" in second["s002"]
     assert "left as it was" in second["s001"] and "left as it was" in second["s003"]
+    assert second["s001"].split()[-1] == "s001.mp4" and "downloaded" not in second["s001"]
     assert "this run" in text.splitlines()[0]
     assert "next:" not in text  # nothing is left to do
 

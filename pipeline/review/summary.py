@@ -153,6 +153,8 @@ def result_text(result: RunResult, simulated: bool, *, plan: Plan | None = None,
         if planned:
             p = planned.get(r.spec.key)
             row.insert(3, what_it_did(Action(p.action), p.reason, r) if p is not None else "")
+            if p is not None and p.action == Action.UP_TO_DATE and r.file:
+                row[4] = r.file  # untouched: its file, not the plan's "downloaded ..." (as if just fetched)
         rows.append(row)
     header = ["shot", "take", "result", "this run", "detail"] if planned else ["shot", "take", "result", "detail"]
     lines = [table(rows, header), ""]
