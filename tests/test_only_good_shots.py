@@ -67,3 +67,17 @@ def test_plan_only_good_plans_it_and_says_what_it_left_out(manifest, sim, tmp_pa
     assert "also-good" not in done.stdout  # --only: not this plan's business
     assert "note: left out of this plan for their errors: bad" in done.stderr
     assert re.search(rf"{re.escape(str(manifest))}:\d+:\d+: shot 'bad'", done.stderr)
+
+
+def test_a_shot_left_out_for_its_errors_is_not_called_removed(tmp_path, sim):
+    """Made once while valid, then broken: an --only run leaves it (and its video) alone, silently."""
+    out = tmp_path / "out"
+    valid = [SHOTS[0], {"id": "bad", "mode": "text_to_video", "prompt": "A lighthouse at night."}]
+    path = write_manifest(tmp_path, valid, name="one-bad")
+    assert run_cli(sim, "run", str(path), "--out", str(out), cwd=tmp_path).returncode == 0
+    write_manifest(tmp_path, [SHOTS[0], SHOTS[1]], name="one-bad")
+    done = run_cli(sim, "run", str(path), "--only", "good", "--out", str(out), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "left out of this run for their errors: bad" in done.stderr
+    assert "no longer in the manifest" not in done.stderr
+    assert (out / "one-bad" / "bad.mp4").exists() and len(sim.tasks()) == 2

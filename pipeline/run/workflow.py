@@ -115,6 +115,9 @@ def prepare(
     out_dir = output_dir(out_root, manifest)
     view = ledgerlib.load(out_dir)
     declared = None if not only else [(s.id, t) for s in manifest.shots for t in range(1, s.takes + 1)]
+    if declared is not None:  # shots left out of an --only run for their errors are still the manifest's
+        broken = {p.shot for p in manifest.warnings if p.severity == "error" and p.shot is not None}
+        declared += [key for key in view.latest if key[0] in broken]
     plan = make_plan(
         specs, view, lambda state: store.check_intact(out_dir, state, verify),
         retry_failed=retry_failed, resubmit_uncertain=resubmit_uncertain, declared=declared, endpoint=endpoint,
