@@ -58,3 +58,14 @@ def test_without_a_plan_the_table_is_as_before(sim, tmp_path, monkeypatch):
     doc = summary.result_json(result, "api")
     assert set(doc["takes"][0]) == {"shot", "take", "result", "detail", "task_id", "file", "queries"}
     json.dumps(doc)
+
+
+def test_a_download_after_an_interrupt_is_not_called_again(sim, tmp_path, monkeypatch):
+    """Generated but never fetched (the run stopped first): 'downloaded', not 'downloaded again'."""
+    from pipeline.run.status import Action
+
+    _prepared, result = run_inprocess(write_manifest(tmp_path, t2v_shots(1)), sim, tmp_path / "out", monkeypatch)
+    (r,) = result.results
+    fetched = summary.what_it_did(Action.DOWNLOAD, "", r, had_video=False)
+    refetched = summary.what_it_did(Action.DOWNLOAD, "", r, had_video=True)
+    assert fetched == "downloaded (no new charge)" and refetched == "downloaded again (no new charge)"

@@ -104,7 +104,7 @@ def plan_json(plan: Plan, estimate_s: float, endpoint: str, *, out_dir: Path | N
     }
 
 
-def what_it_did(action: Action, reason: str, res: TakeResult) -> str:
+def what_it_did(action: Action, reason: str, res: TakeResult, *, had_video: bool = False) -> str:
     """What this run did with a take, in a user's words, from the plan's action and the result."""
     if action is Action.UP_TO_DATE:
         return "left as it was"
@@ -113,7 +113,8 @@ def what_it_did(action: Action, reason: str, res: TakeResult) -> str:
     if action is Action.POLL:
         return f"followed task {res.task_id}" if res.task_id else "followed its task"
     if action is Action.DOWNLOAD:
-        return "downloaded again (no new charge)" if res.outcome == "done" else "tried to download again"
+        again = " again" if had_video else ""  # damaged or missing, or generated and never fetched
+        return f"downloaded{again} (no new charge)" if res.outcome == "done" else f"tried to download{again}"
     if not res.task_made:
         return "not created"
     if action is Action.REGENERATE:
@@ -152,7 +153,8 @@ def result_text(result: RunResult, simulated: bool, *, plan: Plan | None = None,
         row = [r.spec.shot.id, str(r.spec.take), r.outcome, _detail(r, result, stopped)]
         if planned:
             p = planned.get(r.spec.key)
-            row.insert(3, what_it_did(Action(p.action), p.reason, r) if p is not None else "")
+            row.insert(3, what_it_did(Action(p.action), p.reason, r, had_video=p.state.state == "downloaded")
+                       if p is not None else "")
             if p is not None and p.action == Action.UP_TO_DATE and r.file:
                 row[4] = r.file  # untouched: its file, not the plan's "downloaded ..." (as if just fetched)
         rows.append(row)
