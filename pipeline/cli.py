@@ -213,6 +213,16 @@ def build_parser(json_errors: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the settings as JSON on stdout")
     p.set_defaults(handler=cmd_config)
 
+    p = command("completion", "print a shell completion script for bash, zsh or fish to stdout",
+                "shots completion bash > ~/.local/share/bash-completion/completions/shots\n"
+                "  shots completion zsh > ~/.zfunc/_shots   # with fpath+=~/.zfunc before compinit in ~/.zshrc\n"
+                "  shots completion fish > ~/.config/fish/completions/shots.fish\n\n"
+                "The script is made from this program's own options, so it knows every command and flag\n"
+                "of this version: write it again after an upgrade. It completes commands, flags, the\n"
+                "choices of a flag, *.yaml / *.yml files for MANIFEST and directories for --out.")
+    p.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete for")
+    p.set_defaults(handler=functools.partial(cmd_completion, parser))
+
     p = command("help", "show the help of a command (the same as `shots COMMAND --help`)", "shots help run")
     p.add_argument("topic", metavar="COMMAND", nargs="?", choices=list(sub.choices), help="the command")
     p.set_defaults(handler=functools.partial(cmd_help, parser))
@@ -554,6 +564,14 @@ def cmd_help(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """`shots help CMD` prints what `shots CMD --help` prints; `shots help` the command list."""
     target = _commands(parser).get(args.topic) if args.topic else parser
     sys.stdout.write((target or parser).format_help())
+    return EXIT_OK
+
+
+def cmd_completion(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """`shots completion SHELL`: the script, made from the parser itself (pipeline/completion.py)."""
+    from pipeline.completion import script
+
+    sys.stdout.write(script(parser, args.shell))
     return EXIT_OK
 
 
