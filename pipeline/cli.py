@@ -180,7 +180,8 @@ def build_parser(json_errors: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the status as JSON on stdout")
     p.set_defaults(handler=cmd_status)
 
-    p = command("report", "write the contact sheet OUT/<name>/report.html: thumbnails, players, status, cost",
+    p = command("report", "write the storyboard OUT/<name>/report.html: a panel per shot with its key frame, input "
+                          "frames, prompt and timecodes; every take's player one click away; prints as paper",
                 "shots report manifests/example.yaml")
     _folder_options(p, backend="whose results to show")
     p.set_defaults(handler=cmd_report)
@@ -576,11 +577,10 @@ def cmd_completion(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pipeline.manifest.cache import load
     from pipeline.review import report
     from pipeline.run import backend, workflow
 
-    manifest = load(args.manifest)
+    manifest = _load_for_run(args.manifest, [])  # a shot with errors is a panel saying so, not a refusal
     path = report.write_report(manifest, backend.endpoint_for(args.backend), workflow.output_dir(args.out, manifest))
     print(path)
     return EXIT_OK

@@ -1,12 +1,12 @@
 """The reel: every shot's chosen take, in manifest order, as one video with the storyboard's timing.
 
-`outputs/<name>/reel.mp4` is 640x360 (letterboxed), 24 fps, H.264 yuv420p. Each shot lasts
-exactly its planned duration: a video that runs short holds its last frame, one that runs long
-is cut. A shot with no video (failed, uncertain, pending, changed) becomes a title card with its
-id, its status and its prompt, for the same time, so the reel always shows the whole storyboard.
-`reel.srt` names each shot at its timestamps.
-
-The chosen take is take 1: the manifest has no field to pick another one yet.
+`outputs/<name>/reel.mp4` is 640x360 (letterboxed), 24 fps, H.264 yuv420p. Each shot lasts as
+long as its video really does (probed at download; an older ledger's video, its planned
+duration: a video that runs short holds its last frame, one that runs long is cut). A shot with
+no video (failed, uncertain, pending, changed) becomes a title card with its id, its status and
+its prompt for its planned duration, so the reel always shows the whole storyboard. `reel.srt`
+names each shot at its timestamps. Where each shot sits, and which take is in it, is
+review/cut.py's rule, which the contact sheet's timecodes share.
 
 The reel never writes over a video: no shot id can be `reel` (the manifest checker reserves it),
 and a folder whose ledger records a video under the reel's names (a shot `reel` checked before
@@ -25,6 +25,7 @@ from PIL import Image, ImageDraw
 
 from pipeline import files
 from pipeline.errors import InputError
+from pipeline.review import cut
 from pipeline.review.report import TakeRow, statuses, take_row
 from pipeline.run import ledger
 from pipeline.run.specs import take_specs
@@ -38,9 +39,9 @@ if TYPE_CHECKING:
 REEL_NAME = "reel.mp4"
 SRT_NAME = "reel.srt"
 SIZE = (640, 360)
-FPS = 24
-DEFAULT_SECONDS = 6  # a shot that leaves its duration to an uncatalogued model: the API's default
-CHOSEN_TAKE = 1
+FPS = cut.FPS
+DEFAULT_SECONDS = cut.DEFAULT_SECONDS
+CHOSEN_TAKE = cut.CHOSEN_TAKE
 CAPTION_CHARS = 80
 
 CARD_BACKGROUND = (22, 24, 32)
@@ -72,27 +73,21 @@ class ReelEntry:
 
 
 def plan(shots: list[tuple[Shot, TakeRow]], out_dir: Path) -> list[ReelEntry]:
-    """Place each (shot, chosen take) on the reel. Pure apart from the paths it builds.
-
-    Boundaries are rounded from the cumulative planned time, so the reel's length is the sum of
-    the planned durations to the frame, however many shots there are.
-    """
-    entries = []
-    elapsed = 0.0
-    for shot, take in shots:
-        seconds = shot.duration or DEFAULT_SECONDS
-        first, last = round(elapsed * FPS), round((elapsed + seconds) * FPS)
-        video = out_dir / take.video if take.status == "done" and take.video else None
-        entries.append(ReelEntry(shot.id, shot.prompt or "", first, last - first, video, take.status, take.reason))
-        elapsed += seconds
-    return entries
+    """Place each (shot, chosen take) on the reel (review/cut.py's rule, which the contact sheet's
+    timecodes share). Pure apart from the paths it builds."""
+    done = [take.status == "done" and take.video for _, take in shots]
+    slots = cut.place(cut.seconds_in_cut(shot.duration, take.seconds if ok else None)
+                      for (shot, take), ok in zip(shots, done))
+    return [ReelEntry(shot.id, shot.prompt or "", slot.first_frame, slot.frames,
+                      out_dir / take.video if ok else None, take.status, take.reason)
+            for (shot, take), slot, ok in zip(shots, slots, done)]
 
 
 def collect(manifest: Manifest, endpoint: str, out_dir: Path,
             view: ledger.LedgerView | None = None) -> list[ReelEntry]:
     """The reel's entries for a manifest, from what the ledger says of each shot's chosen take."""
     view = ledger.load(out_dir) if view is None else view
-    chosen = [spec for spec in take_specs(manifest, endpoint) if spec.take == CHOSEN_TAKE]
+    chosen = [spec for spec in take_specs(manifest, endpoint) if spec.take == cut.chosen_take(spec.shot)]
     return plan([(spec.shot, take_row(spec.take, status)) for spec, status in statuses(chosen, view, out_dir)],
                 out_dir)
 

@@ -4,6 +4,10 @@ They live in `<output folder>/thumbs/<shot>.take<N>.<first|middle|last>.jpg`, wi
 (`thumbs/index.json`) of the video each set was cut from. A video whose size and mtime are as
 recorded is not opened again; one whose mtime changed is hashed, and only a changed sha256 cuts
 new thumbnails.
+
+The input frames a shot was made from (its first, last and subject images) get one too, named by
+their content (`thumbs/inputs/<sha256 prefix>.jpg`): shots that share an image share it, and an
+edited image gets a new one.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from pipeline import files
 from pipeline.files import sha256_file as sha256_of  # a module name: tests replace it
@@ -21,6 +25,8 @@ from pipeline.manifest import takes as naming
 from pipeline.run.video import stream_duration
 
 THUMBS_DIR = "thumbs"
+INPUTS_DIR = "inputs"  # under THUMBS_DIR: the input frames'
+INPUT_NAME_CHARS = 16  # of the image's sha256: 64 bits tell a project's images apart
 INDEX_NAME = "index.json"
 POSITIONS = ("first", "middle", "last")
 THUMB_WIDTH = 320  # pixels; the sheet shows them at 160 CSS px, sharp on a 2x screen
@@ -152,6 +158,42 @@ def _frame_at(container, stream, t: float):
         if t != float("inf") and frame.time is not None and frame.time >= start + t - 1e-6:
             break
     return latest
+
+
+@dataclass(frozen=True)
+class Still:
+    """An input image's thumbnail."""
+
+    file: str  # relative to the output folder
+    width: int
+    height: int
+
+
+def input_still(out_dir: Path, image: str | Path, sha256: str) -> Still:
+    """The thumbnail of a local input image whose content hashes to `sha256`, made now unless an
+    earlier report made it. ThumbError if the image cannot be decoded; OSError if unreadable."""
+    name = f"{THUMBS_DIR}/{INPUTS_DIR}/{sha256[:INPUT_NAME_CHARS]}.jpg"
+    target = out_dir / name
+    try:
+        with Image.open(target) as done:
+            return Still(name, done.width, done.height)
+    except (OSError, ValueError):
+        pass  # not made yet (or damaged): make it
+    try:
+        with Image.open(image) as src:
+            src.draft("RGB", (THUMB_WIDTH * 2, THUMB_WIDTH * 2))  # a JPEG decodes at a fraction of its size
+            picture = ImageOps.exif_transpose(src)
+            if picture.mode in ("RGBA", "LA", "PA") or (picture.mode == "P" and "transparency" in picture.info):
+                rgba = picture.convert("RGBA")
+                picture = Image.new("RGB", rgba.size, (128, 128, 128))
+                picture.paste(rgba, mask=rgba.getchannel("A"))
+            picture = picture.convert("RGB")
+            picture.thumbnail((THUMB_WIDTH, THUMB_WIDTH), Image.Resampling.LANCZOS)
+    except (Image.DecompressionBombError, Image.UnidentifiedImageError, ValueError, SyntaxError) as exc:
+        raise ThumbError(f"cannot decode {Path(image).name} ({type(exc).__name__}: {exc})") from exc
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _save_jpeg(picture, target)
+    return Still(name, picture.width, picture.height)
 
 
 def _save_jpeg(frame: Image.Image, target: Path) -> None:

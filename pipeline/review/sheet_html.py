@@ -1,0 +1,440 @@
+"""The contact sheet's page, drawn from its data (report.ReportData): pure, so the same data
+gives the same page.
+
+A board of panels, one per shot in manifest order. A panel's key frame opens the shot's sheet,
+an overlay (a `:target`, no script needed) with every take's player, frames and facts, the input
+frames at a readable size and the earlier versions in history/. Every string that came from the
+manifest, the ledger or the server goes through `esc`; the only script is the constant one below.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+import time
+from typing import TYPE_CHECKING
+
+from pipeline.minimax import camera
+from pipeline.review import cut, thumbs
+from pipeline.review.endpoint import EndpointName
+from pipeline.review.sheet_css import CSS, page_css
+from pipeline.review.summary import duration as human_duration
+from pipeline.review.summary import money
+
+if TYPE_CHECKING:
+    from pipeline.review.report import InputFrame, LastRun, ReportData, ShotRow, TakeRow
+
+EAGER_PANELS = 24  # the first panels' pictures load at once; the rest as they scroll into view
+PROMPT_TITLE_CHARS = 300  # an earlier version's prompt, shown whole in its sheet, clipped in a tooltip
+
+STATUS_LABELS: dict[str, str] = {
+    "done": "done", "failed": "failed", "uncertain": "uncertain", "pending": "pending", "changed": "changed",
+    "errors": "not run",
+}
+
+# Closes a shot's sheet with Escape and stops its players when it closes. The page works without
+# it (the sheet's close link and backdrop are links); nothing in it comes from the data.
+SCRIPT = """<script>
+(function () {
+  var OPEN = ".sheet:target, .sheet:has(:target)";
+  function pauseHidden() {
+    document.querySelectorAll("video").forEach(function (v) { if (!v.closest(OPEN)) v.pause(); });
+  }
+  window.addEventListener("hashchange", pauseHidden);
+  document.addEventListener("keydown", function (e) {
+    var open = document.querySelector(OPEN);
+    if (e.key === "Escape" && open) location.hash = open.getAttribute("data-back");
+  });
+})();
+</script>"""
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def esc(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def highlight_prompt(prompt: str) -> str:
+    """The prompt, escaped, with each bracket's items marked: official camera commands in one
+    style, anything else in brackets in another (with the likely meant command as a tooltip)."""
+    out: list[str] = []
+    pos = 0
+    for b in camera.brackets(prompt):
+        out.append(esc(prompt[pos:b.start]))
+        inner = prompt[b.start + 1:b.end - 1]
+        parts = []
+        for piece in inner.split(","):
+            word = piece.strip()
+            if not word:
+                parts.append(esc(piece))
+                continue
+            lead, trail = piece[: len(piece) - len(piece.lstrip())], piece[len(piece.rstrip()):]
+            parts.append(f"{esc(lead)}{_mark(word)}{esc(trail)}")
+        out.append(f'<span class="bracket">[{",".join(parts)}]</span>')
+        pos = b.end
+    out.append(esc(prompt[pos:]))
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _mark(word: str) -> str:
+    """One bracket item, marked. Cached: a storyboard repeats its camera moves, and the
+    did-you-mean for an unknown one is a fuzzy search."""
+    official = camera.canonical(word)
+    if official:
+        title = f' title="camera: {esc(official)}"' if official != word else ""
+        return f'<mark class="cam"{title}>{esc(word)}</mark>'
+    guesses = camera.suggest(word)
+    hint = "not an official camera command" + (f"; did you mean {', '.join(guesses)}?" if guesses else "")
+    return f'<mark class="cam-unknown" title="{esc(hint)}">{esc(word)}</mark>'
+
+
+# -- small words ----------------------------------------------------------------------------------
+
+
+def _when(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+
+
+def _seconds(s: float) -> str:
+    return f"{s:.0f} s" if abs(s - round(s)) < 0.05 else f"{s:.1f} s"
+
+
+def _run_text(run: LastRun | None) -> str:
+    if run is None:
+        return "no run yet"
+    if run.finished is None:
+        return f"started {_when(run.started)}, did not finish (interrupted or still running)"
+    seconds = max(0.0, run.finished - run.started)
+    took = f"{seconds:.1f} s" if seconds < 10 else human_duration(seconds)
+    counts = ", ".join(f"{n} {k}" for k, n in run.outcome)
+    what = f" ({counts})" if counts else ""
+    return f"{took}{' (interrupted)' if run.interrupted else ''}{what}, finished {_when(run.finished)}"
+
+
+def cost_text(take: TakeRow, simulated: bool) -> str:
+    """What the take cost: its price once generated; "unknown" when the price is not known or a
+    task may exist; a dash when no task was ever made. Never $0 for an unknown price. An
+    uncertain take's reason says that a billed task may exist: its cost does not say it again."""
+    price = "unknown" if take.cost is None else esc(money(take.cost))
+    if take.billed:
+        return f"{price} (simulated, not billed)" if simulated else price
+    if take.status == "uncertain":
+        return "unknown (see why above)"
+    if take.status == "failed":
+        return "unknown (the task failed)" if take.task_id else "not billed (no task was made)"
+    if take.state == "submitted":
+        return f"{price} when done"
+    return "&ndash;"
+
+
+def _anchor(prefix: str, shot: ShotRow, n: int) -> str:
+    """An element id for the shot: its id where that is safe in a URL fragment (a checked shot
+    id always is), else its number."""
+    return f"{prefix}-{shot.id}" if _SAFE_ID.match(shot.id) else f"{prefix}--{n}"
+
+
+def _shot_status(shot: ShotRow) -> str:
+    """The panel's status: the chosen take's (the cut shows it), or 'errors' for a shot left out."""
+    if shot.broken:
+        return "errors"
+    chosen = shot.chosen_take
+    return chosen.status if chosen is not None else "pending"
+
+
+def _dims(width: int | None, height: int | None) -> str:
+    return f' width="{width}" height="{height}"' if width and height else ""
+
+
+# -- the panel ------------------------------------------------------------------------------------
+
+
+def _key_frame(shot: ShotRow, n: int, eager: bool) -> str:
+    """The chosen take's middle frame, or a card saying why there is none; a link to the sheet."""
+    chosen = shot.chosen_take
+    status = _shot_status(shot)
+    label = f"{shot.id}: {'take ' + str(shot.chosen) if chosen else 'no take'}"
+    if shot.broken:
+        inner = (f'<span class="card"><span class="card-status">not run: the shot has errors</span>'
+                 f'<span class="card-why">{esc(shot.errors[0])}</span></span>')
+        return f'<div class="key st-errors">{inner}</div>'
+    if chosen is not None and chosen.status == "done" and chosen.thumbs:
+        key = chosen.thumbs[1] if len(chosen.thumbs) > 1 else chosen.thumbs[0]
+        inner = (f'<img src="{esc(key)}" alt="{esc(label)}, middle frame" loading="{"eager" if eager else "lazy"}"'
+                 f'{_dims(*_thumb_size(chosen))}>')
+    elif chosen is not None and chosen.status == "done":
+        inner = '<span class="card"><span class="card-status">done</span><span class="card-why">no thumbnail</span></span>'
+    else:
+        why = chosen.reason if chosen is not None else "this take is not in the ledger yet"
+        inner = (f'<span class="card"><span class="card-status">{esc(STATUS_LABELS.get(status, status))}</span>'
+                 f'<span class="card-why">{esc(why or "")}</span></span>')
+    count = len(shot.takes)
+    badge = f"&#9654; {count} takes" if count > 1 else ("&#9654; play" if chosen and chosen.video else "details")
+    return (f'<a class="key st-{esc(status)}" href="#{_anchor("takes", shot, n)}" '
+            f'title="{esc(shot.id)}: players and takes">{inner}<span class="badge">{badge}</span></a>')
+
+
+def _thumb_size(take: TakeRow) -> tuple[int, int]:
+    if take.width and take.height:
+        return thumbs.THUMB_WIDTH, max(1, round(thumbs.THUMB_WIDTH * take.height / take.width))
+    return thumbs.THUMB_WIDTH, round(thumbs.THUMB_WIDTH * 9 / 16)
+
+
+def _input_html(frame: InputFrame, eager: bool, large: bool = False) -> str:
+    """An input frame: its thumbnail, or a labelled placeholder (a URL is named, never loaded)."""
+    ref = f'<code class="ref">{esc(frame.ref)}</code>' if large else ""
+    if frame.thumb:
+        picture = (f'<img src="{esc(frame.thumb)}" alt="{esc(frame.role)}: {esc(frame.ref)}" title="{esc(frame.ref)}" '
+                   f'loading="{"eager" if eager else "lazy"}"{_dims(frame.width, frame.height)}>')
+    else:
+        if frame.url:
+            why = "URL, not loaded"
+        elif frame.problem:
+            why = frame.problem
+        else:
+            why = "no thumbnail"
+        shown = frame.ref if large or not frame.url else short_url(frame.ref)
+        picture = (f'<span class="ph" title="{esc(frame.ref)}"><span class="ph-why">{esc(why)}</span>'
+                   f'<span class="ph-ref">{esc(shown)}</span></span>')
+    return f'<figure class="input">{picture}<figcaption>{esc(frame.role)}{ref}</figcaption></figure>'
+
+
+def short_url(url: str) -> str:
+    """'example.com/…/keeper.jpg' for a long URL: its host and its file, what a small box can show."""
+    rest = url.split("://", 1)[-1]
+    host, _, path = rest.partition("/")
+    name = path.rstrip("/").rpartition("/")[2]
+    if not name:
+        return host or url
+    return f"{host}/{name}" if name == path else f"{host}/\u2026/{name}"
+
+
+def _timing(shot: ShotRow, slot: cut.Slot | None) -> str:
+    if slot is None:
+        return '<p class="timing out-of-cut">not in the cut</p>'
+    note = ""
+    planned = cut.planned_seconds(shot.duration)
+    if abs(planned * cut.FPS - slot.frames) >= 1:  # the video's real length, not the one asked for
+        note = (f'<span class="fit" title="the shot asked for {planned} s; the cut gives it its video\'s real '
+                f'length">planned {planned} s</span>')
+    return (f'<p class="timing"><span class="dur">{esc(_seconds(slot.frames / cut.FPS))}</span>'
+            f'<span class="tc"><span class="lbl">in</span> {cut.timecode(slot.first_frame)}</span>'
+            f'<span class="tc"><span class="lbl">out</span> {cut.timecode(slot.end_frame)}</span>'
+            f"{note}</p>")
+
+
+def _take_dots(shot: ShotRow, n: int) -> str:
+    """Each take's status at a glance, the chosen one ringed; all open the shot's sheet."""
+    if len(shot.takes) < 2:
+        return ""
+    dots = "".join(
+        f'<a class="dot st-{esc(t.status)}{" chosen" if t.take == shot.chosen else ""}" '
+        f'href="#{_anchor("takes", shot, n)}" title="take {t.take}: {esc(STATUS_LABELS[t.status])}'
+        f'{" (in the cut)" if t.take == shot.chosen else ""}">{t.take}</a>'
+        for t in shot.takes)
+    return f'<span class="dots" aria-label="takes">{dots}</span>'
+
+
+def _prompt_html(shot: ShotRow) -> str:
+    return highlight_prompt(shot.prompt) if shot.prompt else "<em>(no prompt)</em>"
+
+
+def _panel(n: int, shot: ShotRow, slot: cut.Slot | None, eager: bool, prompt: str) -> str:
+    status = _shot_status(shot)
+    head = (f'<header class="ph-head"><span class="n">{n:02d}</span> <code class="id">{esc(shot.id)}</code>'
+            f'{_take_dots(shot, n)}<span class="pill st-{esc(status)}">{esc(STATUS_LABELS[status])}</span></header>')
+    body = [head, _key_frame(shot, n, eager)]
+    if shot.broken:
+        more = len(shot.errors) - 1
+        body.append('<p class="errors">Runs leave this shot out (<code>--only</code>) until its errors are fixed'
+                    + (f" ({more} more; <code>shots validate</code> shows them all)" if more else "")
+                    + "; it is not in the cut.</p>")
+        return f'<li class="panel st-errors" id="{_anchor("shot", shot, n)}">{"".join(body)}</li>'
+    body.append(_timing(shot, slot))
+    if shot.inputs:
+        body.append('<div class="inputs">' + "".join(_input_html(f, eager) for f in shot.inputs) + "</div>")
+    else:  # paper keeps the place where input frames go: say why it is empty
+        body.append('<div class="inputs none">no input frame: made from the prompt alone</div>')
+    body.append(f'<p class="prompt">{prompt}</p>')
+    if shot.notes:
+        body.append(f'<p class="notes">{esc(shot.notes)}</p>')
+    meta = [shot.mode.replace("_", " "), shot.model, shot.resolution or "model's resolution"]
+    tags = "".join(f' <span class="tag">{esc(t)}</span>' for t in shot.tags)
+    links = ""
+    if shot.history:
+        count = len(shot.history)
+        links = (f' <a class="hist" href="#{_anchor("history", shot, n)}">{count} earlier '
+                 f'version{"s" if count > 1 else ""}</a>')
+    body.append(f'<p class="meta">{" &middot; ".join(esc(m) for m in meta)}{tags}{links}</p>')
+    return f'<li class="panel st-{esc(status)}" id="{_anchor("shot", shot, n)}">{"".join(body)}</li>'
+
+
+# -- the shot's sheet (players, takes, history) ---------------------------------------------------
+
+
+def _take_html(shot: ShotRow, take: TakeRow, simulated: bool) -> str:
+    label = f"take {take.take}"
+    chosen = ' <span class="in-cut">in the cut</span>' if take.take == shot.chosen else ""
+    parts = [f'<article class="take st-{esc(take.status)}" id="take{take.take}-{esc(shot.id)}">',
+             f'<header><span class="take-n">{esc(label)}</span>{chosen}'
+             f'<span class="pill st-{esc(take.status)}">{esc(STATUS_LABELS[take.status])}</span></header>']
+    if take.status == "done" and take.video:
+        poster = f' poster="{esc(take.thumbs[1] if len(take.thumbs) > 1 else take.thumbs[0])}"' if take.thumbs else ""
+        parts.append(f'<video controls preload="none"{poster} src="{esc(take.video)}"'
+                     f' aria-label="{esc(shot.id)} {esc(label)}"></video>')
+        if take.thumbs:
+            w, h = _thumb_size(take)
+            parts.append('<div class="strip">' + "".join(
+                f'<figure><img src="{esc(src)}" alt="{esc(shot.id)} {esc(label)}: {where} frame" loading="lazy"'
+                f' width="{w}" height="{h}"><figcaption>{where}</figcaption></figure>'
+                for src, where in zip(take.thumbs, thumbs.POSITIONS)) + "</div>")
+    else:
+        parts.append(f'<div class="reason"><strong>{esc(STATUS_LABELS[take.status])}:</strong> '
+                     f'{esc(take.reason or "")}</div>')
+    facts = []
+    if take.video:
+        facts.append(("file", f'<a href="{esc(take.video)}">{esc(take.video)}</a>'))
+    if take.width and take.height:
+        facts.append(("video", f"{take.width}&times;{take.height}, {take.seconds:.2f} s"
+                      if take.seconds is not None else f"{take.width}&times;{take.height}"))
+    facts.append(("cost", cost_text(take, simulated)))
+    facts.append(("task", f"<code>{esc(take.task_id)}</code>" if take.task_id else "&ndash;"))
+    parts.append("<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>")
+    parts.append("</article>")
+    return "".join(parts)
+
+
+def _history_html(shot: ShotRow, n: int) -> str:
+    if not shot.history:
+        return ""
+    items = []
+    for v in shot.history:
+        if v.current:
+            when = ", made before the shot changed; still in place: the next run moves it to history/"
+        else:
+            when = f", replaced {esc(_when(v.replaced))}" if v.replaced else ""
+        take = f"take {v.take}" + (" (in the cut)" if v.take == shot.chosen else "")
+        prompt = ""
+        if v.prompt is not None:
+            changed = "" if v.prompt != shot.prompt else " (the same prompt; another field changed)"
+            prompt = f'<p class="was">was: {highlight_prompt(v.prompt)}{changed}</p>'
+        items.append(f'<li><a href="{esc(v.file)}">{esc(v.file)}</a> <span class="muted">{esc(take)}{when}</span>'
+                     f"{prompt}</li>")
+    return (f'<section class="history" id="{_anchor("history", shot, n)}"><h3>Earlier versions '
+            f'<span class="muted">history/: the videos that edits of this shot replaced</span></h3>'
+            f'<ul>{"".join(items)}</ul></section>')
+
+
+def _sheet(n: int, shot: ShotRow, slot: cut.Slot | None, simulated: bool, prompt: str) -> str:
+    back = _anchor("shot", shot, n)
+    status = _shot_status(shot)
+    meta = [("mode", shot.mode.replace("_", " ")), ("model", shot.model),
+            ("duration", f"{shot.duration} s" if shot.duration is not None else "model default"),
+            ("resolution", shot.resolution or "model default")]
+    facts = '<ul class="facts">' + "".join(f'<li><span class="k">{k}</span> {esc(v)}</li>' for k, v in meta) + "</ul>"
+    inputs = ""
+    if shot.inputs:
+        inputs = ('<section class="inputs-large"><h3>Made from</h3><div class="inputs">'
+                  + "".join(_input_html(f, eager=False, large=True) for f in shot.inputs) + "</div></section>")
+    notes = f'<p class="notes"><span class="k">notes</span> {esc(shot.notes)}</p>' if shot.notes else ""
+    tags = "".join(f'<span class="tag">{esc(t)}</span>' for t in shot.tags)
+    takes = '<div class="takes">' + "".join(_take_html(shot, t, simulated) for t in shot.takes) + "</div>"
+    return (f'<section class="sheet" id="{_anchor("takes", shot, n)}" data-back="#{back}" role="dialog" '
+            f'aria-label="{esc(shot.id)}: takes">'
+            f'<a class="backdrop" href="#{back}" aria-label="close" tabindex="-1"></a>'
+            f'<div class="sheet-box"><header class="sheet-head"><h2><span class="n">{n:02d}</span> '
+            f'<code>{esc(shot.id)}</code></h2><span class="pill st-{esc(status)}">{esc(STATUS_LABELS[status])}</span>'
+            f'{tags}{_timing(shot, slot)}<a class="close" href="#{back}">close &times;</a></header>'
+            f'<p class="prompt">{prompt}</p>'
+            f"{notes}{facts}{takes}{inputs}{_history_html(shot, n)}</div></section>")
+
+
+# -- the page -------------------------------------------------------------------------------------
+
+
+def slots(shots: tuple[ShotRow, ...]) -> list[cut.Slot | None]:
+    """Each shot's place in the cut (review/cut.py, as the reel places it); None for a shot left out."""
+    placed = iter(cut.place(cut.seconds_in_cut(s.duration, _probed(s)) for s in shots if not s.broken))
+    return [None if s.broken else next(placed) for s in shots]
+
+
+def _probed(shot: ShotRow) -> float | None:
+    chosen = shot.chosen_take
+    return chosen.seconds if chosen is not None and chosen.status == "done" else None
+
+
+def _banner(where: EndpointName) -> str:
+    if where.kind == "simulator":
+        return ('<div class="banner sim" role="note"><strong>SIMULATOR</strong> These are previz videos from the '
+                "built-in MiniMax simulator: camera moves over the reference images and title cards, not real "
+                "generations. Nothing was billed. Set <code>MINIMAX_API_KEY</code> and run again for real "
+                "videos.</div>")
+    if where.kind == "api":
+        return (f'<div class="banner api" role="note"><strong>MINIMAX API</strong> Made by {esc(where.text)}: '
+                f"real generations, billed to the account of <code>MINIMAX_API_KEY</code>.</div>")
+    what = "LOCAL SERVER" if where.kind == "local" else "CUSTOM SERVER"
+    return (f'<div class="banner other" role="note"><strong>{what}</strong> Made by {esc(where.text)}'
+            f'{f" (<code>{esc(where.url)}</code>)" if where.kind == "custom" else ""}, not the MiniMax API '
+            f"(<code>MINIMAX_BASE_URL</code> points at it). Prices are the MiniMax API's; what this server "
+            f"bills, if anything, is its own.</div>")
+
+
+def _spend(data: ReportData, where: EndpointName) -> str:
+    spent, unknown = data.spend()
+    more = f" + {unknown} take(s) of unknown price" if unknown else ""
+    if where.kind == "simulator":
+        return f"nothing billed (simulator); the real API would have charged {esc(money(spent))}{more}"
+    if where.kind == "api":
+        return f"{esc(money(spent))}{more}"
+    return f"{esc(money(spent))}{more} at MiniMax API prices"
+
+
+def render_html(data: ReportData) -> str:
+    """The whole page for `data`. Pure: the same data gives the same page."""
+    where = data.where
+    totals = [("done", data.count("done")), ("failed", data.count("failed")),
+              ("uncertain", data.count("uncertain")), ("pending", data.count("pending") + data.count("changed"))]
+    broken = sum(1 for s in data.shots if s.broken)
+    if broken:
+        totals.append(("not run", broken))
+    chips = "".join(f'<li class="chip st-{k.replace(" ", "-")}"><b>{v}</b> {k}</li>' for k, v in totals)
+    places = slots(data.shots)
+    end = max((p.end_frame for p in places if p is not None), default=0)
+    in_cut = sum(1 for p in places if p is not None)
+    summary = (
+        f'<dl class="summary"><dt>takes</dt><dd>{data.takes} in {len(data.shots)} shot(s)</dd>'
+        f"<dt>cut</dt><dd>{cut.timecode(end)} ({esc(_seconds(end / cut.FPS))}) in {in_cut} shot(s), "
+        f"take {cut.CHOSEN_TAKE} of each</dd>"
+        f"<dt>spend</dt><dd>{_spend(data, where)}</dd>"
+        f"<dt>last run</dt><dd>{esc(_run_text(data.last_run))}</dd>"
+        f"<dt>endpoint</dt><dd>{esc(where.text)}</dd>"
+        f"<dt>manifest</dt><dd><code>{esc(data.manifest)}</code></dd></dl>"
+    )
+    problems = ""
+    if data.notes:
+        problems = '<ul class="problems">' + "".join(f"<li>{esc(p)}</li>" for p in data.notes) + "</ul>"
+    legend = ('<p class="legend">Prompt key: <mark class="cam">official camera command</mark> '
+              '<mark class="cam-unknown">bracketed text the API does not know</mark>. '
+              f"In and out: where each shot starts and ends in the cut (the reel), at {cut.FPS} fps. "
+              '<span class="screen-only">Click a frame for its players, takes and earlier versions.</span></p>')
+    prompts = [_prompt_html(s) for s in data.shots]  # once each: the panel and the sheet show it
+    panels = "".join(_panel(i, s, p, i <= EAGER_PANELS, prompt)
+                     for i, (s, p, prompt) in enumerate(zip(data.shots, places, prompts), start=1))
+    sheets = "".join(_sheet(i, s, p, where.simulated, prompt)
+                     for i, (s, p, prompt) in enumerate(zip(data.shots, places, prompts), start=1) if not s.broken)
+    title = f"{data.name}: storyboard"
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<meta name="generator" content="shots report">'
+        f"<title>{esc(title)}</title><style>{CSS}{page_css(data.name, where.text)}</style></head>"
+        f'<body class="ep-{where.kind}">'
+        f'<header class="page"><h1>{esc(data.name)} <span class="sub">storyboard</span></h1>{_banner(where)}'
+        f'<ul class="chips">{chips}</ul>{summary}{problems}{legend}'
+        f'<p class="generated">Generated {esc(_when(data.generated))} by <code>shots report</code>.</p></header>'
+        f'<main><ol class="board">{panels}</ol></main>'
+        f'<div class="sheets">{sheets}</div>{SCRIPT}</body></html>\n'
+    )
