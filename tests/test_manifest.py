@@ -15,7 +15,7 @@ from pipeline.errors import InputError
 from pipeline.manifest.checker import Manifest, ManifestError, Problem, Shot, check, load
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = [ROOT / "manifests" / "example.yaml", ROOT / "manifests" / "minimal.yaml"]
+EXAMPLES = [ROOT / "manifests" / "example.yaml", ROOT / "manifests" / "minimal.yaml", ROOT / "manifests" / "h3.yaml"]
 
 
 def write(folder: Path, text: str, name: str = "m.yaml") -> Path:
@@ -49,11 +49,22 @@ def test_examples_are_clean(path: Path):
     assert manifest.warnings == []
 
 
+def modes_of(api: str) -> set[str]:
+    return {mode for m in catalogue.MODELS.values() if m.api == api for mode in m.options}
+
+
+def test_the_examples_together_cover_every_mode():
+    """The v1 storyboard covers the v1 modes, the H3 storyboard (tests/test_manifest_h3.py) the v2 ones."""
+    assert {s.mode for s in load(EXAMPLES[0]).shots} == modes_of("v1")
+    assert {s.mode for s in load(EXAMPLES[2]).shots} == modes_of("v2")
+    assert modes_of("v1") | modes_of("v2") == set(catalogue.MODES)
+
+
 def test_example_covers_every_mode_and_the_story_features():
     m = load(EXAMPLES[0])
     assert m.path == EXAMPLES[0] and m.dir == EXAMPLES[0].parent
     assert m.version == 1 and m.name == "lighthouse-teaser"
-    assert {s.mode for s in m.shots} == set(catalogue.MODES)
+    assert {catalogue.MODELS[s.model].api for s in m.shots} == {"v1"}
     assert 7 <= len(m.shots) <= 8
     assert any(s.takes == 2 for s in m.shots)
     assert sum(s.resolution == "1080P" for s in m.shots) == 1
@@ -156,7 +167,8 @@ shots:
     problems = check(path)
     # The anchor's holder is an unknown top-level key; everything else is fine.
     assert errors(problems) == [f"{path}:3:1: field 'x-common': unknown field; allowed: version, name, rpm, "
-                                "concurrency, poll_interval, max_cost, prices, defaults, shots"]
+                                "concurrency, poll_interval, max_cost, allow_h3_max_references, prices, defaults, "
+                                "shots"]
     path.write_text(path.read_text().replace("x-common: &common", "defaults: &common"))
     m = load(path)
     assert [(s.id, s.duration) for s in m.shots] == [("a", 6), ("b", 10)]
@@ -246,7 +258,8 @@ shots:
 """)
     assert errors(check(path)) == [
         f"{path}:4:10: shot 'a' field 'model': MiniMax-Hailuo-2.3-Fast does not do text_to_video; for "
-        "text_to_video use MiniMax-Hailuo-2.3, MiniMax-Hailuo-02, T2V-01-Director or T2V-01 (set in defaults)",
+        "text_to_video use MiniMax-Hailuo-2.3, MiniMax-Hailuo-02, T2V-01-Director, T2V-01, MiniMax-H3 or "
+        "MiniMax-H3-Max (set in defaults)",
     ]
 
 

@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 
 from pipeline.minimax import catalogue
 from pipeline.manifest import lint, schemacheck
-from pipeline.manifest.models import Settings, Shot
+from pipeline.manifest.models import DERIVED_FIELDS, REFERENCE_FIELDS, Settings, Shot
 from pipeline.manifest.yamlpos import YamlError, decode, parse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,7 +72,14 @@ def test_schema_agrees_with_the_catalogue():
     assert defs["mode"]["enum"] == list(catalogue.MODES)
     resolutions = {r for m in catalogue.MODELS.values() for opts in m.options.values() for r in opts}
     assert set(defs["resolution"]["enum"]) == resolutions == set(catalogue.RESOLUTION_SIZES)
-    assert defs["prompt"]["maxLength"] == catalogue.PROMPT_MAX_CHARS
+    assert defs["prompt"]["maxLength"] == catalogue.PROMPT_MAX_CHARS_ANY == max(
+        m.prompt_max_chars for m in catalogue.MODELS.values())
+    assert defs["ratio"]["enum"] == list(catalogue.RATIOS)
+    assert defs["prompt_expansion"]["enum"] == list(catalogue.PROMPT_EXPANSIONS)
+    for field, kind in REFERENCE_FIELDS.items():
+        assert defs[field]["maxItems"] == catalogue.V2_INPUTS.max_references[kind]
+    assert {k for k in SCHEMA["properties"] if k.startswith("allow_")} == set(catalogue.SWITCHES)
+    assert all(SCHEMA["properties"][k]["type"] == "boolean" for k in catalogue.SWITCHES)
     for name in defs["model"]["description"].split("Unless set here or in defaults: ")[1].split(".")[0].split(", or "):
         assert name.split()[0] in catalogue.DEFAULT_MODEL.values()
     assert defs["safeName"]["pattern"] == lint.NAME_PATTERN.pattern
@@ -83,9 +90,10 @@ def test_schema_fields_match_the_models():
     """The schema is the one list of fields: the checker reads it, and the models hold every field."""
     shot_props = SCHEMA["$defs"]["shot"]["properties"]
     default_props = SCHEMA["$defs"]["defaults"]["properties"]
-    assert set(shot_props) == set(schemacheck.shot_fields()) == set(Shot.model_fields) - {"line"}
+    assert set(shot_props) == set(schemacheck.shot_fields()) == set(Shot.model_fields) - set(DERIVED_FIELDS)
     assert set(default_props) == set(shot_props) - {"id"}
-    assert set(SCHEMA["properties"]) == {"version", "name", "prices", "defaults", "shots", *Settings.model_fields}
+    assert set(SCHEMA["properties"]) == {"version", "name", "prices", "defaults", "shots", *Settings.model_fields,
+                                         *catalogue.SWITCHES}
     assert SCHEMA["required"] == ["version", "name", "shots"]
 
 

@@ -1,5 +1,5 @@
 """The manifest cache: a hit is exactly the full check's result, and anything the check read that
-changed (the manifest, an image, the code) makes it check again."""
+changed (the manifest, an image, a reference video or sound, the code) makes it check again."""
 
 import json
 import os
@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.manifest import imagefiles, checker as manifest, cache as manifestcache
+from media import make_video, make_wav
+from pipeline.manifest import imagefiles, mediafiles, checker as manifest, cache as manifestcache
 from pipeline.run.specs import take_specs
 from pipeline.manifest.checker import ManifestError
 from runs import make_image
@@ -162,3 +163,45 @@ def test_warnings_name_the_file_as_this_call_spells_it(tmp_path, monkeypatch):
     cached = manifestcache.load("big.yaml")
     assert str(cached.warnings[0]).startswith("big.yaml:10:")
     assert_same(cached, manifest.load("big.yaml"))
+
+
+def write_h3_manifest(folder: Path) -> Path:
+    """An H3 manifest whose inputs are all v2 media: an image, a reference video, a sound."""
+    make_image(folder / "refs" / "keeper.png")
+    make_video(folder / "refs" / "waves.mp4", seconds=2)
+    make_wav(folder / "refs" / "horn.wav", seconds=3)
+    path = folder / "h3.yaml"
+    path.write_text("version: 1\nname: h3\nallow_h3_max_references: true\nshots:\n"
+                    "  - {id: a, mode: reference, model: MiniMax-H3-Max, prompt: x,\n"
+                    "     reference_images: [refs/keeper.png], reference_videos: [refs/waves.mp4],\n"
+                    "     reference_audio: [refs/horn.wav]}\n"
+                    "  - {id: b, mode: image_to_video, model: MiniMax-H3, prompt: x,\n"
+                    "     first_frame_image: refs/keeper.png}\n", encoding="utf-8")
+    return path
+
+
+def test_v2_inputs_are_tracked_too_a_changed_video_or_sound_is_checked_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(manifestcache, "MIN_SHOTS", 1)
+    path = write_h3_manifest(tmp_path)
+    fresh = manifestcache.load(path)  # a miss: checks, then writes the entry
+    assert len(entries()) == 1 and fresh.shots[0].reference_video_seconds == (2.0,)
+    mediafiles._facts.clear()  # as in a fresh process: the facts come from the entry
+
+    def no_check(*args, **kwargs):
+        raise AssertionError("checked again: the entry was not used")
+
+    with monkeypatch.context() as hit:
+        hit.setattr(manifestcache, "_check", no_check)
+        cached = manifestcache.load(path)
+    assert cached.shots == fresh.shots and cached.switches == fresh.switches == {"allow_h3_max_references"}
+    assert mediafiles.seen(os.path.realpath(tmp_path / "refs" / "waves.mp4")) is not None  # remembered from the entry
+    make_video(tmp_path / "refs" / "waves.mp4", seconds=4)
+    assert manifestcache.load(path).shots[0].reference_video_seconds == (4.0,)
+    make_wav(tmp_path / "refs" / "horn.wav", seconds=1)
+    with pytest.raises(ManifestError, match=r"reference_audio\[0\]'.*1 s long"):
+        manifestcache.load(path)
+    make_wav(tmp_path / "refs" / "horn.wav", seconds=3)
+    manifestcache.load(path)
+    make_image(tmp_path / "refs" / "keeper.png", size=(250, 250))  # a v2 image: now under 256 px
+    with pytest.raises(ManifestError, match="256 to 5760 px"):
+        manifestcache.load(path)

@@ -155,6 +155,90 @@ def test_usd_shows_cents_and_more_digits_only_when_there_are_more():
         "$0.00", "$0.28", "$0.50", "$3.00", "$0.125", "$0.48"]
 
 
+# -- MiniMax-H3: per second, images past the free ones, reference video by the second ------------------
+
+
+def h3(model: str, resolution: str | None, duration: int | None, **inputs):
+    return SimpleNamespace(model=model, resolution=resolution, duration=duration, **inputs)
+
+
+H3_TABLE = [
+    # output seconds at the resolution's rate (A8): 768P $0.08/s, 2K $0.13/s; H3-Max 480P $0.05/s, 768P $0.08/s
+    (h3("MiniMax-H3", "768P", 6), Price(0.48, "catalogue", "$0.08/s x 6 s = $0.48 (catalogue)")),
+    (h3("MiniMax-H3", "2K", 10), Price(1.3, "catalogue", "$0.13/s x 10 s = $1.30 (catalogue)")),
+    (h3("MiniMax-H3-Max", "480P", 5), Price(0.25, "catalogue", "$0.05/s x 5 s = $0.25 (catalogue)")),
+    (h3("MiniMax-H3-Max", "768P", 15), Price(1.2, "catalogue", "$0.08/s x 15 s = $1.20 (catalogue)")),
+    # images: frames and references alike; H3's first 5 are free, then $0.04 each (the notes' example:
+    # 9 reference images add $0.16); H3-Max's first 2, then $0.074
+    (h3("MiniMax-H3", "768P", 6, first_frame_image="a.png", last_frame_image="b.png"),
+     Price(0.48, "catalogue", "$0.08/s x 6 s = $0.48 (catalogue)")),
+    (h3("MiniMax-H3", "768P", 6, reference_images=("a",) * 9),
+     Price(0.64, "catalogue", "$0.08/s x 6 s + 4 images past 5 free x $0.04 = $0.64 (catalogue)")),
+    (h3("MiniMax-H3", "768P", 6, first_frame_image="a", reference_images=("a",) * 5),
+     Price(0.52, "catalogue", "$0.08/s x 6 s + 1 image past 5 free x $0.04 = $0.52 (catalogue)")),
+    (h3("MiniMax-H3-Max", "768P", 6, first_frame_image="a.png", last_frame_image="b.png"),
+     Price(0.48, "catalogue", "$0.08/s x 6 s = $0.48 (catalogue)")),
+    (h3("MiniMax-H3-Max", "480P", 10, reference_images=("a",) * 4),
+     Price(0.648, "catalogue", "$0.05/s x 10 s + 2 images past 2 free x $0.074 = $0.648 (catalogue)")),
+    # reference video: its seconds (rounded up, all together) at the output rate; H3-Max's own rate
+    (h3("MiniMax-H3", "768P", 6, reference_videos=("w.mp4",), reference_video_seconds=(3.0,)),
+     Price(0.72, "catalogue", "$0.08/s x 6 s + 3 s reference video x $0.08/s = $0.72 (catalogue)")),
+    (h3("MiniMax-H3", "2K", 8, reference_videos=("w.mp4", "v.mp4"), reference_video_seconds=(2.4, 2.5)),
+     Price(1.69, "catalogue", "$0.13/s x 8 s + 5 s reference video x $0.13/s = $1.69 (catalogue)")),
+    (h3("MiniMax-H3-Max", "768P", 5, reference_videos=("w.mp4",), reference_video_seconds=(4.0,)),
+     Price(0.972, "catalogue", "$0.08/s x 5 s + 4 s reference video x $0.143/s = $0.972 (catalogue)")),
+    (h3("MiniMax-H3-Max", "480P", 5, reference_videos=("w.mp4",), reference_video_seconds=(4.0,)),
+     Price(0.4712, "catalogue", "$0.05/s x 5 s + 4 s reference video x $0.0553/s = $0.4712 (catalogue)")),
+    # a video of unknown length (a URL): priced at the most the API takes in all (15 s), said so
+    (h3("MiniMax-H3", "768P", 6, reference_videos=("https://x/w.mp4",), reference_video_seconds=(None,)),
+     Price(1.68, "catalogue", "$0.08/s x 6 s + at most 15 s reference video (length unknown) x $0.08/s "
+                              "= at most $1.68 (catalogue)")),
+    (h3("MiniMax-H3", "768P", 6, reference_videos=("w.mp4", "https://x/w.mp4"), reference_video_seconds=(3.0, None)),
+     Price(1.68, "catalogue", "$0.08/s x 6 s + at most 15 s reference video (1 of unknown length) x $0.08/s "
+                              "= at most $1.68 (catalogue)")),
+    (h3("MiniMax-H3", "768P", 6, reference_videos=("w.mp4",)),  # a shot built without the check's probe
+     Price(1.68, "catalogue", "$0.08/s x 6 s + at most 15 s reference video (length unknown) x $0.08/s "
+                              "= at most $1.68 (catalogue)")),
+    # reference audio is free
+    (h3("MiniMax-H3", "768P", 6, reference_images=("a",), reference_audio=("h.wav",) * 3),
+     Price(0.48, "catalogue", "$0.08/s x 6 s = $0.48 (catalogue)")),
+    # a resolution the model has no rate for, no duration: unknown, saying why
+    (h3("MiniMax-H3", "1080P", 6), Price(None, None, "no known price: MiniMax-H3 is priced per second, but it "
+                                                     "has no price at 1080P")),
+    (h3("MiniMax-H3", "768P", None), Price(None, None, "no known price: MiniMax-H3 is priced per second, but the "
+                                                       "shot has no duration")),
+]
+
+
+@pytest.mark.parametrize("shot, expected", H3_TABLE, ids=[f"h3-{i}" for i in range(len(H3_TABLE))])
+def test_price_of_h3(declared, shot, expected):
+    assert price_of(shot, declared) == expected
+
+
+def test_h3_prices_are_data_in_the_catalogue():
+    """One place: the per-second rates, the free images and their surcharge, the reference-video rate."""
+    rates = catalogue.MODELS["MiniMax-H3"].rates
+    assert (dict(rates.per_second), rates.free_images, rates.per_image) == ({"768P": 0.08, "2K": 0.13}, 5, 0.04)
+    assert rates.reference_video_per_second == rates.per_second
+    fast = catalogue.MODELS["MiniMax-H3-Max"].rates
+    assert (dict(fast.per_second), fast.free_images, fast.per_image) == ({"480P": 0.05, "768P": 0.08}, 2, 0.074)
+    assert dict(fast.reference_video_per_second) == {"480P": 0.0553, "768P": 0.143}
+    for name in ("MiniMax-H3", "MiniMax-H3-Max"):
+        model = catalogue.MODELS[name]
+        assert set(model.rates.per_second) == {r for opts in model.options.values() for r in opts}
+        assert model.price("768P", 6) == 0.48 and not model.prices
+
+
+def test_a_declared_price_for_h3_is_ignored_with_a_warning(tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text("version: 1\nname: p\nprices:\n  MiniMax-H3: {per_second: 0.1}\nshots:\n"
+                    "  - {id: a, mode: text_to_video, model: MiniMax-H3, ratio: '1:1', prompt: x}\n", encoding="utf-8")
+    assert [str(p) for p in check(path)] == [
+        f"{path}:4:16: warning: field 'prices.MiniMax-H3.per_second': the catalogue prices MiniMax-H3 by the second "
+        "($0.08/s at 768P, $0.13/s at 2K, plus its inputs); this entry is ignored"]
+    assert price_of(load(path).shots[0], load(path).prices).how == "$0.08/s x 6 s = $0.48 (catalogue)"
+
+
 # -- the example is fully priced -----------------------------------------------------------------
 
 

@@ -33,7 +33,7 @@ def test_invalid_file_exits_2_with_its_first_error(name):
     assert done.stderr.splitlines()[0] == expected_first_error(Path(path))
 
 
-@pytest.mark.parametrize("name", ["example.yaml", "minimal.yaml"])
+@pytest.mark.parametrize("name", ["example.yaml", "minimal.yaml", "h3.yaml"])
 def test_examples_exit_0(name):
     done = validate(f"manifests/{name}")
     assert done.returncode == 0, done.stderr

@@ -1,5 +1,6 @@
 """A checked document to the typed `Manifest`: defaults merged into each shot, the catalogue's
-model, duration and resolution filled in, prices as entries, every value's line kept."""
+model, duration and resolution filled in, each reference video's length as the check probed it
+(for its price), prices as entries, every value's line kept."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from pipeline.manifest.models import Manifest, ManifestPrices, Settings, Shot
+from pipeline.manifest import imagefiles, mediafiles
+from pipeline.manifest.models import REFERENCE_FIELDS, Manifest, ManifestPrices, Settings, Shot
 from pipeline.manifest.prices import price_entries
 from pipeline.manifest.problems import Problems
 from pipeline.minimax import catalogue
@@ -23,7 +25,7 @@ def build(top: dict, path: Path, problems: Problems) -> Manifest | None:
     shots: list[Shot] = []
     for i, raw in enumerate(top["shots"]):
         try:
-            shots.append(Shot.model_validate(_shot_fields(raw, defaults, pos.value(("shots", i))[0])))
+            shots.append(Shot.model_validate(_shot_fields(raw, defaults, pos.value(("shots", i))[0], path.parent)))
         except ValidationError as exc:  # the schema and the models disagree: a bug, said plainly
             line, col = pos.value(("shots", i))
             problems.add(line, col, f"internal check failed (please report): {exc.errors()[0]['msg']}")
@@ -39,10 +41,11 @@ def build(top: dict, path: Path, problems: Problems) -> Manifest | None:
         defaults=defaults, prices=ManifestPrices(entries=tuple(entries)),
         setting_positions={k: pos.key((k,)) if isinstance(v, (dict, list)) else pos.value((k,))
                            for k, v in top.items()},
+        switches=frozenset(k for k in catalogue.SWITCHES if top.get(k) is True),
     )
 
 
-def _shot_fields(raw: dict, defaults: dict, line: int) -> dict:
+def _shot_fields(raw: dict, defaults: dict, line: int, folder: Path) -> dict:
     """One shot's fields for `Shot`: its own over the defaults, the catalogue's where it has them."""
     merged = {**defaults, **raw}
     mode = merged["mode"]
@@ -51,7 +54,20 @@ def _shot_fields(raw: dict, defaults: dict, line: int) -> dict:
     if known is not None:
         merged.setdefault("duration", known.default_duration)
         merged.setdefault("resolution", known.default_resolution)
-    if "tags" in merged:
-        merged["tags"] = tuple(merged["tags"])
+    for f in ("tags", *REFERENCE_FIELDS):
+        if f in merged:
+            merged[f] = tuple(merged[f])
+    if merged.get("reference_videos"):
+        merged["reference_video_seconds"] = tuple(_seconds(v, folder) for v in merged["reference_videos"])
     merged["line"] = line
     return merged
+
+
+def _seconds(value: str, folder: Path) -> float | None:
+    """A reference video's length as the check read it (cached); None for a URL (not known)."""
+    if imagefiles.kind(value) != "path":
+        return None
+    try:
+        return mediafiles.facts(imagefiles.real_path(value, folder)).seconds
+    except (OSError, ValueError):  # changed since the check: its price is then unknown, never wrong
+        return None

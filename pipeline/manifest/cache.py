@@ -2,9 +2,9 @@
 
 Checking 10,000 shots (YAML with positions, the JSON Schema, the catalogue, every image) takes
 most of a second, and a resume with nothing to do would pay it every time. An entry is used
-only when everything the check read is as it was: the manifest's bytes, each local image's
-real path, size and mtime, and the code that checked it (the package's source files, the
-schema, Python and the checking libraries). Any difference, and any doubt (an unreadable or
+only when everything the check read is as it was: the manifest's bytes, each local input
+file's real path, size and mtime (images, and v2's reference videos and audio), and the code
+that checked it (the package's source files, the schema, Python and the checking libraries). Any difference, and any doubt (an unreadable or
 damaged entry), is a miss, and a miss is simply a full check. `shots validate` never reads it.
 
 Entries live in $SHOTS_CACHE_DIR, else $XDG_CACHE_HOME/shots, else ~/.cache/shots, one JSON
@@ -27,9 +27,8 @@ from typing import Any, Iterable
 from pydantic import TypeAdapter
 
 from pipeline.files import write_atomic
-from pipeline.manifest import imagefiles
+from pipeline.manifest import imagefiles, mediafiles
 from pipeline.manifest.models import (
-    IMAGE_FIELDS,
     MAX_FILE_BYTES,
     SCHEMA_PATH,
     Manifest,
@@ -42,7 +41,7 @@ from pipeline.minimax.images import ImageInfo
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2  # 2: prices and setting_positions
+FORMAT = 3  # 2: prices and setting_positions; 3: every local input file (v2 media), switches
 MIN_SHOTS = 200  # smaller manifests check in a few milliseconds: not worth an entry
 # What a check reads besides the manifest: its own package, the API catalogue, the error tree.
 _PACKAGE = Path(__file__).resolve().parents[1]
@@ -130,11 +129,14 @@ def _lookup(entry_path: Path, path: str | os.PathLike, digest: str) -> Manifest 
                 or entry.get("code") != code_identity() or entry.get("path") != os.path.realpath(path)):
             return None
         directory = Path(path).parent
-        for value, real, size, mtime_ns, facts in entry["images"]:
-            if not _image_unchanged(value, directory, real, size, mtime_ns):
+        for value, real, size, mtime_ns, _, _ in entry["inputs"]:
+            if not _input_unchanged(value, directory, real, size, mtime_ns):
                 return None
-        for value, real, size, mtime_ns, facts in entry["images"]:
-            imagefiles.remember(real, size, mtime_ns, _facts_from(facts, size))
+        for value, real, size, mtime_ns, image, media in entry["inputs"]:
+            if image is not None:
+                imagefiles.remember(real, size, mtime_ns, _facts_from(image, size))
+            if media is not None:
+                mediafiles.remember(real, size, mtime_ns, mediafiles.MediaFacts.from_json(media))
         return _manifest_from(entry, path)
     except FileNotFoundError:
         return None
@@ -143,7 +145,7 @@ def _lookup(entry_path: Path, path: str | os.PathLike, digest: str) -> Manifest 
         return None
 
 
-def _image_unchanged(value: str, directory: Path, real: str, size: int, mtime_ns: int) -> bool:
+def _input_unchanged(value: str, directory: Path, real: str, size: int, mtime_ns: int) -> bool:
     try:
         if imagefiles.real_path(value, directory) != real:
             return False
@@ -178,6 +180,7 @@ def _manifest_from(entry: dict[str, Any], path: str | os.PathLike) -> Manifest:
         defaults=entry["defaults"],
         prices=ManifestPrices.model_validate(entry["prices"]),
         setting_positions=_positions().validate_python(entry["setting_positions"]),
+        switches=frozenset(entry["switches"]),
     )
 
 
@@ -186,12 +189,12 @@ def _manifest_from(entry: dict[str, Any], path: str | os.PathLike) -> Manifest:
 
 def _store(entry_path: Path, manifest: Manifest, digest: str) -> None:
     try:
-        images = _image_facts(manifest)
-        if images is None:
-            return  # an image changed while it was checked: the next load checks again
+        inputs = _input_facts(manifest)
+        if inputs is None:
+            return  # an input file changed while it was checked: the next load checks again
         entry = {
             "format": FORMAT, "code": code_identity(), "path": os.path.realpath(manifest.path), "sha256": digest,
-            "images": images, "version": manifest.version, "name": manifest.name,
+            "inputs": inputs, "switches": sorted(manifest.switches), "version": manifest.version, "name": manifest.name,
             "settings": manifest.settings.model_dump(), "defaults": manifest.defaults,
             "prices": manifest.prices.model_dump(), "setting_positions": manifest.setting_positions,
             "shots": [shot.model_dump(exclude_defaults=True) for shot in manifest.shots],
@@ -203,22 +206,24 @@ def _store(entry_path: Path, manifest: Manifest, digest: str) -> None:
         log.info("manifest cache not written to %s: %s", entry_path, exc)
 
 
-def _image_facts(manifest: Manifest) -> list[list[Any]] | None:
-    """[reference, real path, size, mtime_ns, facts] for each local image, as the check read it."""
+def _input_facts(manifest: Manifest) -> list[list[Any]] | None:
+    """[reference, real path, size, mtime_ns, image facts, media facts] for each local input file,
+    as the check read it: v1 images by imagefiles, v2 inputs by mediafiles (either may be None)."""
     out: dict[str, list[Any]] = {}
     for shot in manifest.shots:
-        for field in IMAGE_FIELDS:
-            value = getattr(shot, field)
-            if value is None or value in out or imagefiles.kind(value) != "path":
+        for _, value in shot.media():
+            if value in out or imagefiles.kind(value) != "path":
                 continue
             real = imagefiles.real_path(value, manifest.dir)
-            seen = imagefiles.seen(real)
-            if seen is None:
+            image, media = imagefiles.seen(real), mediafiles.seen(real)
+            if image is None and media is None:
                 return None
-            facts, size, mtime_ns = seen
-            info = facts.info
-            out[value] = [value, real, size, mtime_ns, {
-                "sha256": facts.sha256,
-                "info": [info.format, info.width, info.height, info.size] if info else None,
-            }]
+            _, size, mtime_ns = image or media  # type: ignore[misc]
+            out[value] = [value, real, size, mtime_ns, _image_json(image[0]) if image else None,
+                          media[0].to_json() if media else None]
     return list(out.values())
+
+
+def _image_json(facts: imagefiles.FileFacts) -> dict[str, Any]:
+    info = facts.info
+    return {"sha256": facts.sha256, "info": [info.format, info.width, info.height, info.size] if info else None}

@@ -8,7 +8,9 @@ Every problem is one line that names the file, line, column, shot and field, and
 for bad input; `load(path)` returns a typed `Manifest` or raises `ManifestError`. Nothing here
 touches the network. The steps live beside this module: `problems` (the collector),
 `schemamessages` (the schema's errors in our words), `outputnames`, `rules` (one function per
-shot rule) and `prices`, then `build` (the checked document to a `Manifest`).
+shot rule, on a `shotview`) with `inputrules` (frames and references, their files read by
+`imagefiles` for v1 and `mediafiles` for v2) and `prices`, then `build` (the checked document
+to a `Manifest`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pipeline.manifest.schemacheck import SCHEMA_PATH
 from pipeline.manifest.schemamessages import report_schema_errors
 from pipeline.manifest.words import describe_value
 from pipeline.manifest.yamlpos import Positions, YamlError, decode, parse
+from pipeline.minimax import catalogue
 
 __all__ = ["load", "check", "Manifest", "ManifestError", "Shot", "Problem", "Settings", "SCHEMA_PATH",
            "RESERVED_IDS", "RESERVED_SUFFIXES", "reserved_id_problem", "price_shape_problems"]
@@ -159,7 +162,8 @@ def _check_document(path: Path, problems: Problems) -> None:
     defaults = data.get("defaults") if isinstance(data.get("defaults"), dict) else {}
     shots = data.get("shots") if isinstance(data.get("shots"), list) else []
     check_ids(problems, shots)
-    shot_models = check_shots(RuleContext(problems, path.parent, schema.guessed), shots, defaults)
+    switches = frozenset(k for k in catalogue.SWITCHES if data.get(k) is True)
+    shot_models = check_shots(RuleContext(problems, path.parent, schema.guessed, switches=switches), shots, defaults)
     if isinstance(data.get("prices"), dict):
         check_prices(problems, data["prices"], shot_models, schema.bad_prices)
 

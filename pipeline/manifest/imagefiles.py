@@ -1,4 +1,5 @@
-"""Image references in a manifest: a local file (kept inside the project) or an https URL.
+"""Image references in a manifest: a local file (kept inside the project) or an https URL. The
+same rules of place hold for v2's videos and audio (mediafiles.py reads those).
 
 A local file is read once per version of it: its content hash and its image check are cached
 by (resolved path, size, mtime_ns), so 10,000 shots that share one image cost one read, and
@@ -40,8 +41,9 @@ def kind(value: str) -> Kind:
     return "path"
 
 
-def url_problem(value: str) -> str | None:
-    """Why a non-path reference cannot be used, or None for a usable https URL."""
+def url_problem(value: str, what: str = "image") -> str | None:
+    """Why a non-path reference to an image (or a video, an audio file) cannot be used, or None
+    for a usable https URL."""
     k = kind(value)
     if k == "https":
         host = value[8:].split("/", 1)[0]
@@ -51,7 +53,7 @@ def url_problem(value: str) -> str | None:
     if k == "http":
         return "plain http URLs are not allowed; use https (or a local file)"
     if k == "data":
-        return "inline data URLs are not supported; save the image as a file next to the manifest"
+        return f"inline data URLs are not supported; save the {what} as a file next to the manifest"
     if k == "other-url":
         return f"'{_SCHEME.match(value).group(1)}:' URLs are not supported; use an https URL or a file path"
     return None

@@ -103,8 +103,9 @@ def camera_findings(prompt: str, model: str | None, mode: str | None) -> list[Fi
         if mode in m.options and mode not in m.honours_camera:
             followers = [n for n, x in catalogue.MODELS.items() if mode in x.honours_camera]
             hint = f"; for {mode} these do: {', '.join(followers)}" if followers else ""
-            out.append(Finding(
-                f"{model} does not follow camera commands in {mode}; "
-                f"[{', '.join(used)}] will be read as plain text{hint}",
-                prompt[first.start:first.end]))
+            said = (f"{model} does not follow camera commands in {mode}; [{', '.join(used)}] will be read as plain text"
+                    if m.camera_documented else
+                    f"{model}'s documentation does not say whether it follows camera commands; "
+                    f"[{', '.join(used)}] may be read as plain text")
+            out.append(Finding(said + hint, prompt[first.start:first.end]))
     return out

@@ -19,10 +19,14 @@ from pipeline.manifest import lint
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "manifest.schema.json"
 MAX_FILE_BYTES = 50_000_000  # a manifest's size; 100,000 shots (bench/scale.py) are 14 MB
 
-ModeName = Literal["text_to_video", "image_to_video", "first_last_frame", "subject_reference"]
-Resolution = Literal["512P", "720P", "768P", "1080P"]
+ModeName = Literal["text_to_video", "image_to_video", "first_last_frame", "subject_reference", "reference"]
+Resolution = Literal["480P", "512P", "720P", "768P", "1080P", "2K"]
 
 IMAGE_FIELDS = ("first_frame_image", "last_frame_image", "subject_image")
+# The `reference` mode's inputs (v2) -> the kind of media each lists.
+REFERENCE_FIELDS = {"reference_images": "image", "reference_videos": "video", "reference_audio": "audio"}
+# Shot fields the checker fills in from what it read, never written in a manifest.
+DERIVED_FIELDS = ("line", "reference_video_seconds")
 FLAG_FIELDS = ("prompt_optimizer", "fast_pretreatment", "aigc_watermark")
 DURATION_MAX = 9999  # seconds: far beyond any model's (10 s); bounds a typo or a hostile number
 USD_MAX = 10_000  # a price per video or per second of video
@@ -55,6 +59,15 @@ class Shot(BaseModel):
     first_frame_image: Optional[str] = None
     last_frame_image: Optional[str] = None
     subject_image: Optional[str] = None
+    # v2 (MiniMax-H3): the picture's shape, H3-Max's prompt expansion, and the `reference` mode's inputs
+    ratio: Optional[str] = None
+    prompt_expansion: Optional[str] = None
+    reference_images: tuple[str, ...] = ()
+    reference_videos: tuple[str, ...] = ()
+    reference_audio: tuple[str, ...] = ()
+    # Each reference video's length in seconds as the check probed it (None: a URL, not known);
+    # filled in by the checker for the price (reference video is billed by the second).
+    reference_video_seconds: tuple[Optional[float], ...] = ()
     prompt_optimizer: Optional[bool] = None
     fast_pretreatment: Optional[bool] = None
     aigc_watermark: Optional[bool] = None
@@ -67,6 +80,14 @@ class Shot(BaseModel):
     def images(self) -> dict[str, str]:
         """The image fields this shot sets: field name -> path or URL, as written."""
         return {f: getattr(self, f) for f in IMAGE_FIELDS if getattr(self, f) is not None}
+
+    def media(self) -> list[tuple[str, str]]:
+        """Every input file the shot names, images and references: (field, path or URL), as
+        written; a reference list's items as 'reference_images[0]', ..."""
+        out = list(self.images().items())
+        for f in REFERENCE_FIELDS:
+            out += [(f"{f}[{i}]", value) for i, value in enumerate(getattr(self, f))]
+        return out
 
 
 class PriceEntry(BaseModel):
@@ -173,6 +194,8 @@ class Manifest:
     # Where each top-level key the manifest writes has its value, (line, col): 'max_cost' -> (9, 11);
     # a mapping or list value ('prices', 'defaults', 'shots') is placed at its key.
     setting_positions: dict[str, tuple[int, int]] = dc_field(default_factory=dict)
+    # The top-level switches set to true (catalogue.SWITCHES): 'allow_h3_max_references'.
+    switches: frozenset[str] = frozenset()
 
     @property
     def setting_lines(self) -> dict[str, int]:

@@ -152,6 +152,9 @@ def check_prices(problems: Problems, prices: dict, shot_models: list[str], bad_p
 
 def _ignored_price(model: catalogue.Model, entry: PriceEntry) -> str | None:
     """Why a declared price for a catalogue model never applies, or None if it can."""
+    if model.rates is not None:
+        rates = ", ".join(f"{catalogue.usd(r)}/s at {res}" for res, r in model.rates.per_second.items())
+        return f"the catalogue prices {model.name} by the second ({rates}, plus its inputs); this entry is ignored"
     by_height = lambda rd: (catalogue.RESOLUTION_SIZES.get(rd[0], (0, 0))[1], rd[0], rd[1])  # noqa: E731
     offered = sorted({(res, dur) for options in model.options.values() for res, durs in options.items()
                       for dur in durs}, key=by_height)

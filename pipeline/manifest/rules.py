@@ -3,86 +3,26 @@
 Each rule looks at one shot with the defaults merged in (`ShotView`) and reports at the value
 that breaks it: the shot's own field, else the default it inherits ("(set in defaults)"). A
 rule that needs the mode or the model skips a shot whose mode or model the schema refused.
+The rules about a shot's input files (frames, references) are in inputrules.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from dataclasses import field as dc_field
-from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
-from pipeline.manifest import imagefiles, lint
-from pipeline.manifest.models import DURATION_MAX, IMAGE_FIELDS, Severity
-from pipeline.manifest.problems import Problems
+from pipeline.manifest import inputrules, lint
+from pipeline.manifest.models import DURATION_MAX
+from pipeline.manifest.shotview import RuleContext, ShotView
 from pipeline.manifest.words import did_you_mean, or_list
 from pipeline.manifest.yamlpos import clip
 from pipeline.minimax import catalogue
 
-# Which images each mode needs; a mode takes exactly the images it needs.
-NEEDS_IMAGES: dict[str, tuple[str, ...]] = {
-    "text_to_video": (),
-    "image_to_video": ("first_frame_image",),
-    "first_last_frame": ("first_frame_image", "last_frame_image"),
-    "subject_reference": ("subject_image",),
-}
-_OTHER_MODE_FOR = {  # an image field that is wrong in this mode -> the mode that takes it
-    "first_frame_image": "image_to_video or first_last_frame",
-    "last_frame_image": "first_last_frame",
-    "subject_image": "subject_reference",
-}
+__all__ = ["RuleContext", "ShotView", "check_shots", "SHOT_RULES"]
 
-
-@dataclass
-class RuleContext:
-    """What the shot rules share across one check."""
-
-    problems: Problems
-    folder: Path  # the manifest's folder: image paths are relative to it
-    guessed: dict[tuple, set[str]]  # mapping path -> fields an unknown key there probably meant
-    images: dict[str, str | None] = dc_field(default_factory=dict)  # image reference -> its problem, once per check
-
-
-class ShotView:
-    """One shot as written (`raw`), merged with the defaults, with its mode and catalogue model
-    when they are known (None: missing, or refused by the schema)."""
-
-    __slots__ = ("problems", "all_guessed", "here", "raw", "defaults", "merged", "mode", "model_name", "model")
-
-    def __init__(self, ctx: RuleContext, index: int, raw: dict, defaults: dict):
-        self.problems, self.all_guessed = ctx.problems, ctx.guessed
-        self.here = ("shots", index)
-        self.raw, self.defaults = raw, defaults
-        self.merged = merged = {**defaults, **raw}
-        mode = merged.get("mode")
-        if "mode" not in merged or mode not in catalogue.MODES:
-            mode = None  # missing (rule_mode says so) or not a mode (the schema said so)
-        self.mode: str | None = mode
-        model_name = merged.get("model")
-        if model_name is None and mode is not None:
-            model_name = catalogue.DEFAULT_MODEL[mode]
-        self.model_name: Any = model_name  # as written: the schema reports one that is not text
-        self.model = catalogue.MODELS.get(model_name) if isinstance(model_name, str) else None
-
-    @property
-    def guessed(self) -> set[str] | tuple[()]:
-        """The fields an unknown key in the shot probably meant (a rule does not call them missing)."""
-        return self.all_guessed.get(self.here, ())
-
-    def src(self, field: str) -> tuple:
-        """Where `field`'s value is written: in the shot, in defaults, or nowhere (the shot)."""
-        if field in self.raw:
-            return (*self.here, field)
-        if field in self.defaults:
-            return ("defaults", field)
-        return self.here
-
-    def report(self, field: str, message: str, severity: Severity = "error", at: tuple | None = None) -> None:
-        """A problem with the shot's `field`, at its value (or at `at`), named as the shot's field."""
-        where = at if at is not None else self.src(field)
-        if field not in self.raw and field in self.defaults and at is None:
-            message += " (set in defaults)"
-        self.problems.at_value(where, message, severity, report_as=(*self.here, field))
+# The optional fields only some models take (catalogue.API_FIELDS and each model's own).
+_LIMITED_FIELDS = tuple(dict.fromkeys(
+    [f for fields in catalogue.API_FIELDS.values() for f in sorted(fields)]
+    + [f for m in catalogue.MODELS.values() for f in sorted(m.own_fields)]))
 
 
 def check_shots(ctx: RuleContext, shots: list, defaults: dict) -> list[str]:
@@ -102,8 +42,7 @@ def check_shots(ctx: RuleContext, shots: list, defaults: dict) -> list[str]:
 def rule_mode(ctx: RuleContext, shot: ShotView) -> None:
     """A shot has a mode, its own or the default."""
     if "mode" not in shot.merged and "mode" not in shot.guessed:
-        ctx.problems.at_value(shot.here, "no mode; set mode (text_to_video, image_to_video, first_last_frame "
-                                         "or subject_reference) on the shot or in defaults")
+        ctx.problems.at_value(shot.here, f"no mode; set mode ({or_list(catalogue.MODES)}) on the shot or in defaults")
 
 
 def rule_model_known(ctx: RuleContext, shot: ShotView) -> None:
@@ -117,9 +56,46 @@ def rule_model_known(ctx: RuleContext, shot: ShotView) -> None:
 
 
 def rule_model_does_mode(ctx: RuleContext, shot: ShotView) -> None:
+    """The model does the mode; a model the catalogue does not know goes to v1, which must have the mode."""
     model, mode = shot.model, shot.mode
-    if model is not None and mode is not None and mode not in model.options:
+    if mode is None:
+        return
+    if model is not None and mode not in model.options:
         shot.report("model", f"{model.name} does not do {mode}; for {mode} use {or_list(catalogue.models_for(mode))}")
+    elif model is None and isinstance(shot.model_name, str) and shot.model_name and \
+            mode not in catalogue.api_modes(shot.api):
+        shot.report("mode", f"{shot.model_label} has no {mode} mode; for {mode} use "
+                            f"{or_list(catalogue.models_for(mode))}")
+
+
+def rule_switched_mode(ctx: RuleContext, shot: ShotView) -> None:
+    """A mode the official pages disagree on for this model is sent only when the manifest allows it."""
+    model, mode = shot.model, shot.mode
+    if model is None or mode is None or mode not in model.switched_modes:
+        return
+    switch = model.switched_modes[mode]
+    if switch not in ctx.switches:
+        others = [n for n in catalogue.models_for(mode) if mode not in catalogue.MODELS[n].switched_modes]
+        shot.report("model", f"{model.name} with {mode} is refused unless allowed: "
+                             f"{catalogue.SWITCHES[switch]}; use {or_list(others)}, or set "
+                             f"'{switch}: true' at the top of the manifest to send it anyway")
+
+
+def rule_limited_fields(ctx: RuleContext, shot: ShotView) -> None:
+    """An optional field only some models take (v1's prompt_optimizer, v2's ratio, H3-Max's
+    prompt_expansion) is refused on a model that does not: the API would refuse or drop it."""
+    if not isinstance(shot.model_name, str) or not shot.model_name:
+        return
+    for f in _LIMITED_FIELDS:
+        if f not in shot.merged:
+            continue
+        takes = shot.model.takes_field(f) if shot.model is not None else f in catalogue.API_FIELDS[shot.api]
+        if not takes:
+            takers = [n for n, m in catalogue.MODELS.items() if m.takes_field(f)]
+            apis = {catalogue.MODELS[n].api for n in takers}
+            who = or_list(takers) if len(takers) <= 3 or len(apis) > 1 else \
+                f"the {apis.pop()} models ({', '.join(takers[:2])}, ...)"
+            shot.report(f, f"{shot.model_label} does not take {f}; it is for {who}")
 
 
 def rule_options(ctx: RuleContext, shot: ShotView) -> None:
@@ -150,53 +126,49 @@ def rule_options(ctx: RuleContext, shot: ShotView) -> None:
 
 def rule_fast_pretreatment(ctx: RuleContext, shot: ShotView) -> None:
     model, mode = shot.model, shot.mode
-    if model is None or mode is None or mode not in model.options:
-        return
+    if model is None or mode is None or mode not in model.options or not model.takes_field("fast_pretreatment"):
+        return  # a model that takes no fast_pretreatment at all: rule_limited_fields says so
     if shot.merged.get("fast_pretreatment") is True and mode not in model.fast_pretreatment:
         takers = [n for n, m in catalogue.MODELS.items() if mode in m.fast_pretreatment]
         where = f"; in {mode} only {or_list(takers)} take it" if takers else f"; no model takes it in {mode}"
         shot.report("fast_pretreatment", f"{model.name} does not take fast_pretreatment in {mode}{where}")
 
 
-def rule_image_fields(ctx: RuleContext, shot: ShotView) -> None:
-    """A mode takes exactly the images it needs."""
-    mode = shot.mode
-    if mode is None:
+def rule_ratio(ctx: RuleContext, shot: ShotView) -> None:
+    """v2's ratio by mode (catalogue.RATIO_BY_MODE): text alone needs a concrete one; with a frame
+    the API uses the picture's shape and silently ignores any other (a warning)."""
+    model, mode = shot.model, shot.mode
+    if model is None or mode is None or mode not in model.options or not model.takes_field("ratio"):
         return
-    needs = NEEDS_IMAGES[mode]
-    for f in IMAGE_FIELDS:
-        if f in shot.merged and f not in needs:
-            takes_it = _OTHER_MODE_FOR[f]
-            if mode == "text_to_video":
-                msg = f"text_to_video takes no images; remove {f} or use mode {takes_it}"
-            elif mode == "subject_reference" and f == "first_frame_image":
-                msg = "subject_reference takes no first_frame_image; the face goes in subject_image"
-            else:
-                msg = f"{mode} takes no {f}; {f} belongs to mode {takes_it}"
-            shot.report(f, msg)
-    for f in needs:
-        if f not in shot.merged and f not in shot.guessed:
-            shot.report(f, f"{mode} needs {f} (a file path relative to the manifest, or an https URL)", at=shot.here)
-
-
-def rule_image_files(ctx: RuleContext, shot: ShotView) -> None:
-    """Each image the mode takes is usable: an https URL, or an image file inside the project."""
-    for f in IMAGE_FIELDS:
-        value = shot.merged.get(f)
-        if isinstance(value, str) and value and (shot.mode is None or f in NEEDS_IMAGES[shot.mode]):
-            problem = _image_problem(ctx, value)
-            if problem:
-                shot.report(f, problem)
+    rule, ratio = catalogue.RATIO_BY_MODE.get(mode), shot.merged.get("ratio")
+    concrete = or_list([r for r in catalogue.RATIOS if r != "adaptive"])
+    if rule == "concrete" and "ratio" not in shot.merged and "ratio" not in shot.guessed:
+        shot.report("ratio", f"{mode} on {model.name} needs a ratio: {concrete}", at=shot.here)
+    elif rule == "concrete" and ratio == "adaptive":
+        shot.report("ratio", f"adaptive needs a picture to adapt to, and {mode} has none; use {concrete}")
+    elif rule == "adaptive" and isinstance(ratio, str) and ratio in catalogue.RATIOS and ratio != "adaptive":
+        shot.report("ratio", f"ignored: with a first or last frame the API takes the picture's shape "
+                             f"(adaptive) and silently ignores {ratio}; remove ratio, or crop the image", "warning")
 
 
 def rule_prompt(ctx: RuleContext, shot: ShotView) -> None:
-    """text_to_video has a prompt that says something; no prompt hides characters."""
+    """text_to_video (and every v2 shot) has a prompt that says something, no longer than the
+    model takes; no prompt hides characters."""
     prompt = shot.merged.get("prompt")
-    if shot.mode == "text_to_video" and "prompt" not in shot.merged and "prompt" not in shot.guessed:
-        shot.report("prompt", "text_to_video needs a prompt", at=shot.here)
+    if shot.mode == "text_to_video":
+        needs = "text_to_video needs a prompt"
+    elif shot.model is not None and shot.model.prompt_required and shot.mode is not None:
+        needs = f"{shot.model.name} needs a prompt in every mode"
+    else:
+        needs = None
+    if needs and "prompt" not in shot.merged and "prompt" not in shot.guessed:
+        shot.report("prompt", needs, at=shot.here)
     if isinstance(prompt, str):
-        if shot.mode == "text_to_video" and not prompt.strip():
-            shot.report("prompt", "text_to_video needs a prompt; this one is empty")
+        if needs and not prompt.strip():
+            shot.report("prompt", f"{needs}; this one is empty")
+        limit = catalogue.prompt_limit(shot.model_name) if isinstance(shot.model_name, str) else None
+        if limit is not None and len(prompt) > limit:
+            shot.report("prompt", f"is {len(prompt)} characters long; the API takes at most {limit}")
         hidden = lint.hidden_char(prompt, allow_newlines=True)
         if hidden:
             shot.report("prompt", hidden)
@@ -205,8 +177,10 @@ def rule_prompt(ctx: RuleContext, shot: ShotView) -> None:
 def rule_camera(ctx: RuleContext, shot: ShotView) -> None:
     """Warnings for [camera commands] the model does not know, at the command itself."""
     prompt = shot.merged.get("prompt")
-    if not isinstance(prompt, str) or len(prompt) > catalogue.PROMPT_MAX_CHARS or "[" not in prompt:
-        return
+    limit = catalogue.prompt_limit(shot.model_name) if isinstance(shot.model_name, str) else \
+        catalogue.PROMPT_MAX_CHARS_ANY
+    if not isinstance(prompt, str) or len(prompt) > limit or "[" not in prompt:
+        return  # an over-long prompt is an error already
     pos = ctx.problems.pos
     lint_model = shot.model.name if shot.model is not None else None
     for finding in lint.camera_findings(prompt, lint_model, shot.mode):
@@ -217,41 +191,6 @@ def rule_camera(ctx: RuleContext, shot: ShotView) -> None:
 
 
 SHOT_RULES: tuple[Callable[[RuleContext, ShotView], None], ...] = (
-    rule_mode, rule_model_known, rule_model_does_mode, rule_options, rule_fast_pretreatment,
-    rule_image_fields, rule_image_files, rule_prompt, rule_camera,
+    rule_mode, rule_model_known, rule_model_does_mode, rule_switched_mode, rule_options, rule_limited_fields,
+    rule_fast_pretreatment, rule_ratio, *inputrules.INPUT_RULES, rule_prompt, rule_camera,
 )
-
-
-def _image_problem(ctx: RuleContext, value: str) -> str | None:
-    """Why an image reference cannot be used, or None; each reference is looked at once per check."""
-    if value in ctx.images:
-        return ctx.images[value]
-    hidden = lint.hidden_char(value)
-    if hidden:
-        result = hidden
-    elif imagefiles.kind(value) != "path":
-        result = imagefiles.url_problem(value)
-    else:
-        result = _local_image_problem(value, ctx.folder)
-    ctx.images[value] = result
-    return result
-
-
-def _local_image_problem(value: str, folder: Path) -> str | None:
-    try:
-        target = imagefiles.resolve_local(value, folder)
-    except imagefiles.ImageRefError as exc:
-        return str(exc)
-    except (OSError, RuntimeError) as exc:  # a symlink loop, an unreadable folder
-        return f"cannot resolve '{lint.show(value)}': {exc}"
-    if not target.exists():
-        return f"image file not found: '{lint.show(value)}' (paths are relative to the manifest's folder)"
-    if not target.is_file():
-        return f"'{lint.show(value)}' is not a file"
-    try:
-        facts = imagefiles.facts(target)
-    except OSError as exc:
-        return f"cannot read '{lint.show(value)}': {exc.strerror or exc}"
-    if facts.error:
-        return f"'{lint.show(value)}': {facts.error}"
-    return None

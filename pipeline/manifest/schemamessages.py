@@ -16,7 +16,6 @@ from pipeline.manifest import lint, schemacheck
 from pipeline.manifest.prices import price_shape_problems
 from pipeline.manifest.problems import Problems
 from pipeline.manifest.words import TYPE_WORDS, describe_value, did_you_mean, or_list
-from pipeline.minimax import catalogue
 
 _MISSING_AT_TOP = {
     "version": "missing; add 'version: 1' at the top",
@@ -52,6 +51,8 @@ def report_schema_errors(problems: Problems, data: dict, said: set[tuple]) -> Sc
             continue
         if kind == "required":
             continue  # reported after all unknown keys are known (see below)
+        if kind == "maxLength" and path[-1:] == ("prompt",):
+            continue  # the schema's limit is the longest any model takes: rule_prompt applies the shot's model's
         key = (path, kind if kind in ("type", "const", "enum", "minItems") else "value")
         if key in seen:
             continue
@@ -122,10 +123,9 @@ def schema_message(path: tuple, err: ValidationError) -> str:
         if reason:
             return reason
     if kind == "maxLength" and isinstance(value, str):
-        if name == "prompt":
-            return (f"is {len(value)} characters long; the API takes at most "
-                    f"{catalogue.PROMPT_MAX_CHARS}")
         return f"is {len(value)} characters long; at most {rule}"
+    if kind == "maxItems" and isinstance(value, list):
+        return f"lists {len(value)} files; the API takes at most {rule} {str(name).replace('_', ' ')}"
     if kind == "minLength":
         return "must not be empty"
     if kind == "pattern" and name == "callback_url":
@@ -154,6 +154,9 @@ def _type_message(path: tuple, value: Any, rule: str) -> str:
 
 def _enum_message(value: Any, rule: list) -> str:
     choices = [str(c) for c in rule]
+    sexagesimal = f"{value // 60}:{value % 60}" if type(value) is int and value > 0 else None
+    if sexagesimal in choices:  # YAML 1.1 reads 16:9 unquoted as a number in base 60: 969
+        return f"YAML reads {sexagesimal} without quotes as the number {value} (base 60); write \"{sexagesimal}\""
     msg = f"{describe_value(value)} is not allowed; use {or_list(choices)}"
     if isinstance(value, str):
         guess = did_you_mean(value.replace("-", "_").replace(" ", "_"), choices)

@@ -20,6 +20,7 @@ MODE_LABELS: dict[str, str] = {
     "image_to_video": "Image-to-Video",
     "first_last_frame": "First-Last-Frame-to-Video",
     "subject_reference": "Subject-Reference-to-Video",
+    "reference": "Reference-to-Video",
 }
 BOOL_FIELDS = ("prompt_optimizer", "fast_pretreatment", "aigc_watermark")
 
@@ -81,8 +82,9 @@ def validate_create(body: dict[str, Any]) -> CreateSpec:
     _check_types(body)
     name = body["model"]
     model = MODELS.get(name)
-    if model is None:
-        raise invalid(f"unknown model {name}, supported models: {', '.join(MODELS)}")
+    if model is None or model.api != "v1":  # v2's models are served only at /v2/video_generation
+        v1_models = ", ".join(n for n, m in MODELS.items() if m.api == "v1")
+        raise invalid(f"unknown model {name}, supported models: {v1_models}")
     mode = infer_mode(body)
     if mode not in model.options:
         raise ApiError(INVALID_PARAMS, f"model {name} does not support {MODE_LABELS[mode]} mode")

@@ -1,15 +1,18 @@
-"""Make the small images the invalid-manifest corpus points at: `python make_assets.py`.
+"""Make the small files the invalid-manifest corpus points at: `python make_assets.py`
+(`python make_assets.py media` makes only the v2 videos and sounds).
 
-Each breaks (or, for good.*, passes) one of the API's image rules. Committed, so the corpus
-also works from the command line (`shots validate tests/manifests/invalid/*.yaml`).
+Each breaks (or, for good.* and ref.*, passes) one of the API's input rules. Committed, so the
+corpus also works from the command line (`shots validate tests/manifests/invalid/*.yaml`).
 """
 
 import os
+import sys
 from pathlib import Path
 
 from PIL import Image
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[2]))  # tests/, for media.py
 
 
 def main() -> None:
@@ -27,5 +30,18 @@ def main() -> None:
     os.symlink("/etc/passwd", link)
 
 
+def media() -> None:
+    """v2 (MiniMax-H3) references: good ones, and one per broken video or audio rule."""
+    from media import make_video, make_wav
+
+    make_video(HERE / "ref.mp4", seconds=2)  # 2 s, 24 fps, H.264 + AAC: passes
+    make_wav(HERE / "ref.wav", seconds=2)  # passes
+    make_video(HERE / "eight-seconds.mp4", seconds=8, size=(256, 256))  # two of them make 16 s, over 15
+    make_video(HERE / "slow.mp4", seconds=2, fps=15, sound=None)  # under 23.976 fps
+    make_wav(HERE / "short.wav", seconds=1)  # under 2 s
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] != ["media"]:
+        main()
+    media()
