@@ -1,5 +1,6 @@
 """A shot's create request: the canonical form that decides its video (and so its fingerprint),
-and the real body to POST to `/v1/video_generation`.
+and the real body to POST to `/v1/video_generation` (or, for a model served on v2, the one
+request_v2.py builds for `/v2/video_generation`: `_dialect` is the one place that decides).
 
 The canonical request is the v1 body with each local image replaced by the hash of its bytes,
 so the fingerprint follows what the API is asked for, not where a file lives or what the shot
@@ -12,12 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from types import ModuleType
 from typing import Callable
 
 from pipeline.errors import InputError
 from pipeline.manifest import imagefiles
 from pipeline.manifest.models import Shot
 from pipeline.minimax import catalogue, images
+from pipeline.run import request_v2
 
 __all__ = ["canonical_request", "fingerprint", "api_body", "FINGERPRINT_CHARS", "SIM_ENDPOINT"]
 
@@ -32,8 +35,7 @@ _CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure
 
 def canonical_request(shot: Shot, manifest_dir: str | os.PathLike) -> dict:
     """The create body that decides the shot's video, local images as "sha256:<hex>"; pure but for reading images."""
-    base = os.fspath(manifest_dir)
-    return _body(shot, lambda field, value: _image_digest(shot, field, value, base))
+    return _dialect(shot).canonical_request(shot, manifest_dir)
 
 
 def fingerprint(canonical: dict, endpoint: str) -> str:
@@ -48,12 +50,30 @@ def api_body(shot: Shot, manifest_dir: str | os.PathLike, planned: dict | None =
     `planned` is the canonical request the plan fingerprinted (and the ledger's intent records):
     an image whose bytes no longer hash as planned is refused, never sent under the old hash.
     """
-    base = os.fspath(manifest_dir)
-    expected = _planned_images(planned) if planned is not None else {}
-    body = _body(shot, lambda field, value: _image_payload(shot, field, value, base, expected.get(field)))
-    if shot.callback_url is not None:
-        body["callback_url"] = shot.callback_url
-    return body
+    return _dialect(shot).api_body(shot, manifest_dir, planned)
+
+
+class _V1:
+    """The v1 dialect's builders; request_v2 has the same two."""
+
+    @staticmethod
+    def canonical_request(shot: Shot, manifest_dir: str | os.PathLike) -> dict:
+        base = os.fspath(manifest_dir)
+        return _body(shot, lambda field, value: _image_digest(shot, field, value, base))
+
+    @staticmethod
+    def api_body(shot: Shot, manifest_dir: str | os.PathLike, planned: dict | None = None) -> dict:
+        base = os.fspath(manifest_dir)
+        expected = _planned_images(planned) if planned is not None else {}
+        body = _body(shot, lambda field, value: _image_payload(shot, field, value, base, expected.get(field)))
+        if shot.callback_url is not None:
+            body["callback_url"] = shot.callback_url
+        return body
+
+
+def _dialect(shot: Shot) -> type[_V1] | ModuleType:
+    """The one place a shot's API generation is decided: the catalogue's, by its model."""
+    return request_v2 if catalogue.api_of(shot.model) == "v2" else _V1
 
 
 def _body(shot: Shot, image: Callable[[str, str], str]) -> dict:
