@@ -180,6 +180,14 @@ def build_parser(json_errors: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the status as JSON on stdout")
     p.set_defaults(handler=cmd_status)
 
+    p = command("cancel", "cancel the manifest's MiniMax-H3 (v2) tasks that are still queued: free, and "
+                          "recorded in the ledger (a running task cannot be stopped)",
+                "shots cancel manifests/h3.yaml --only h04-keeper")
+    _folder_options(p, backend="whose tasks to cancel")
+    p.add_argument("--only", action="append", type=_ids, metavar="ID[,ID...]",
+                   help="only these shot ids; repeat the option or separate ids with commas")
+    p.set_defaults(handler=cmd_cancel)
+
     p = command("report", "write the storyboard OUT/<name>/report.html: a panel per shot with its key frame, input "
                           "frames, prompt and timecodes; every take's player one click away; prints as paper",
                 "shots report manifests/example.yaml")
@@ -491,6 +499,22 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"{len(damaged)} video(s) differ from what was downloaded; `shots run --verify "
               f"{args.manifest}` downloads them again (no new task)", file=sys.stderr)
     return EXIT_OK if all(r["state"] == "downloaded" and not r.get("damaged") for r in rows) else EXIT_SHOTS_FAILED
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from pipeline.manifest.cache import load
+    from pipeline.run import workflow
+
+    manifest = load(args.manifest)
+    done = asyncio.run(workflow.cancel(manifest, out_root=args.out, backend=args.backend, only=_only(args)))
+    if not done:
+        print("nothing to cancel: no take's task is queued or running")
+        return EXIT_OK
+    for item in done:
+        print(f"{item.label}  task {item.task_id}  {item.result}: {item.detail}")
+    cancelled = sum(item.result == "cancelled" for item in done)
+    print(f"{cancelled} of {len(done)} task(s) cancelled")
+    return EXIT_OK if cancelled == len(done) else EXIT_SHOTS_FAILED
 
 
 def cmd_repair(args: argparse.Namespace) -> int:

@@ -116,3 +116,20 @@ def test_the_budget_is_checked_against_declared_prices(readme_sim, project):
                             env=full_env, cwd=project, capture_output=True, text=True, timeout=120)
     assert lifted.returncode == 0, lifted.stderr
     assert json.loads(lifted.stdout)["done"] == 1
+
+
+def test_the_readme_commands_run_the_h3_storyboard_with_a_key(readme_sim, project):
+    """The same `shots sim`, the v2 storyboard: every v2 mode, a 2K shot, references, H3-Max."""
+    env, run_argv = readme_sim
+    full_env = {**{k: v for k, v in os.environ.items() if not k.startswith("MINIMAX_")}, **env}
+    h3 = [a.replace("example.yaml", "h3.yaml") for a in run_argv] + ["--json", "--quiet"]
+    first = subprocess.run(h3, env=full_env, cwd=project, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout)
+    assert summary["backend"] == "api" and summary["done"] == summary["creates"] == 6
+    ledger = project / "outputs" / "keepers-night-h3" / "ledger.jsonl"
+    seconds = {e["shot"]: e["seconds"] for e in map(json.loads, ledger.read_text().splitlines())
+               if e["e"] == "downloaded"}
+    assert seconds["h01-harbour"] == pytest.approx(158 / 24, abs=0.01)  # "6 s" on the 17-frame grid
+    again = subprocess.run(h3, env=full_env, cwd=project, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and json.loads(again.stdout)["creates"] == 0

@@ -246,6 +246,8 @@ def status_rows(specs: list[TakeSpec], view: LedgerView,
             "task_id": state.task_id, "file": state.file, "cost": state.cost,
             "last_error": state.reason, "fingerprint": spec.fingerprint,
         }
+        if state.adopted:  # its create's answer was lost; the task was found in the v2 task list
+            row["adopted"] = True
         if damaged is not None and state.state == "downloaded":
             row["damaged"] = damaged.get(spec.key)
         rows.append(row)
@@ -254,8 +256,12 @@ def status_rows(specs: list[TakeSpec], view: LedgerView,
 
 def status_text(rows: list[dict[str, Any]]) -> str:
     body = [[r["shot"], str(r["take"]), r["state"] + (" (damaged)" if r.get("damaged") else ""),
-             r["task_id"] or "-", r["file"] or "-", money(r["cost"]) if r["state"] != "new" else "-",
+             (r["task_id"] or "-") + (" (adopted)" if r.get("adopted") else ""), r["file"] or "-",
+             money(r["cost"]) if r["state"] != "new" else "-",
              r.get("damaged") or r["last_error"] or ""] for r in rows]
     counts = Counter(r["state"] + (" (damaged)" if r.get("damaged") else "") for r in rows)
+    adopted = sum(bool(r.get("adopted")) for r in rows)
+    note = (f"\n(adopted: {adopted} task(s) found in the v2 task list after their create answer was lost; "
+            f"paid once)") if adopted else ""
     return table(body, ["shot", "take", "state", "task", "file", "cost", "last error"]) + "\n\n" + \
-        ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + note

@@ -18,7 +18,7 @@ from pipeline.run import userconfig
 from pipeline.run.request import SIM_ENDPOINT
 
 if TYPE_CHECKING:
-    from pipeline.minimax.client import MiniMaxClient
+    from pipeline.minimax.dialects import Clients
 
 Choice = Literal["auto", "sim", "api"]
 SIM_KEY = "sim-local"
@@ -28,7 +28,7 @@ SIM_STATE_DIR = ".simulator"  # in the output folder: the embedded simulator's t
 
 @dataclass(frozen=True)
 class Backend:
-    client: MiniMaxClient
+    client: Clients  # v1 and v2 on one connection pool: each call goes to its model's dialect
     endpoint: str  # identity in fingerprints: "simulator" or the API base URL
     kind: Literal["simulator", "api"]
     time_scale: float
@@ -50,11 +50,11 @@ async def open_backend(choice: Choice, *, rpm: float | None, seed: int | None = 
                        state_dir: Path | None = None) -> AsyncIterator[Backend]:
     """The client for `choice`. The embedded simulator keeps its tasks and files in `state_dir`
     (the output folder) so that a later process resumes them as it would against the real API."""
-    from pipeline.minimax.client import MiniMaxClient  # here: plan and status need no HTTP library
+    from pipeline.minimax.dialects import Clients  # here: plan and status need no HTTP library
 
     kind = resolve(choice)
     if kind == "api":
-        async with MiniMaxClient(base_url=api_base_url()) as client:
+        async with Clients(base_url=api_base_url()) as client:
             yield Backend(client, client.base_url, "api", 1.0, f"Using the MiniMax API at {client.base_url}.")
         return
 
@@ -63,7 +63,7 @@ async def open_backend(choice: Choice, *, rpm: float | None, seed: int | None = 
     config = SimConfig(keys=(SIM_KEY,), time_scale=SIM_TIME_SCALE, rpm=None if rpm is None else max(1, int(rpm)),
                        seed=seed or 0, state_dir=state_dir)
     with Simulator(config) as sim:
-        async with MiniMaxClient(api_key=SIM_KEY, base_url=sim.base_url) as client:
+        async with Clients(api_key=SIM_KEY, base_url=sim.base_url) as client:
             yield Backend(
                 client, SIM_ENDPOINT, "simulator", SIM_TIME_SCALE,
                 "SIMULATOR: no MINIMAX_API_KEY is set, so this run uses the built-in MiniMax simulator "

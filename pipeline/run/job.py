@@ -13,6 +13,7 @@ import errno
 import logging
 import os
 import random
+import time
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -28,9 +29,12 @@ from pipeline.minimax.client import (
     UncertainCreateError,
     UrlExpiredError,
 )
+from pipeline.minimax import catalogue
 from pipeline.run import gentime, retry, store, video
 from pipeline.run.ledger import event
-from pipeline.run.status import Action
+from pipeline.run.lookup import TaskFinder
+from pipeline.run.reconcile import Adopt, Ambiguous, Lost, NoTask, Wait, shape_of
+from pipeline.run.status import Action, uncertain_why
 
 if TYPE_CHECKING:
     from pipeline.manifest.models import Shot
@@ -43,6 +47,9 @@ if TYPE_CHECKING:
     from pipeline.run.result import RunResult, TakeResult
 
 log = logging.getLogger("shots.runner")
+
+LOOK_UPS = 4  # passes over the task list for one lost create before it is left uncertain
+CREATE_ANSWER_SECONDS = 60.0  # a create's answer timeout: a crash mid-create made its task by then
 
 # What a take's job reports besides its phase, each with a line of detail: the events a log of the
 # run shows (submitted, resumed, retrying, and the outcome), and the decisions `-v` adds.
@@ -95,6 +102,7 @@ class JobContext:
     critical: set[asyncio.Task[str]] = field(default_factory=set)  # creates in transit: the run waits for them
     warned_status: set[str] = field(default_factory=set)  # unknown statuses already logged
     on_news: Callable[[TakeSpec, NewsKind, str], None] = no_news
+    finder: TaskFinder | None = None  # looks lost v2 creates up in the task list
 
 
 class _OverBudget(Exception):
@@ -137,6 +145,8 @@ class TakeJob:
         self.spec = planned.spec
         self.res = res
         self.key = planned.spec.ledger_key
+        self.adopted = False  # the task was found in the v2 task list, not answered to our create
+        self.sent_at: float | None = None  # wall time of this run's last create intent
 
     async def run(self) -> None:
         ctx, planned, res = self.ctx, self.planned, self.res
@@ -148,7 +158,7 @@ class TakeJob:
                     task_id = await self._create()
                     if task_id is None:
                         return
-                    file_id = await self._poll(task_id, fresh=True)
+                    file_id = await self._poll(task_id, fresh=not self.adopted)
                 elif planned.action == Action.POLL:
                     ctx.pacer.in_flight.force_acquire()
                     task_id = state.task_id
@@ -194,6 +204,12 @@ class TakeJob:
 
     async def _create(self) -> str | None:
         ctx, res, spec = self.ctx, self.res, self.spec
+        if self.planned.action == Action.LOOK_UP:  # a create of an earlier run lost its answer
+            state = self.planned.state
+            lost_at = state.updated if state.state == "uncertain" else (state.intent_at or 0) + CREATE_ANSWER_SECONDS
+            found = await self._look_up(state.intent_at or 0, lost_at, uncertain_why(state))
+            if found is not None:
+                return found or None
         try:
             body = await asyncio.to_thread(ctx.body_of, spec.shot)
         except InputError as exc:  # an image changed or vanished since the plan; nothing was sent
@@ -208,6 +224,13 @@ class TakeJob:
                     res.detail = "not submitted: the run was stopped"
                     return None
             except RateLimitError as exc:
+                if ctx.pacer.over_capacity(exc):
+                    ctx.totals.rate_limited += 1
+                    ctx.on_news(spec, "retrying", f"the account has as many tasks at once as it may ({exc}); "
+                                                  f"creating again when one of this run's tasks ends")
+                    ctx.on_news(spec, "decision", f"at most {ctx.pacer.in_flight.limit} tasks at once")
+                    await ctx.pacer.in_flight.wait_for_room()
+                    continue
                 ctx.totals.rate_limited += 1
                 rate_limited += 1
                 if rate_limited >= retry.MAX_RATE_LIMITED:
@@ -222,8 +245,13 @@ class TakeJob:
                 await ctx.clock.sleep(delay)
                 continue
             except UncertainCreateError as exc:
-                res.outcome, res.detail = "uncertain", str(exc)
-                return None
+                if ctx.finder is None or catalogue.api_of(spec.shot.model) != "v2" or self.sent_at is None:
+                    res.outcome, res.detail = "uncertain", str(exc)
+                    return None
+                found = await self._look_up(self.sent_at, time.time(), str(exc))
+                if found is not None:
+                    return found or None
+                continue
             except TransientError as exc:
                 proven_failures += 1
                 if proven_failures >= retry.MAX_CREATE_ATTEMPTS:
@@ -257,6 +285,7 @@ class TakeJob:
     async def _create_once(self, body: dict[str, Any]) -> str:
         """intent -> POST -> record the answer. Runs to completion even if the take is cancelled."""
         ctx, key = self.ctx, self.key
+        self.sent_at = time.time()
         await ctx.writer.write(event("intent", *key, req=self.spec.request, cost=self.planned.cost))
         ctx.totals.creates += 1
         try:
@@ -272,8 +301,49 @@ class TakeJob:
             await ctx.writer.write(event("create_failed", *key, final=False, code=exc.code, reason=str(exc)))
             raise
         ctx.pacer.accepted_creates.record()
+        if ctx.finder is not None:
+            ctx.finder.claim(task_id)
         await ctx.writer.write(event("submitted", *key, task_id=task_id))
         return task_id
+
+    async def _look_up(self, sent_at: float, lost_at: float, why: str) -> str | None:
+        """Find the lost create's task in the v2 task list. The task id: adopted (recorded, then
+        polled, never paid again). None: no task was made (recorded; create it again). "": the
+        take stays uncertain (several tasks fit, or the list cannot be read), the reason set."""
+        ctx, spec, res = self.ctx, self.spec, self.res
+        if ctx.finder is None:
+            res.outcome, res.detail = "uncertain", why
+            return ""
+        lost = Lost(self.key, shape_of(spec.request), sent_at, lost_at)
+        ctx.on_phase(spec, "creating")
+        for _ in range(LOOK_UPS):
+            self._charge("task list look-ups")
+            try:
+                verdict = await ctx.finder.verdict(lost)
+            except (TransientError, ShotRejectedError) as exc:
+                verdict = None
+                ctx.on_news(spec, "retrying", f"the task list could not be read ({exc}); asking again")
+            if isinstance(verdict, Adopt):
+                self.adopted = True
+                res.task_id, res.task_made, res.cost = verdict.task_id, True, self.planned.cost
+                await ctx.writer.write(event("submitted", *self.key, task_id=verdict.task_id, adopted=True))
+                ctx.on_news(spec, "submitted", f"task {verdict.task_id}, found in the task list after its "
+                                               f"create answer was lost (no new charge)")
+                return verdict.task_id
+            if isinstance(verdict, NoTask):
+                reason = "the create's answer was lost and the task list shows no such task: no task was made"
+                await ctx.writer.write(event("create_failed", *self.key, final=False, reason=reason))
+                ctx.on_news(spec, "retrying", f"{reason}; creating it again")
+                return None
+            if isinstance(verdict, Ambiguous):
+                ctx.on_news(spec, "decision", f"{len(verdict.task_ids)} listed tasks fit; looking again")
+            wait = verdict.until - time.time() if isinstance(verdict, Wait) else ctx.finder.lag
+            await ctx.clock.sleep(max(0.0, wait) / ctx.clock.scale)
+        if isinstance(verdict, Ambiguous):
+            why = f"{why}; the task list has {len(verdict.task_ids)} tasks that fit it " \
+                  f"({', '.join(verdict.task_ids)}), so none is taken for it"
+        res.outcome, res.detail = "uncertain", why
+        return ""
 
     # -- poll -----------------------------------------------------------------------------
 
@@ -323,6 +393,15 @@ class TakeJob:
         """Seconds until the next query. None: the class has nothing to go by yet (plan its first poll again)."""
         ctx = self.ctx
         interval = ctx.options.poll_interval
+        if ctx.pacer.in_flight.waiting and p.fresh:
+            # Creates wait for a slot (the account's cap on tasks at once): a finish seen an interval
+            # sooner starts the next task an interval sooner, so poll every interval, as a scout does
+            # (still within ceil(generation / interval) + 1 queries).
+            delay = retry.poll_delay(max(p.polls, 1), ctx.rng, interval=interval)
+            if p.plan_first and self.res.first_poll is None:
+                self.res.first_poll = ctx.clock.now() + delay - p.started
+            p.plan_first = False
+            return delay
         if p.plan_first:  # when the class's estimate (or its scouts, or the prior) says
             first = await self._first_poll(p, capped=p.polls == 0)
             # Never before the budget allows: the k-th poll at least k - 1 intervals in.
@@ -443,22 +522,24 @@ class TakeJob:
         part = store.part_path(final)
         async with ctx.pacer.download_slots:
             ctx.on_phase(spec, "downloading")
-            got = await self._fetch(task_id, file_id, part)
-            if got is None:
+            fetched = await self._fetch(task_id, file_id, part)
+            if fetched is None:
                 return
+            got, probed = fetched
             await self._make_room(final, got.sha256)
             mtime_ns = await asyncio.to_thread(store.publish, part, final)
         await ctx.writer.write(event(
             "downloaded", *self.key, task_id=task_id, file_id=file_id, file=spec.filename,
             bytes=got.bytes, sha256=got.sha256, mtime_ns=mtime_ns,
+            seconds=round(probed.duration, 3),
         ))
         res.outcome, res.file, res.task_id = "done", spec.filename, task_id
         res.detail = f"{spec.filename} ({store.human_size(got.bytes)})"
         if self.planned.creates:
             res.cost, res.created = self.planned.cost, True
 
-    async def _fetch(self, task_id: str | None, file_id: str, part: Path) -> Download | None:
-        """Retrieve the file and download it to `part`, verified. None: the take ended here."""
+    async def _fetch(self, task_id: str | None, file_id: str, part: Path) -> tuple[Download, video.VideoInfo] | None:
+        """Retrieve the file and download it to `part`, verified and probed. None: the take ended here."""
         ctx = self.ctx
         reads = retry.ReadFailures(ctx.rng)
         while True:
@@ -467,9 +548,9 @@ class TakeJob:
                 await ctx.pacer.queries.acquire()
                 info = await ctx.client.retrieve(file_id)
                 got = await ctx.client.download(info.download_url, part, expected_bytes=info.bytes or None)
-                await asyncio.to_thread(video.verify, part, _duration_of(self.spec),
-                                        expected_bytes=info.bytes or None)
-                return got
+                probed = await asyncio.to_thread(video.verify, part, _expected(self.spec),
+                                                 expected_bytes=info.bytes or None, audio=_has_audio(self.spec))
+                return got, probed
             except (asyncio.CancelledError, _OverBudget):
                 part.unlink(missing_ok=True)
                 raise
@@ -512,5 +593,13 @@ _WHY_FIRST = {"learned": "its class's learned generation time", "scout": "a scou
               "prior": "no generation time learned yet", "wait": "no news of its class in time"}  # FirstPoll.source
 
 
-def _duration_of(spec: TakeSpec) -> float | None:
-    return float(spec.shot.duration) if spec.shot.duration is not None else None
+def _expected(spec: TakeSpec) -> video.Expected | None:
+    """The clip the shot's model makes for its duration (None: the duration is not known)."""
+    if spec.shot.duration is None:
+        return None
+    return video.Expected.of(catalogue.api_of(spec.shot.model), float(spec.shot.duration))
+
+
+def _has_audio(spec: TakeSpec) -> bool:
+    """v2 (H3) videos carry a native stereo track (minimax-api-v2.md A10); v1 videos none."""
+    return catalogue.api_of(spec.shot.model) == "v2"

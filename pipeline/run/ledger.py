@@ -7,14 +7,16 @@ bad line is an error naming its line. The ledger never holds the API key or a da
 
 Event kinds, in the order a take meets them:
     intent      about to send a create (a crash after it leaves the take "uncertain")
-    submitted   the create answered a task_id: poll it, never create again
+    submitted   the create answered a task_id: poll it, never create again (adopted: true when
+                the task was found in the v2 task list after the create's answer was lost)
     create_failed  the create was refused with proof that no task exists (final or not)
     uncertain   the create was sent and its answer lost: a billed task may exist
     succeeded   the task reached Success with a file_id (gen: [lo, hi], seconds at time scale 1
                 after the create's answer: last seen unfinished, first seen done)
     failed      the task failed for good (code, reason)
-    downloaded  the video is on disk, verified, renamed: file, bytes, sha256, mtime_ns
+    downloaded  the video is on disk, verified, renamed: file, bytes, sha256, mtime_ns, seconds (probed)
     archived    a replaced video was moved to history/
+    cancelled   a queued v2 task was cancelled (free): the take is as if never created
 """
 
 from __future__ import annotations
@@ -70,6 +72,10 @@ class TakeState:
     submitted_at: float | None = None  # the `submitted` event's time
     succeeded_at: float | None = None  # the `succeeded` event's time
     generation: list[float] | None = None  # the `succeeded` event's gen: [lo, hi]
+    # For a lost create answer looked up in the v2 task list (pipeline/run/reconcile.py):
+    seconds: float | None = None  # the downloaded video's probed duration (H3 clips outlast the request)
+    intent_at: float | None = None  # the `intent` event's time: the create left no earlier
+    adopted: bool = False  # the task was found in the task list after its create answer was lost
 
 
 @dataclass
@@ -184,11 +190,13 @@ _REQUIRED: dict[str, tuple[tuple[str, frozenset[type]], ...]] = {
     "succeeded": (("file_id", _ID),),
     "downloaded": (("file", frozenset({str})), ("bytes", frozenset({int})), ("sha256", frozenset({str}))),
     "archived": (("to", frozenset({str})),),
+    "cancelled": (("task_id", _ID),),
 }
 _TYPES: dict[str, frozenset[type]] = {  # any field, when present and not null
     "t": _NUMBER, "task_id": _ID, "file_id": _ID, "cost": _NUMBER, "code": _ID, "reason": frozenset({str}),
     "req": frozenset({dict}), "mtime_ns": frozenset({int}), "gen": frozenset({list}), "final": frozenset({bool}),
     "file": frozenset({str}), "bytes": frozenset({int}), "sha256": frozenset({str}), "to": frozenset({str}),
+    "adopted": frozenset({bool}), "seconds": _NUMBER,
 }
 
 
@@ -331,7 +339,8 @@ def _chunks(body: bytes, start: int) -> Iterator[bytes]:
 # -- the snapshot: a cache of the fold over a prefix of the ledger -------------------------------
 
 SNAPSHOT_NAME = ".ledger.snapshot.json"
-SNAPSHOT_FORMAT = 3  # 2: states keep submitted_at, succeeded_at, generation; 3: the last run's events
+SNAPSHOT_FORMAT = 4  # 2: states keep submitted_at, succeeded_at, generation; 3: the last run's events;
+# 4: states keep seconds, intent_at and adopted
 SNAPSHOT_MIN_EVENTS = 2_000  # fewer new events replay faster than a snapshot is written
 
 
@@ -367,7 +376,8 @@ def _write_snapshot(out_dir: Path, body: bytes, fold: _Fold) -> None:
 
 def _intent(s: dict[str, Any], e: dict[str, Any]) -> None:
     s.update(state="intent", task_id=None, file_id=None, code=None, reason=None, cost=e.get("cost"),
-             request=e.get("req"))
+             request=e.get("req"), intent_at=e.get("t"))
+    s.pop("adopted", None)
     if "submitted_at" in s:  # a new task: the last one's times no longer apply (absent keys read None)
         for key in _TASK_TIMES:
             s.pop(key, None)
@@ -386,15 +396,17 @@ def _succeeded(s: dict[str, Any], e: dict[str, Any]) -> None:
 
 _TRANSITIONS: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
     "intent": _intent,
-    "submitted": lambda s, e: s.update(state="submitted", task_id=e["task_id"], submitted_at=e.get("t")),
+    "submitted": lambda s, e: s.update(state="submitted", task_id=e["task_id"], submitted_at=e.get("t"),
+                                       **({"adopted": True} if e.get("adopted") else {})),
     "create_failed": lambda s, e: s.update(state="failed" if e.get("final") else "new",
                                            code=e.get("code"), reason=e.get("reason")),
     "uncertain": lambda s, e: s.update(state="uncertain", reason=e.get("reason")),
     "succeeded": _succeeded,
     "failed": lambda s, e: s.update(state="failed", code=e.get("code"), reason=e.get("reason")),
     "downloaded": lambda s, e: s.update(state="downloaded", file=e["file"], bytes=e["bytes"],
-                                        sha256=e["sha256"], mtime_ns=e.get("mtime_ns")),
+                                        sha256=e["sha256"], mtime_ns=e.get("mtime_ns"), seconds=e.get("seconds")),
     "archived": lambda s, e: s.update(file=e["to"]),
+    "cancelled": lambda s, e: s.update(state="new", reason=f"task {e['task_id']} was cancelled while queued (free)"),
 }
 
 

@@ -33,7 +33,7 @@ def lock_data(name: str, endpoint: str, specs: Iterable[TakeSpec], view: LedgerV
     for spec in specs:
         state = view.get(*spec.ledger_key)
         entry = {"fingerprint": spec.fingerprint, "state": state.state}
-        for field in ("task_id", "file_id", "file", "sha256"):
+        for field in ("task_id", "file_id", "file", "sha256", "seconds"):
             value = getattr(state, field)
             if value is not None:
                 entry[field] = value

@@ -7,6 +7,7 @@ import asyncio
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, AsyncIterator
 
+from pipeline.minimax.apierrors import ConcurrencyLimitError, RateLimitError
 from pipeline.run import retry
 from pipeline.run.limiter import WindowCounter, WindowLimiter
 
@@ -51,6 +52,19 @@ class Pacer:
         """A create was answered with a task id."""
         self.rate.on_success()
 
+    def over_capacity(self, exc: RateLimitError) -> bool:
+        """A 429 that is, or may be, the account's cap on tasks queued or running at once (v2's
+        CONN): from now on run no more tasks than the server took. True: the take should wait
+        for one of this run's tasks to finish, then create again. False: treat it as a rate limit
+        (not a cap, or no other task of this run holds a place to wait for)."""
+        if not (isinstance(exc, ConcurrencyLimitError) or exc.maybe_concurrency):
+            return False
+        others = self.in_flight.used - 1
+        if others < 1:
+            return False
+        self.in_flight.lower(others)
+        return True
+
 
 class Slots:
     """A cap on tasks in flight; resumed tasks take a slot without waiting (they already run)."""
@@ -58,19 +72,38 @@ class Slots:
     def __init__(self, limit: int | None):
         self.limit = limit
         self.used = 0
+        self.waiting = 0  # creates held back for want of a slot: a finish seen sooner starts one sooner
         self._freed = asyncio.Event()
 
     def __repr__(self) -> str:
         return f"<Slots {self.used}/{self.limit}>"
 
     async def acquire(self) -> None:
-        while self.limit is not None and self.used >= self.limit:
-            self._freed.clear()
-            await self._freed.wait()
+        self.waiting += 1
+        try:
+            while self.limit is not None and self.used >= self.limit:
+                self._freed.clear()
+                await self._freed.wait()
+        finally:
+            self.waiting -= 1
         self.used += 1
 
     def force_acquire(self) -> None:
         self.used += 1
+
+    def lower(self, limit: int) -> None:
+        """The server holds fewer tasks at once than the cap said (or no cap was known)."""
+        self.limit = limit if self.limit is None else min(self.limit, limit)
+
+    async def wait_for_room(self) -> None:
+        """Give the slot back and take one again once another is free (the holder keeps one
+        throughout as far as its `release` is concerned, cancelled or not)."""
+        self.release()
+        try:
+            await self.acquire()
+        except BaseException:
+            self.used += 1
+            raise
 
     def release(self) -> None:
         self.used -= 1

@@ -54,10 +54,11 @@ class TakeSpec:
 
 @dataclass(frozen=True)
 class EarlierShot:
-    """What a paid task of an earlier version of a shot needs of its shot: its id and duration."""
+    """What a paid task of an earlier version of a shot needs of its shot: its id, duration and model."""
 
     id: str
     duration: int | None = None
+    model: str = ""
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,8 @@ def make_plan(
 def _follow(state: TakeState) -> PlannedTake:
     request = state.request or {}
     duration = request.get("duration") if isinstance(request.get("duration"), int) else None
-    spec = OrphanSpec(EarlierShot(state.shot, duration), state.take, state.fingerprint, request)
+    model = request.get("model") if isinstance(request.get("model"), str) else ""
+    spec = OrphanSpec(EarlierShot(state.shot, duration, model), state.take, state.fingerprint, request)
     if state.state == "succeeded":
         return PlannedTake(spec, Action.DOWNLOAD, "an earlier version's paid video, not fetched yet: "
                                                   "it goes to history/", state, 0.0)

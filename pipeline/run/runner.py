@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Protocol, 
 
 from pipeline.run import gentime
 from pipeline.run.clock import ScaledClock
+from pipeline.run.lookup import TaskFinder
 from pipeline.run.job import JobContext, NewsKind, TakeJob, no_news
 from pipeline.run.options import RunOptions
 from pipeline.run.pacer import Pacer
@@ -80,6 +81,7 @@ class Runner:
             rng=random.Random(options.seed), on_phase=on_phase or _no_phase, totals=self.result,
             stopping=lambda: self._stopping, abort=self._abort,
             on_news=on_phase.news if isinstance(on_phase, Watcher) else no_news,
+            finder=TaskFinder.for_view(client, view, self.clock.scale) if hasattr(client, "v2") else None,
         )
 
     async def run(self, plan: Plan) -> RunResult:

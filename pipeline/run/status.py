@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 from typing import TYPE_CHECKING, Any, Callable, Literal, NamedTuple
 
+from pipeline.minimax import catalogue
 from pipeline.run import request
 from pipeline.run.ledger import LedgerView, TakeState
 
@@ -35,6 +36,7 @@ class Action(enum.StrEnum):
     REGENERATE = "changed: regenerate"
     RETRY_FAILED = "retry failed"
     RESUBMIT_UNCERTAIN = "resubmit uncertain"
+    LOOK_UP = "look up lost task"  # v2: find the lost create's task in the task list; submit if none
     POLL = "poll existing task"
     DOWNLOAD = "download only"
     UP_TO_DATE = "up to date"
@@ -62,7 +64,7 @@ class Action(enum.StrEnum):
 
 
 CREATES: frozenset[Action] = frozenset(
-    {Action.SUBMIT, Action.REGENERATE, Action.RETRY_FAILED, Action.RESUBMIT_UNCERTAIN})
+    {Action.SUBMIT, Action.REGENERATE, Action.RETRY_FAILED, Action.RESUBMIT_UNCERTAIN, Action.LOOK_UP})
 SKIPS: frozenset[Action] = frozenset({Action.UP_TO_DATE, Action.FAILED_SKIPPED, Action.UNCERTAIN_SKIPPED})
 _OUTCOME: dict[Action, Outcome] = {
     Action.UP_TO_DATE: "done", Action.FAILED_SKIPPED: "failed", Action.UNCERTAIN_SKIPPED: "uncertain"}
@@ -141,8 +143,9 @@ def classify(
         return TakeStatus(Standing.GENERATED, Action.DOWNLOAD, "generated but not downloaded yet (no new charge)",
                           state)
     if kind == "submitted":
-        return TakeStatus(Standing.GENERATING, Action.POLL,
-                          f"task {state.task_id} already created; never create it twice", state)
+        how = "found in the task list after its create answer was lost" if state.adopted else "already created"
+        return TakeStatus(Standing.GENERATING, Action.POLL, f"task {state.task_id} {how}; never create it twice",
+                          state)
     if kind == "failed":
         if retry_failed:
             return TakeStatus(Standing.FAILED, Action.RETRY_FAILED,
@@ -154,6 +157,10 @@ def classify(
         if resubmit_uncertain:
             return TakeStatus(Standing.UNCERTAIN, Action.RESUBMIT_UNCERTAIN,
                               f"{why}; --resubmit-uncertain creates it again (may pay twice)", state)
+        if listable(state):
+            return TakeStatus(Standing.UNCERTAIN, Action.LOOK_UP, (
+                f"{why}; the run looks for its task in the v2 task list: followed if found "
+                f"(never paid twice), created again if the list shows none"), state)
         return TakeStatus(Standing.UNCERTAIN, Action.UNCERTAIN_SKIPPED, (
             f"{why}; {BILLED_MAY_EXIST}. Check the MiniMax console, then run with "
             f"--resubmit-uncertain to create it again"), state)
@@ -179,6 +186,13 @@ def made_on(state: TakeState, endpoint: str | None) -> bool:
     there): only there can it be asked for; the simulator does not know the real API's tasks."""
     return endpoint is not None and state.request is not None and \
         request.fingerprint(state.request, endpoint) == state.fingerprint
+
+
+def listable(state: TakeState) -> bool:
+    """Whether a lost create can be looked up: a v2 task (the list endpoint shows every task of
+    the last 7 days) whose intent time the ledger has."""
+    model = (state.request or {}).get("model")
+    return state.intent_at is not None and isinstance(model, str) and catalogue.api_of(model) == "v2"
 
 
 BILLED_MAY_EXIST = "a billed task may exist"

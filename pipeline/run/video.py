@@ -8,6 +8,28 @@ from pathlib import Path
 
 DURATION_TOLERANCE = 0.5  # seconds; encoders round to whole frames and GOPs
 
+# v2 (MiniMax-H3) clips: 24 fps, 107 to 362 frames in steps of 17 (minimax-api-v2.md A10), so a
+# clip runs up to 17 frames past the seconds asked for ("4 s" is 107 frames, 4.46 s).
+V2_FPS = 24
+V2_FRAME_COUNTS = frozenset(range(107, 363, 17))
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a model's clip of `seconds` looks like: a duration range, and the frame grid (v2)."""
+
+    seconds: float
+    low: float
+    high: float
+    frame_grid: frozenset[int] | None = None
+
+    @classmethod
+    def of(cls, api: str, seconds: float) -> Expected:
+        if api == "v2":
+            frame = 1 / V2_FPS
+            return cls(seconds, seconds - frame, seconds + 17 * frame + frame, V2_FRAME_COUNTS)
+        return cls(seconds, seconds - DURATION_TOLERANCE, seconds + DURATION_TOLERANCE)
+
 
 class VideoError(ValueError):
     """The file is not a playable video of the expected duration."""
@@ -122,19 +144,23 @@ def _read_to_end(container, stream) -> tuple[bool, int, float]:
     return decoded, packets, end
 
 
-def verify(path: Path, expected_duration: float | None, *, expected_bytes: int | None = None,
+def verify(path: Path, expected_duration: float | Expected | None, *, expected_bytes: int | None = None,
            audio: bool = False) -> VideoInfo:
     """probe(), plus what the API promised: its announced size (when it announced one), about
-    the duration the shot asked for, and an audio track where the model makes one."""
+    the duration the shot asked for (on v2's frame grid), and an audio track where the model makes one."""
     if expected_bytes:
         size = path.stat().st_size
         if size != expected_bytes:
             raise VideoError(f"{path.name}: {size} bytes, the API announced {expected_bytes}")
     info = probe(path)
-    if expected_duration is not None and abs(info.duration - expected_duration) > DURATION_TOLERANCE:
+    expected = Expected.of("v1", expected_duration) if isinstance(expected_duration, (int, float)) \
+        else expected_duration
+    if expected is not None and not expected.low <= info.duration <= expected.high:
         raise VideoError(
-            f"{path.name}: video lasts {info.duration:.2f} s, the shot asked for {expected_duration:g} s"
+            f"{path.name}: video lasts {info.duration:.2f} s, the shot asked for {expected.seconds:g} s"
         )
+    if expected is not None and expected.frame_grid is not None and info.frames not in expected.frame_grid:
+        raise VideoError(f"{path.name}: {info.frames} frames, not on the model's grid (107 + 17k at 24 fps)")
     if audio and not info.audio:
         raise VideoError(f"{path.name}: no audio track, and this model makes one")
     return info

@@ -191,6 +191,11 @@ async def _execute(prepared: Prepared, backend: Choice, options: RunOptions,
     async with open_backend(backend, rpm=options.rpm, seed=options.seed,
                             state_dir=prepared.out_dir / SIM_STATE_DIR) as chosen:
         on_phase = on_start(prepared, chosen.banner) if on_start else None
+        for planned in (*prepared.plan.takes, *prepared.plan.orphans):  # which dialect made each earlier task
+            state = planned.state
+            if state.task_id or state.file_id:
+                chosen.client.learn((state.request or planned.spec.request).get("model"),
+                                    task_id=state.task_id, file_id=state.file_id)
         writer = LedgerWriter(ledgerlib.ledger_path(prepared.out_dir))
         try:
             writer.write_now(ledgerlib.event("run_started", endpoint=chosen.endpoint, backend=chosen.kind,
@@ -211,6 +216,32 @@ async def _execute(prepared: Prepared, backend: Choice, options: RunOptions,
         finally:
             writer.close()
     return result
+
+
+async def cancel(manifest: Manifest, *, out_root: Path | None, backend: Choice,
+                 only: Iterable[str] | None = None) -> list[Any]:
+    """`shots cancel`: the manifest's queued v2 tasks cancelled (free) and recorded, under the
+    folder's run lock (a run in progress would poll them meanwhile); what became of each task."""
+    from pipeline.run.cancel import cancel_queued
+
+    out_dir = output_dir(out_root, manifest)
+    endpoint = endpoint_for(backend)
+    with RunLock(out_dir):
+        specs = take_specs(manifest, endpoint, only)
+        view = ledgerlib.load(out_dir)
+        if not any(view.get(*s.ledger_key).state == "submitted" for s in specs):
+            return []
+        async with open_backend(backend, rpm=None, state_dir=out_dir / SIM_STATE_DIR) as chosen:
+            writer = LedgerWriter(ledgerlib.ledger_path(out_dir))
+            try:
+                done = await cancel_queued(specs, view, chosen.client, writer)
+            finally:
+                writer.close()
+        all_specs = take_specs(manifest, endpoint)
+        lock = lockfile.lock_path(manifest.path)
+        lockfile.write_lock(lock, lockfile.lock_data(manifest.name, endpoint, all_specs, ledgerlib.load(out_dir),
+                                                     outputs=lockfile.outputs_field(lock, out_dir)))
+        return done
 
 
 def _body_builder(prepared: Prepared) -> Callable[[Shot], dict[str, Any]]:
