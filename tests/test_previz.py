@@ -14,7 +14,7 @@ from pipeline.minimax import camera
 from pipeline.sim import render
 from pipeline.sim.render import BACKGROUND, Pose, RenderSpec, render_video, warp_points
 
-W, H = 320, 180  # the render size at height 180 for a 16:9 video
+W, H = 320, 180  # a 16:9 render, small: the moves are fractions of the frame, the same at any size
 CORNERS = {"tl": (120, 70), "tr": (520, 70), "bl": (120, 290), "br": (520, 290)}  # on the 640x360 picture
 
 
@@ -37,7 +37,8 @@ def _png(img: Image.Image) -> bytes:
 
 
 def frames(tmp_path, prompt: str, mode: str = "image_to_video", **kw) -> list[Image.Image]:
-    spec = RenderSpec(mode, prompt, kw.pop("duration", 6), 1366, 768, height=180, fps=kw.pop("fps", 4),
+    fps = kw.pop("fps", 4)
+    spec = RenderSpec(mode, prompt, W, H, fps=fps, frames=kw.pop("duration", 6) * fps,
                       first=kw.pop("first", picture()), **kw)
     path = tmp_path / "clip.mp4"
     render_video(spec, path)
@@ -197,9 +198,42 @@ def test_first_last_frame_starts_on_the_first_image_and_lands_on_the_last(tmp_pa
     assert blob(video[0])[:3] == pytest.approx((160, 90, 20), abs=1.5)
     x, y, w, h = blob(video[-1])
     assert (x, y, w, h) == pytest.approx((50, 40, 40, 40), abs=1.5)  # exactly the last image
-    means = [ImageStat.Stat(f.convert("L")).mean[0] for f in video]
-    assert means[0] < means[len(video) // 2] < means[-1] + 5  # cross-fading toward the last image
-    assert diff(video[len(video) // 2], video[len(video) // 2 + 1]) > 0.3  # and moving while it does
+    assert diff(video[len(video) // 2], video[len(video) // 2 + 1]) > 0.3  # moving all the way
+
+
+def test_first_last_frame_slides_instead_of_cross_fading(tmp_path):
+    """The first picture moves out as the last one moves in, their edge a clean line that travels
+    across the frame: every pixel is one picture or the other, never a ghost of both."""
+    dark = _png(Image.new("RGB", (640, 360), (10, 10, 10)))
+    bright = _png(Image.new("RGB", (640, 360), (230, 230, 230)))
+    video = frames(tmp_path, "The night turns to day.", mode="first_last_frame", first=dark, last=bright, fps=6)
+    share = []
+    for f in video:
+        counts = f.convert("L").histogram()
+        assert sum(counts[40:200]) <= 2 * H  # at most the seam's column or two
+        lit = sum(counts[200:]) / (W * H)
+        box = f.convert("L").point(lambda v: 255 if v > 120 else 0).getbbox()
+        if 0 < lit < 1:  # the last picture comes in from the right, whole columns of it
+            assert box[2] == W and (box[1], box[3]) == (0, H), box
+            assert (box[2] - box[0]) * H == pytest.approx(lit * W * H, abs=2 * H)
+        share.append(lit)
+    assert share[0] == 0 and share[-1] == 1
+    assert all(b >= a for a, b in zip(share, share[1:]))  # it only comes further in...
+    assert sum(1 for s in share if 0.1 < s < 0.9) >= 5  # ...over seconds, not in a cut
+
+
+@pytest.mark.parametrize("prompt, way", [("[Truck right]", (-1, 0)), ("[Pan left]", (1, 0)), ("[Pedestal up]", (0, 1)),
+                                         ("[Tilt down]", (0, -1)), ("[Push in]", (-1, 0)), ("", (-1, 0))])
+def test_first_last_frame_brings_the_last_picture_from_where_the_camera_goes(tmp_path, prompt, way):
+    """The camera going right finds the last picture on the right: the first one leaves to the left."""
+    spec = RenderSpec("first_last_frame", prompt, W, H, fps=4, frames=24, first=picture(), last=picture(colour=(90, 0, 0)))
+    assert render.layout(spec).direction == way
+    video = frames(tmp_path, prompt, mode="first_last_frame", first=_png(Image.new("RGB", (640, 360), (10, 10, 10))),
+                   last=_png(Image.new("RGB", (640, 360), (230, 230, 230))))
+    entering = next(f for f in video if f.convert("L").point(lambda v: 255 if v > 160 else 0).getbbox())
+    x0, y0, x1, y1 = entering.convert("L").point(lambda v: 255 if v > 160 else 0).getbbox()
+    side = {(-1, 0): x1 == W, (1, 0): x0 == 0, (0, -1): y1 == H, (0, 1): y0 == 0}
+    assert side[way], ((x0, y0, x1, y1), way)
 
 
 @pytest.mark.parametrize("prompt, axis, sign", [("[Pan right]", 0, -1), ("[Pedestal up]", 1, +1),
@@ -240,9 +274,13 @@ def test_the_warp_is_identity_at_rest_and_the_fast_path_agrees_with_the_mesh(tmp
     grid = [(u, v) for u in (0, 80, 160, 319) for v in (0, 45, 179)]
     at_rest = warp_points(Pose(), W, H, grid)
     assert [c for p in at_rest for c in p] == pytest.approx([c for u, v in grid for c in (u - W / 2, v - H / 2)])
-    canvas = render._image_canvas(picture(corners=True), W, H)
     pose = Pose(zoom=1.3, x=0.1, y=-0.05)
-    fast = render._view(canvas, pose, W, H)
+    canvas = render.picture_canvas(render.decode(picture(corners=True), W, H), "", W, H,
+                                   render.seen_anywhere([Pose(), pose], W, H), 2, None)
+    fast = render.view(canvas, pose, W, H)
     # the same pose, forced through the mesh path with a negligible turn
-    meshed = render._view(canvas, Pose(zoom=1.3, x=0.1, y=-0.05, pan=1e-9), W, H)
+    meshed = render.view(canvas, Pose(zoom=1.3, x=0.1, y=-0.05, pan=1e-9), W, H)
     assert diff(fast, meshed) < 2.0
+    # and a part of the frame is that part of the whole frame
+    part = render.view(canvas, Pose(zoom=1.3, x=0.1, y=-0.05, pan=1e-9), W, H, (100, 20, 260, 150))
+    assert diff(part, meshed.crop((100, 20, 260, 150))) < 1.0

@@ -9,7 +9,7 @@ import av
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
-from pipeline.sim.render import RenderSpec, output_size, render_video
+from pipeline.sim.render import RenderSpec, output_size, previz_size, render_video
 
 MODES = ("text_to_video", "image_to_video", "first_last_frame", "subject_reference")
 
@@ -32,7 +32,7 @@ def frames(path) -> list[Image.Image]:
 # The motion tests render small and slow (160x90 at 4 fps): the moves are fractions of the frame,
 # so the geometry is the same at any size, and the suite stays fast. Here the 640x360 picture's
 # 40 px marker is 10 px wide, and a quarter-frame move is 40 px.
-SMALL = {"height": 90, "fps": 4}
+SMALL = {"width": 160, "height": 90, "fps": 4}
 
 
 def marker(img: Image.Image) -> tuple[float, float, int]:
@@ -43,8 +43,8 @@ def marker(img: Image.Image) -> tuple[float, float, int]:
 
 
 def render(tmp_path, prompt: str, mode="image_to_video", **kw) -> list[Image.Image]:
-    spec = RenderSpec(mode, prompt, kw.pop("duration", 6), kw.pop("vw", 1366), kw.pop("vh", 768),
-                      first=kw.pop("first", picture()), **SMALL, **kw)
+    spec = RenderSpec(mode, prompt, **SMALL, frames=kw.pop("duration", 6) * SMALL["fps"],
+                      first=kw.pop("first", picture()), **kw)
     path = tmp_path / "out.mp4"
     render_video(spec, path)
     return frames(path)
@@ -53,24 +53,53 @@ def render(tmp_path, prompt: str, mode="image_to_video", **kw) -> list[Image.Ima
 @pytest.mark.parametrize("duration", [6, 10])
 @pytest.mark.parametrize("mode", MODES)
 def test_every_mode_renders_h264_of_the_exact_duration(tmp_path, mode, duration):
-    spec = RenderSpec(mode, "A lighthouse at dusk [Pan left], then [Push in]", duration, 1366, 768,
-                      first=picture(), last=picture(colour=(200, 60, 60)), subject=picture(400, 600))
+    # at 24 fps, as the simulator renders; small, so that eight clips take little time
+    spec = RenderSpec(mode, "A lighthouse at dusk [Pan left], then [Push in]", 192, 108, fps=24, frames=duration * 24,
+                      first=picture(), last=picture(colour=(200, 60, 60)), subject=picture(400, 600), label="s01 · take 1")
     path = tmp_path / f"{mode}.mp4"
     render_video(spec, path)
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         assert stream.codec_context.name == "h264" and stream.codec_context.pix_fmt == "yuv420p"
         assert container.duration / 1e6 == pytest.approx(duration, abs=1e-3)
-        assert (stream.width, stream.height) == (320, 180)
+        assert (stream.width, stream.height) == (192, 108) and stream.average_rate == 24
+        assert not container.streams.audio  # v1 videos have no sound
         decoded = sum(1 for _ in container.decode(video=0))
-    assert decoded == duration * 12
+    assert decoded == duration * 24
+
+
+def test_the_default_previz_is_640_wide_at_24_fps(tmp_path):
+    spec = RenderSpec("text_to_video", "A title [Push in]", *previz_size(1366, 768))
+    assert (spec.width, spec.height, spec.fps, spec.frames, spec.duration) == (640, 360, 24, 144, 6.0)
+    render_video(spec, tmp_path / "t.mp4")
+    with av.open(str(tmp_path / "t.mp4")) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height, stream.average_rate, stream.frames) == (640, 360, 24, 144)
+
+
+@pytest.mark.parametrize("vw, vh, width, expected", [
+    (1366, 768, 640, (640, 360)), (912, 512, 640, (640, 360)), (1920, 1080, 1280, (1280, 720)),
+    (1344, 768, 640, (640, 366)),  # H3's 768P 16:9 is 7:4
+    (768, 1344, 640, (366, 640)),  # portrait: the longer side is `width`
+    (512, 768, 640, (426, 640)), (1000, 400, 640, (640, 256)), (1024, 1024, 640, (640, 640)),
+    (1792, 768, 640, (640, 274)),  # 21:9
+])
+def test_previz_keeps_the_aspect_with_even_sides(vw, vh, width, expected):
+    assert previz_size(vw, vh, width) == expected
+    assert previz_size(vw, vh, width + 1) == expected
 
 
 @pytest.mark.parametrize("vw, vh, expected", [(1366, 768, (320, 180)), (512, 768, (120, 180)),
                                               (1920, 1080, (320, 180)), (1000, 400, (450, 180))])
-def test_output_keeps_the_aspect_with_even_sides(vw, vh, expected):
+def test_output_by_height_keeps_the_aspect_with_even_sides(vw, vh, expected):
     assert output_size(vw, vh, 180) == expected
     assert output_size(vw, vh, 181) == expected
+
+
+@pytest.mark.parametrize("bad", [dict(width=161), dict(height=0), dict(fps=0), dict(frames=0)])
+def test_a_spec_must_be_encodable(bad):
+    with pytest.raises(ValueError):
+        RenderSpec("text_to_video", "", **{"width": 160, "height": 90, **bad})
 
 
 @pytest.mark.parametrize("prompt, axis, sign", [
@@ -132,12 +161,17 @@ def test_image_to_video_starts_on_the_first_frame(tmp_path):
     assert abs(x - 80) < 1.5 and abs(y - 45) < 1.5 and abs(w - 10) <= 2  # the 640x360 picture at 160x90
 
 
-def test_first_last_frame_cross_fades(tmp_path):
+def test_first_last_frame_slides_from_one_picture_to_the_other(tmp_path):
     dark, bright = picture(colour=(10, 10, 10), marker=False), picture(colour=(230, 230, 230), marker=False)
     video = render(tmp_path, "", mode="first_last_frame", first=dark, last=bright)
     means = [ImageStat.Stat(f.convert("L")).mean[0] for f in video]
     assert means[0] < 30 and means[-1] > 200
-    assert all(b >= a - 2 for a, b in zip(means, means[1:]))  # monotonic, up to encoding noise
+    assert all(b >= a - 2 for a, b in zip(means, means[1:]))  # the last picture only gains ground
+    # mid-way, each column is one picture or the other: a moving edge, not a ghost of both
+    middle = video[len(video) // 2].convert("L")
+    columns = [ImageStat.Stat(middle.crop((x, 10, x + 1, 80))).mean[0] for x in range(160)]
+    assert any(c < 40 for c in columns) and any(c > 200 for c in columns)
+    assert sum(1 for c in columns if 60 < c < 180) <= 3
 
 
 def test_title_card_moves_with_its_camera(tmp_path):

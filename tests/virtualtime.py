@@ -127,6 +127,8 @@ def simulator_on(clock: FakeClock, renders: Path, **config: Any) -> Iterator[Sim
     (time scale 1: its seconds are the run's API seconds); stopped on leaving."""
     from pipeline.sim import SimConfig, Simulator
 
+    config.setdefault("render_height", 180)  # small previews, as conftest's sim_factory makes
+    config.setdefault("render_fps", 12)
     sim = Simulator(SimConfig(render_cache_dir=renders, **config), now=clock.now).start()
     try:
         yield sim

@@ -58,10 +58,12 @@ async def open_backend(choice: Choice, *, rpm: float | None, seed: int | None = 
             yield Backend(client, client.base_url, "api", 1.0, f"Using the MiniMax API at {client.base_url}.")
         return
 
-    from pipeline.sim import SimConfig, Simulator
+    from pipeline.sim import SimConfig, Simulator, V2Config
 
+    # The v2 task list's 7 days are simulated time, so at SIM_TIME_SCALE they would pass in under
+    # two hours: an embedded previz resumed the next day must still find its tasks.
     config = SimConfig(keys=(SIM_KEY,), time_scale=SIM_TIME_SCALE, rpm=None if rpm is None else max(1, int(rpm)),
-                       seed=seed or 0, state_dir=state_dir)
+                       seed=seed or 0, state_dir=state_dir, v2=V2Config(window=None))
     with Simulator(config) as sim:
         async with Clients(api_key=SIM_KEY, base_url=sim.base_url) as client:
             yield Backend(

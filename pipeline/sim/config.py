@@ -9,6 +9,8 @@ from typing import Literal, Mapping
 
 from pipeline.errors import InputError
 from pipeline.sim.faults import FAULTS, check_faults, parse_faults
+from pipeline.sim.sizes import DEFAULT_FPS, DEFAULT_WIDTH, output_size, previz_size
+from pipeline.sim.v2config import V2Config, add_v2_arguments, v2_config_from_args
 
 RATE_LIMITERS = ("window", "bucket")
 RATE_WINDOW = 60.0  # seconds: "requests per minute", before time_scale
@@ -35,12 +37,17 @@ class SimConfig:
     faults: Mapping[str, float] = field(default_factory=dict)
     sensitive_words: tuple[str, ...] = ()  # a prompt containing one -> 1026 at create
     slow_seconds: float = 1.0  # real seconds, not scaled
-    render_height: int = 180
-    render_fps: int = 12
+    # The previz: `render_width` px wide (a portrait video's previz is that tall), its height from
+    # the video's aspect; or, if `render_height` is given, that tall (tests and load runs ask
+    # for small, fast ones); at `render_fps`.
+    render_width: int = DEFAULT_WIDTH
+    render_height: int | None = None
+    render_fps: int = DEFAULT_FPS
     render_cache_dir: str | Path | None = None
     # Where the simulator keeps its tasks and files across processes (the embedded default keeps
     # them beside the ledger, so a resumed keyless run finds the tasks an earlier run created).
     state_dir: str | Path | None = None
+    v2: V2Config = field(default_factory=V2Config)  # the v2 API's own switches (MiniMax-H3)
 
     def __post_init__(self) -> None:
         for name in ("keys", "other_region_keys", "no_balance_keys", "sensitive_words"):
@@ -66,8 +73,19 @@ class SimConfig:
             raise ValueError(f"url_ttl must be > 0 seconds, not {self.url_ttl}")
         if self.slow_seconds < 0:
             raise ValueError(f"slow_seconds must be >= 0, not {self.slow_seconds}")
-        if self.render_height < 16 or self.render_fps < 1:
-            raise ValueError("render_height must be >= 16 and render_fps >= 1")
+        for name in ("render_width", "render_height", "render_fps"):
+            value = getattr(self, name)
+            if value is None and name == "render_height":
+                continue
+            low = 1 if name == "render_fps" else 16
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be a whole number >= {low}, not {value!r}")
+
+    def previz_size(self, video_width: int, video_height: int) -> tuple[int, int]:
+        """The rendered size of a video_width x video_height video (even sides, the same aspect)."""
+        if self.render_height is not None:
+            return output_size(video_width, video_height, self.render_height)
+        return previz_size(video_width, video_height, self.render_width)
 
     def scaled(self, seconds: float) -> float:
         """Simulated seconds -> real seconds."""
@@ -107,14 +125,18 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
         help="a prompt containing W (any case) answers 1026 at create; repeatable (default: none)")
     add("--slow-seconds", type=float, default=d.slow_seconds, metavar="S",
         help="real seconds the 'slow' fault delays an answer (default: %(default)s)")
-    add("--render-height", type=int, default=d.render_height, metavar="PX",
-        help="height of the rendered preview videos (default: %(default)s)")
+    add("--render-width", type=int, default=d.render_width, metavar="PX",
+        help="width of the rendered preview videos, height from the video's aspect ratio (a portrait "
+             "one is this tall); bigger is sharper and slower to render (default: %(default)s)")
+    add("--render-height", type=int, default=None, metavar="PX",
+        help="render the previews this tall instead, width from the aspect ratio (default: from --render-width)")
     add("--render-fps", type=int, default=d.render_fps, metavar="N", help="frame rate of the rendered previews (default: %(default)s)")
     add("--render-cache-dir", default=None, metavar="DIR",
         help="keep rendered videos here (default: a temporary folder removed on exit)")
     add("--state-dir", default=None, metavar="DIR",
         help="keep the tasks and their files in DIR, so that the simulator started again on DIR still "
              "answers for them (default: forget them on exit)")
+    add_v2_arguments(parser)
 
 
 def config_from_args(args: argparse.Namespace) -> SimConfig:
@@ -134,10 +156,12 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
             faults=parse_faults(args.faults),
             sensitive_words=tuple(args.sensitive_words),
             slow_seconds=args.slow_seconds,
+            render_width=args.render_width,
             render_height=args.render_height,
             render_fps=args.render_fps,
             render_cache_dir=args.render_cache_dir,
             state_dir=args.state_dir,
+            v2=v2_config_from_args(args),
         )
     except ValueError as exc:
         raise InputError(f"shots sim: {exc}") from exc

@@ -13,8 +13,10 @@ hand out the same id.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import random
+import re
 import secrets
 import threading
 import time
@@ -29,6 +31,7 @@ from pipeline.sim.codes import ApiError, invalid, missing, wrong_type
 from pipeline.sim.config import RATE_WINDOW, SimConfig
 from pipeline.sim.ratelimit import Limiter, make_limiter
 from pipeline.sim.render import RenderSpec, VideoCache
+from pipeline.sim.sizes import output_size
 from pipeline.sim.state import FORMAT_VERSION, StateDir, key_hash
 from pipeline.sim.validate import CreateSpec, ImageInput, fingerprint, parse_body, validate_create
 
@@ -95,6 +98,7 @@ class Engine:
         self._files: dict[int, Task] = {}
         self._links: dict[str, Link] = {}
         self._slots: dict[str, list[float]] = {}  # key -> heap of times a Processing slot frees
+        self._repeats: dict[tuple[str, str], int] = {}  # (key, body fingerprint) -> creates of it
         self._limiters: dict[str, Limiter] = {}
         self._valid = frozenset(cfg.keys) | frozenset(cfg.no_balance_keys)
         self._state: StateDir | None = None
@@ -151,8 +155,13 @@ class Engine:
 
     # --- create ----------------------------------------------------------------------------
 
-    def create(self, key: str | None, raw: bytes) -> Task:
-        """Make a task from a create body, or raise the ApiError the API would answer."""
+    def create(self, key: str | None, raw: bytes, *, shot: str | None = None, take: str | None = None) -> Task:
+        """Make a task from a create body, or raise the ApiError the API would answer.
+
+        `shot` and `take` are hints a client may give the simulator (never the API: server.py
+        reads them from the X-Shots-Shot and X-Shots-Take headers) to label its previz and pick
+        its variation; they change nothing else. Without them the label comes from the prompt,
+        and the take is how many times this key has made this same request (see _render_spec)."""
         key = self.authenticate(key)
         if key in self.cfg.no_balance_keys:
             raise ApiError(codes.NO_BALANCE)
@@ -162,17 +171,13 @@ class Engine:
         if any(word.lower() in lowered for word in self.cfg.sensitive_words if word):
             raise ApiError(codes.INPUT_SENSITIVE)
         width, height = video_size(spec)
-        render = RenderSpec(
-            spec.mode, spec.prompt, spec.duration, width, height,
-            height=self.cfg.render_height, fps=self.cfg.render_fps,
-            camera=spec.mode in MODELS[spec.model].honours_camera,
-            first=_source(spec.first_frame), last=_source(spec.last_frame), subject=_source(spec.subject),
-        )
         body_hash = fingerprint(body)
         images = self._keep_images(spec) if self._state is not None else None
         with self._lock:
             now = self.now()
             self._admit(key, now)
+            repeat = self._repeats[(key, body_hash)] = self._repeats.get((key, body_hash), 0) + 1
+            render = self._render_spec(spec, width, height, body_hash, _shot_hint(shot), _take_hint(take), repeat)
             queued_at, started_at, finished_at = self._schedule(key, now)
             task = Task(
                 task_id=self._new_task_id(), key=key, fingerprint=body_hash, spec=spec,
@@ -188,6 +193,27 @@ class Engine:
         if self._state is not None:
             self._state.sync()  # durable before the answer: a task the client hears of is never lost
         return task
+
+    def _render_spec(self, spec: CreateSpec, width: int, height: int, body_hash: str, shot: str | None,
+                     take: int | None, repeat: int) -> RenderSpec:
+        """What the task's video shows. Takes of one shot are separate, identical requests: the
+        API is told nothing that tells them apart. A client's X-Shots-Take says which take this
+        is; without it, the n-th create of the same body by the same key is take n, which holds
+        on a resumed simulator too (_load counts the tasks it reads back) and is deterministic for
+        a given sequence of requests (two identical creates in flight at once may trade numbers,
+        never share one). Task ids cannot serve: with a state folder they are fresh randomness.
+        The variation is seeded by the simulator's seed and the request, so the same take of the
+        same request looks the same on every run, and another request's take 2 plays differently."""
+        number = take or repeat
+        w, h = self.cfg.previz_size(width, height)
+        fps = self.cfg.render_fps
+        return RenderSpec(
+            spec.mode, spec.prompt, w, h, fps=fps, frames=spec.duration * fps,
+            camera=spec.mode in MODELS[spec.model].honours_camera,
+            first=_source(spec.first_frame), last=_source(spec.last_frame), subject=_source(spec.subject),
+            take=number, seed=variation_seed(self.cfg.seed, body_hash),
+            label=take_label(shot, number, take is not None, spec),
+        )
 
     def _schedule(self, key: str, now: float) -> tuple[float, float, float]:
         """(Preparing ends, Processing starts, task ends), all drawn now."""
@@ -235,6 +261,8 @@ class Engine:
                 continue
             self._tasks[task.task_id] = task
             self._files[task.file_id] = task
+            same = (task.key, task.fingerprint)
+            self._repeats[same] = self._repeats.get(same, 0) + 1
             if self.cfg.concurrency is not None:
                 slots = self._slots.setdefault(task.key, [])
                 if len(slots) >= self.cfg.concurrency:
@@ -346,6 +374,7 @@ class Engine:
                 "created_at": t.created_at, "started_at": t.started_at, "finished_at": t.finished_at,
                 "file_id": str(t.file_id),  # the API reveals it only on Success; this view always does
                 "fail_code": t.fail_code,
+                "take": t.render.take, "label": t.render.label,  # the previz's (see _render_spec)
             })
         return out
 
@@ -370,7 +399,8 @@ def _record(task: Task, images: dict[str, dict[str, Any]] | None) -> dict[str, A
         "created_at": task.created_at, "queued_at": task.queued_at, "started_at": task.started_at,
         "finished_at": task.finished_at, "file_id": task.file_id, "fail_code": task.fail_code,
         "video_width": task.video_width, "video_height": task.video_height,
-        "render": {"height": render.height, "fps": render.fps, "camera": render.camera},
+        "render": {"width": render.width, "height": render.height, "fps": render.fps, "frames": render.frames,
+                   "camera": render.camera, "take": render.take, "seed": render.seed, "label": render.label},
     }
 
 
@@ -391,10 +421,17 @@ def _task(r: dict[str, Any], keys: dict[str, str], blobs: dict[str, bytes | None
             inputs[name] = ImageInput(entry["field"], url=entry["url"], info=info)
     spec = CreateSpec(r["model"], r["mode"], int(r["duration"]), r["resolution"], r["prompt"],
                       inputs.get("first"), inputs.get("last"), inputs.get("subject"))
+    rr = r["render"]
+    fps = int(rr["fps"])
+    if "width" in rr:
+        width, height, frames = int(rr["width"]), int(rr["height"]), int(rr["frames"])
+    else:  # written before previz sizes and takes: the size from the height, the prompt as written
+        width, height = output_size(int(r["video_width"]), int(r["video_height"]), int(rr["height"]))
+        frames = spec.duration * fps
     render = RenderSpec(
-        spec.mode, spec.prompt, spec.duration, int(r["video_width"]), int(r["video_height"]),
-        height=int(r["render"]["height"]), fps=int(r["render"]["fps"]), camera=bool(r["render"]["camera"]),
+        spec.mode, spec.prompt, width, height, fps=fps, frames=frames, camera=bool(rr["camera"]),
         first=_source(spec.first_frame), last=_source(spec.last_frame), subject=_source(spec.subject),
+        take=int(rr.get("take", 1)), seed=int(rr.get("seed", 0)), label=str(rr.get("label", "")),
     )
     fail_code = r["fail_code"]
     return Task(
@@ -404,6 +441,43 @@ def _task(r: dict[str, Any], keys: dict[str, str], blobs: dict[str, bytes | None
         fail_code=None if fail_code is None else int(fail_code),
         video_width=int(r["video_width"]), video_height=int(r["video_height"]), render=render,
     )
+
+
+def variation_seed(seed: int, body_hash: str) -> int:
+    """The seed of a request's takes: the simulator's seed and the request, nothing else."""
+    return int(hashlib.sha256(f"{seed}:{body_hash}".encode()).hexdigest()[:12], 16)
+
+
+LABEL_WORDS = 28  # characters of the prompt a label without a shot id shows
+_BRACKETS = re.compile(r"\[[^\[\]]*\]")  # camera commands: not words of the label
+SHOT_HINT = 48  # characters of an X-Shots-Shot header kept
+
+
+def take_label(shot: str | None, take: int, told: bool, spec: CreateSpec) -> str:
+    """What the previz's corner says: "s02-keeper · take 2" when the client said which shot and
+    take; else the prompt's first words (or the mode) and "#n", the n-th time it was asked for."""
+    if shot:
+        return f"{shot} · take {take}" if told else f"{shot} · #{take}"
+    words = " ".join(_BRACKETS.sub(" ", spec.prompt).split()) or spec.mode.replace("_", " ")
+    if len(words) > LABEL_WORDS:
+        words = words[:LABEL_WORDS].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
+    return f"{words} · take {take}" if told else f"{words} · #{take}"
+
+
+def _shot_hint(value: str | None) -> str | None:
+    """An X-Shots-Shot header as a label: printable, trimmed, at most SHOT_HINT characters."""
+    if not value:
+        return None
+    text = "".join(c for c in value if c.isprintable()).strip()[:SHOT_HINT]
+    return text or None
+
+
+def _take_hint(value: str | None) -> int | None:
+    """An X-Shots-Take header as a take number (1-9999), None if absent or not one."""
+    if value is None or not value.strip().isdigit():
+        return None
+    number = int(value.strip())
+    return number if 1 <= number <= 9999 else None
 
 
 def _source(image: ImageInput | None) -> bytes | str | None:

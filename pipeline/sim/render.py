@@ -1,85 +1,52 @@
 """Previz renderer: a real H.264 MP4 that shows what the shot will be, not what it will look like.
 
 Image-to-video animates the first frame as the prompt's camera commands say; first-last frame
-does the same while cross-fading to the last frame, landing on it exactly; text-to-video is a
-title card with the prompt; subject reference is a portrait card. The picture sits on a canvas
-three frames wide, its surroundings a dimmed mirror of itself, so moves reveal something
-plausible instead of a smear. Every frame is one mesh warp of that canvas, drawn once, so a 6 s
-clip at 180p renders in a fraction of a second.
+does the same on the first image, then slides it out while the last one slides in, landing on
+the last image exactly; text-to-video is a title card with the prompt; subject reference is a
+portrait card. Moves past the picture reveal it mirrored, dimmed and blurred (cards.py), text
+is laid out where every frame of the clip sees it, and every frame is one warp of one canvas
+(camerapath.py has the camera).
 
-The camera model, so that commands given together combine instead of cancelling: Truck and
-Pedestal move the camera (the picture shifts), Pan and Tilt turn it (a rotation: the picture
-shifts less and keystones), Zoom changes the lens (a uniform scale), Push and Pull move it along
-its axis (the centre scales more than the edges, as a near subject does against its
-background). So `[Pedestal up,Tilt down]` rises while looking down, and `[Push in,Zoom out]` is
-a dolly zoom.
+A RenderSpec says everything explicitly: the output size, frame rate and frame count (v1 clips
+are 6 or 10 s at the simulator's rate; an H3 clip is 107 + 17k frames at 24 fps), which take
+this is (take 1 plays the prompt as written, the others are seeded variations: camerapath.
+variation), the label burned into the bottom left corner, and whether it has a sound track.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 import os
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 import av
-from PIL import Image, ImageDraw, ImageFilter, ImageOps
+from PIL import Image
 
 from pipeline import files
 from pipeline.minimax import camera
-from pipeline.textlayout import font, wrap
+from pipeline.sim import previz_audio
+# Re-exported (noqa: F401): the renderer's vocabulary for its callers and tests.
+from pipeline.sim.camerapath import (  # noqa: F401
+    FIRST_TAKE, MOVES, Pose, Variation, act, always_seen, camera_path, footprint, reframe, relative,
+    seen_anywhere, variation, warp_points,
+)
+from pipeline.sim.cards import (  # noqa: F401
+    BACKGROUND, Box, Canvas, decode, label_band, label_image, label_margin, picture_canvas, placeholder_text,
+    scene_bounds, subject_canvas, title_canvas, unit,
+)
+from pipeline.sim.sizes import DEFAULT_FPS, DEFAULT_WIDTH, output_size, previz_size  # noqa: F401
 
-CANVAS_SPAN = 3  # the canvas is 3x the frame each way, so moves reveal surroundings
-SUPERSAMPLE = 2  # canvas pixels per output pixel at zoom 1 (keeps push-ins sharp)
-FOCAL = 1.0  # lens focal length in units of the frame's longer side (about 53 degrees across it)
-MOVE = 0.3  # a truck/pedestal moves the picture by this fraction of the frame per bracket
-TURN = 0.25  # a pan/tilt turns the camera until the centre has moved this fraction of the frame
-ZOOM = 1.4  # a push/pull/zoom changes the scale at the centre by this factor per bracket
-DEPTH = 0.3  # a push scales the frame's corners by ZOOM ** (1 - DEPTH): the background is farther
-TRACK_ZOOM = 1.15  # a tracking shot drifts forward slowly...
-TRACK_SWAY = 0.04  # ...swaying sideways by this fraction of the frame and back
-SHAKE = 0.025  # shake amplitude, in frame widths
-SHAKE_HZ = (3.1, 5.3, 2.3, 4.1)  # two sines per axis, in cycles per second
-MAX_TURN = 0.6  # pan/tilt: at most this much centre shift in total (about 30 degrees)
 MESH = (8, 5)  # warp grid cells across, down; each is bilinear, close to exact at this size
-EDGE_DIM = 0.5  # the mirrored surroundings at half brightness, blurred: clearly outside the shot
-
-
-@dataclass(frozen=True)
-class Move:
-    """What one command does over its bracket. Scales multiply, the rest add."""
-
-    zoom: float = 1.0  # lens
-    dolly: float = 1.0  # camera along its axis
-    x: float = 0.0  # camera moved sideways, in frame widths (+ right)
-    y: float = 0.0  # camera moved vertically, in frame heights (+ down)
-    pan: float = 0.0  # camera turned, as the centre's shift in frame widths (+ right)
-    tilt: float = 0.0  # in frame heights (+ down)
-    shake: bool = False
-    sway: bool = False
-
-
-# "[Pan left]" turns the camera left, so the picture slides to the right.
-MOVES: dict[str, Move] = {
-    "Push in": Move(dolly=ZOOM), "Pull out": Move(dolly=1 / ZOOM),
-    "Zoom in": Move(zoom=ZOOM), "Zoom out": Move(zoom=1 / ZOOM),
-    "Truck left": Move(x=-MOVE), "Truck right": Move(x=MOVE),
-    "Pedestal up": Move(y=-MOVE), "Pedestal down": Move(y=MOVE),
-    "Pan left": Move(pan=-TURN), "Pan right": Move(pan=TURN),
-    "Tilt up": Move(tilt=-TURN), "Tilt down": Move(tilt=TURN),
-    "Shake": Move(shake=True),
-    "Tracking shot": Move(dolly=TRACK_ZOOM, sway=True),
-    "Static shot": Move(),
-}
-
-BACKGROUND = (24, 26, 34)
-INK = (236, 236, 240)
-MUTED = (150, 155, 170)
+ACTION_MESH = (16, 9)  # finer where the subject moves on its own: its edge is a smooth curve
+TEXT_PAD = 1 / 14  # text keeps this much of unit(w, h) (a 16:9 frame: its height) from every edge...
+MIN_ROOM = (0.5, 0.4)  # ...in a box at least this much of the frame: a bigger move is made smaller
+SUPERSAMPLE_UP_TO = 1280 * 720  # output pixels up to which a magnifying camera gets a 2x canvas
+ENCODE = {"preset": "ultrafast", "crf": "24", "threads": "1"}  # one thread: renders run side by side
 
 
 @dataclass(frozen=True)
@@ -88,320 +55,344 @@ class RenderSpec:
 
     mode: str
     prompt: str
-    duration: int
-    video_width: int  # the size the API reports; the render keeps its aspect at `height`
-    video_height: int
-    height: int = 180
-    fps: int = 12
+    width: int  # the output, in pixels (even: yuv420p)
+    height: int
+    fps: int = DEFAULT_FPS
+    frames: int = 6 * DEFAULT_FPS
     camera: bool = True  # whether the model honours camera commands
     first: bytes | str | None = None
     last: bytes | str | None = None
     subject: bytes | str | None = None
+    take: int = 1  # 1: the prompt as written; n > 1: variation(seed, n)
+    seed: int = 0
+    label: str = ""  # burned into the bottom left corner ("": none)
+    audio: bool = False  # a quiet stereo 32 kHz AAC track (v1 videos have none)
+
+    def __post_init__(self) -> None:
+        if self.width < 2 or self.height < 2 or self.width % 2 or self.height % 2:
+            raise ValueError(f"width and height must be even and >= 2, not {self.width}x{self.height}")
+        if self.fps < 1 or self.frames < 1:
+            raise ValueError(f"fps and frames must be >= 1, not {self.fps} and {self.frames}")
 
     @property
     def size(self) -> tuple[int, int]:
-        return output_size(self.video_width, self.video_height, self.height)
+        return self.width, self.height
 
     @property
-    def frames(self) -> int:
-        return self.duration * self.fps
+    def duration(self) -> float:
+        """Seconds."""
+        return self.frames / self.fps
 
     def digest(self) -> str:
         """A short hash of everything that changes the rendered file."""
         h = hashlib.sha256()
-        for part in (self.mode, self.prompt, self.duration, self.video_width, self.video_height,
-                     self.height, self.fps, self.camera, self.first, self.last, self.subject):
+        for part in (self.mode, self.prompt, self.width, self.height, self.fps, self.frames, self.camera,
+                     self.first, self.last, self.subject, self.take, self.seed, self.label, self.audio):
             h.update(part if isinstance(part, bytes) else repr(part).encode())
             h.update(b"\0")
         return h.hexdigest()[:16]
 
 
-def output_size(video_width: int, video_height: int, height: int) -> tuple[int, int]:
-    """`height` (made even) and the width that keeps the aspect ratio (even, as yuv420p needs)."""
-    h = max(2, height // 2 * 2)
-    w = max(2, round(h * video_width / video_height / 2) * 2)
-    return w, h
+# --- the plan: everything but the pixels ------------------------------------------------------
 
 
-def render_video(spec: RenderSpec, path: str | Path) -> None:
-    """Write the previz of `spec` to `path` as H.264 MP4, exactly spec.duration seconds long."""
+@dataclass
+class Layout:
+    """How the clip is made: the canvases and where the camera is on each of them, frame by frame.
+
+    `poses` look at `first` on every frame until the slide ends; `landing` looks at `last` (first-
+    last frame only) from the slide's start, ending on it exactly. `slide[i]` is how far the last
+    picture has come in on frame i (0: only the first is seen, 1: only the last)."""
+
+    spec: RenderSpec
+    first: Canvas
+    poses: list[Pose]
+    last: Canvas | None = None
+    landing: list[Pose] = field(default_factory=list)
+    slide: list[float] = field(default_factory=list)
+    direction: tuple[int, int] = (-1, 0)  # where the first picture goes as the last comes in
+    amount: float = 1.0  # how much of the take's moves were kept so that the text stays in view
+
+    def text_views(self) -> list[tuple[Box, list[Pose]]]:
+        """Each text block (a scene box) with the poses of the frames that show it."""
+        out = []
+        if self.first.text is not None:
+            seen = self.poses if self.last is None else self.poses[: _last_seen(self.slide) + 1]
+            out.append((self.first.text, seen))
+        if self.last is not None and self.last.text is not None:
+            out.append((self.last.text, self.landing[_first_seen(self.slide):]))
+        return out
+
+
+def layout(spec: RenderSpec) -> Layout:
+    """The canvases and camera poses of `spec`, text laid out where every frame sees it."""
     w, h = spec.size
+    v = variation(spec.seed, spec.take)
     moves = camera.moves(spec.prompt) if spec.camera else []
-    poses = camera_path(moves, spec.frames, spec.fps, w / h)
-    if spec.mode == "first_last_frame":
-        last = _image_canvas(spec.last, w, h)
-        first = _image_canvas(spec.first, w, h) if spec.first is not None else last
-    elif spec.mode == "image_to_video":
-        first, last = _image_canvas(spec.first, w, h), None
+    fl2v = spec.mode == "first_last_frame"
+    on_pictures = spec.mode in ("image_to_video", "first_last_frame")
+    # A picture is the first frame the API was given: a take reframes it on the way (not from the
+    # start), and not at all when the prompt says the camera holds.
+    held = on_pictures and any("Static shot" in group for group in moves)
+    size = (w * 2, h * 2)
+    first_src = spec.first if spec.first is not None or not fl2v else spec.last
+    first_pic = decode(first_src, *size) if on_pictures else None
+    last_pic = decode(spec.last, *size) if fl2v else None
+    has_text = not on_pictures or first_pic is None or (fl2v and last_pic is None)
+
+    def path(k: float) -> tuple[list[Pose], list[Pose], list[float], tuple[int, int]]:
+        take = scaled_variation(v, k)
+        poses = camera_path(moves, spec.frames, spec.fps, w / h, v.amount * k, v.window)
+        if on_pictures and not held:  # (a card is framed by where it is laid out: _frame_card)
+            poses = reframe(poses, take, progressive=True)
+        if fl2v:
+            return _first_last(poses, take, spec, w, h)
+        if on_pictures:
+            poses = act(poses, take, spec.fps, settle=False)
+        return _contain(poses, w, h), [], [], (-1, 0)
+
+    def rooms(poses: list[Pose], landing: list[Pose], slide: list[float]) -> list[Box]:
+        if not fl2v:
+            return [_room(poses, w, h)]
+        return [_room(poses[: _last_seen(slide) + 1], w, h), _room(landing[_first_seen(slide):], w, h)]
+
+    k = 1.0
+    poses, landing, slide, direction = path(k)
+    if has_text and not _roomy(rooms(poses, landing, slide), w, h):
+        lo, hi = 0.0, 1.0  # the largest share of the take's moves that leaves room for the text
+        for _ in range(10):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if _roomy(rooms(*path(mid)[:3]), w, h) else (lo, mid)
+        k = lo
+        poses, landing, slide, direction = path(k)
+    room = rooms(poses, landing, slide)
+    if not on_pictures:
+        room = [_frame_card(room[0], scaled_variation(v, k))]
+    if fl2v:
+        first_poses, last_poses = poses[: _last_seen(slide) + 1] or poses[:1], landing[_first_seen(slide):]
+        first = picture_canvas(first_pic, placeholder_text(first_src), w, h, seen_anywhere(first_poses, w, h),
+                               _detail(first_poses, w, h), room[0])
+        last = picture_canvas(last_pic, placeholder_text(spec.last), w, h, seen_anywhere(last_poses, w, h),
+                              _detail(last_poses, w, h), room[1])
+        return Layout(spec, first, poses, last, landing, slide, direction, k)
+    seen, detail = seen_anywhere(poses, w, h), _detail(poses, w, h)
+    if spec.mode == "image_to_video":
+        first = picture_canvas(first_pic, placeholder_text(spec.first), w, h, seen, detail, room[0])
     elif spec.mode == "subject_reference":
-        first, last = _subject_canvas(spec.subject, spec.prompt, w, h), None
+        first = subject_canvas(spec.subject, spec.prompt, w, h, seen, detail, room[0])
     else:
-        first, last = _title_canvas(spec.prompt, w, h), None
-    fading = last is not None and last is not first
-    # The last image is seen from where the camera will end up, so the clip lands on it exactly.
-    landing = [relative(p, poses[-1]) for p in poses] if fading else []
-    first_view, last_view = _Views(first, w, h), _Views(last, w, h) if fading else None
-
-    with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as out:
-        stream = out.add_stream("libx264", rate=spec.fps)
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.time_base = Fraction(1, spec.fps)
-        stream.options = {"preset": "ultrafast", "crf": "26"}
-        for i, pose in enumerate(poses):
-            image = first_view(pose)
-            if fading:
-                image = Image.blend(image, last_view(landing[i]), _smooth(i / max(1, spec.frames - 1)))
-            frame = av.VideoFrame.from_image(image)
-            frame.pts = i
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
+        first = title_canvas(spec.prompt, w, h, seen, detail, room[0])
+    return Layout(spec, first, poses, amount=k)
 
 
-class _Views:
-    """view(canvas, pose), remembering the last pose: a held camera draws its frame once."""
-
-    def __init__(self, canvas: Image.Image, w: int, h: int) -> None:
-        self.canvas, self.w, self.h = canvas, w, h
-        self.pose: Pose | None = None
-        self.image: Image.Image | None = None
-
-    def __call__(self, pose: Pose) -> Image.Image:
-        if pose != self.pose:
-            self.pose, self.image = pose, _view(self.canvas, pose, self.w, self.h)
-        return self.image
+def scaled_variation(v: Variation, k: float) -> Variation:
+    """The take's framing and subject motion `k` as large (the text rule makes moves smaller)."""
+    if k == 1.0:
+        return v
+    return Variation(v.amount, v.window, v.zoom ** k, v.x * k, v.y * k, v.action * k, v.action_hz,
+                     v.action_phase, v.slide, v.transition)
 
 
-@dataclass(frozen=True)
-class Pose:
-    """Where the camera is, relative to where it started (the fields of Move, accumulated)."""
-
-    zoom: float = 1.0
-    dolly: float = 1.0
-    x: float = 0.0
-    y: float = 0.0
-    pan: float = 0.0
-    tilt: float = 0.0
-
-
-def relative(p: Pose, to: Pose) -> Pose:
-    """The pose `p` as seen from `to`: identity when they are equal."""
-    return Pose(p.zoom / to.zoom, p.dolly / to.dolly, p.x - to.x, p.y - to.y, p.pan - to.pan, p.tilt - to.tilt)
+def _frame_card(room: Box, v: Variation) -> Box:
+    """A take's framing of a card: the card smaller by the take's zoom, off centre by its offset."""
+    if v.zoom == 1.0:
+        return room
+    x0, y0, x1, y1 = room
+    spare = 1 - 1 / v.zoom
+    fx, fy = 0.5 + 3 * v.x / spare, 0.5 + 3 * v.y / spare  # v.x, v.y are within +-spare/6: 0..1 here
+    cw, ch = (x1 - x0) / v.zoom, (y1 - y0) / v.zoom
+    left, top = x0 + (x1 - x0 - cw) * fx, y0 + (y1 - y0 - ch) * fy
+    return left, top, left + cw, top + ch
 
 
-def camera_path(moves: list[tuple[str, ...]], frames: int, fps: int = 12, aspect: float = 16 / 9) -> list[Pose]:
-    """One pose per frame: each bracket gets an equal share of the clip, its commands together."""
-    if not moves:
-        return [Pose()] * frames
-    n = len(moves)
-    starts = [Pose()]
-    for group in moves:
-        p = starts[-1]
-        for command in group:
-            m = MOVES[command]
-            p = Pose(p.zoom * m.zoom, p.dolly * m.dolly, p.x + m.x, p.y + m.y,
-                     _limit(p.pan + m.pan, MAX_TURN), _limit(p.tilt + m.tilt, MAX_TURN))
-        starts.append(p)
-    poses = []
-    for i in range(frames):
-        progress = i / max(1, frames - 1) * n
-        k = min(int(progress), n - 1)
-        t = _smooth(progress - k)
-        a, b = starts[k], starts[k + 1]
-        x, y = a.x + (b.x - a.x) * t, a.y + (b.y - a.y) * t
-        group = [MOVES[c] for c in moves[k]]
-        if any(m.sway for m in group):
-            x += TRACK_SWAY * math.sin(math.pi * (progress - k))
-        if any(m.shake for m in group):
-            s = i / fps * 2 * math.pi
-            x += SHAKE * (math.sin(s * SHAKE_HZ[0]) + math.sin(s * SHAKE_HZ[1])) / 2
-            y += SHAKE * aspect * (math.sin(s * SHAKE_HZ[2]) + math.sin(s * SHAKE_HZ[3])) / 2
-        poses.append(Pose(
-            a.zoom * (b.zoom / a.zoom) ** t, a.dolly * (b.dolly / a.dolly) ** t, x, y,
-            a.pan + (b.pan - a.pan) * t, a.tilt + (b.tilt - a.tilt) * t,
-        ))
-    return poses
+def _first_last(poses: list[Pose], v: Variation, spec: RenderSpec, w: int, h: int):
+    """First-last frame: the camera path on the first picture, the same path on the last picture
+    seen from where it ends (so the clip lands on it exactly), and the slide between them."""
+    n = spec.frames
+    first = act(_contain(poses, w, h), v, spec.fps, settle=True)
+    landing = [relative(p, first[-1]) for p in first]
+    t0, t1 = v.transition
+    slide = [_smooth(min(1.0, max(0.0, (i / max(1, n - 1) - t0) / (t1 - t0)))) for i in range(n)]
+    if spec.first is None:  # only a last picture: it is the whole clip
+        slide = [1.0] * n
+    end = poses[-1]
+    across, down = end.x + end.pan, end.y + end.tilt
+    if max(abs(across), abs(down)) > 0.05:  # the last picture comes from where the camera goes
+        direction = (-int(math.copysign(1, across)), 0) if abs(across) >= abs(down) else \
+            (0, -int(math.copysign(1, down)))
+    else:
+        direction = v.slide or (-1, 0)
+    return first, landing, slide, direction
 
 
-def _limit(value: float, bound: float) -> float:
-    return max(-bound, min(bound, value))
+def _room(poses: list[Pose], w: int, h: int) -> Box:
+    """Where text may go: what every frame sees whole, TEXT_PAD in from its edges and clear of the
+    label, within the picture."""
+    x0, y0, x1, y1 = always_seen(poses, w, h)
+    pad = TEXT_PAD * unit(w, h)
+    bottom = max(pad, label_band(w, h))
+    return max(x0 + pad, -w / 2 + pad), max(y0 + pad, -h / 2 + pad), \
+        min(x1 - pad, w / 2 - pad), min(y1 - bottom, h / 2 - bottom)
+
+
+def _roomy(rooms: list[Box], w: int, h: int) -> bool:
+    """Whether every room is big enough to read text in."""
+    pad = 2 * TEXT_PAD * unit(w, h)
+    return all(x1 - x0 + pad >= MIN_ROOM[0] * w and y1 - y0 + pad >= MIN_ROOM[1] * h for x0, y0, x1, y1 in rooms)
+
+
+def _contain(poses: list[Pose], w: int, h: int) -> list[Pose]:
+    """Each pose moved back, if it must be, so that its frame stays within the scene (a long move
+    stops at the edge of what there is to see)."""
+    bx0, by0, bx1, by1 = scene_bounds(w, h)
+    out = []
+    for p in poses:
+        pts = footprint(p, w, h, 2)
+        xs, ys = [x for x, _ in pts], [y for _, y in pts]
+        dx, dy = _inside(min(xs), max(xs), bx0, bx1), _inside(min(ys), max(ys), by0, by1)
+        out.append(p if not (dx or dy) else Pose(p.zoom, p.dolly, p.x + dx / w, p.y + dy / h, p.pan, p.tilt, p.ax, p.ay))
+    return out
+
+
+def _inside(low: float, high: float, lo: float, hi: float) -> float:
+    if high - low >= hi - lo:
+        return (lo + hi) / 2 - (low + high) / 2
+    return lo - low if low < lo else (hi - high if high > hi else 0.0)
+
+
+def _detail(poses: list[Pose], w: int, h: int) -> int:
+    """Canvas pixels per scene pixel: 2 where some frame magnifies the scene, else 1 (and 1 above
+    720p, where a 2x canvas of a long move would take hundreds of megabytes)."""
+    return 2 if max(p.zoom * p.dolly for p in poses) > 1.1 and w * h <= SUPERSAMPLE_UP_TO else 1
+
+
+def _last_seen(slide: list[float]) -> int:
+    """The last frame that shows some of the first picture."""
+    return max((i for i, s in enumerate(slide) if s < 1.0), default=-1)
+
+
+def _first_seen(slide: list[float]) -> int:
+    """The first frame that shows some of the last picture."""
+    return next((i for i, s in enumerate(slide) if s > 0.0), len(slide))
 
 
 def _smooth(t: float) -> float:
     return t * t * (3 - 2 * t)
 
 
-def warp_points(pose: Pose, w: int, h: int, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Where each output pixel position looks on the scene, in scene pixels from the picture's centre.
+# --- the pixels -------------------------------------------------------------------------------
 
-    Lens zoom, then the dolly's depth (the centre scales by `dolly`, the corners less), then the
-    turn (a rotation of the viewing ray), then the camera's sideways move.
+
+def render_video(spec: RenderSpec, path: str | Path) -> None:
+    """Write the previz of `spec` to `path` as H.264 MP4 (with AAC if asked), spec.frames frames long."""
+    lay = layout(spec)
+    w, h = spec.size
+    first = _Views(lay.first, w, h)
+    last = _Views(lay.last, w, h) if lay.last is not None else None
+    label = label_image(spec.label, w, h)
+    label_at = (label_margin(w, h), h - label_margin(w, h) - label.height) if label is not None else (0, 0)
+    with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as out:
+        stream = out.add_stream("libx264", rate=spec.fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.time_base = Fraction(1, spec.fps)
+        stream.options = dict(ENCODE)
+        sound = previz_audio.Track(out, spec.frames, spec.fps, spec.seed * 1000 + spec.take) if spec.audio else None
+        held, frame = None, None
+        for i in range(spec.frames):
+            if last is None:
+                image = first(lay.poses[i])
+            else:
+                image = _slide(first, lay.poses[i], last, lay.landing[i], lay.slide[i], lay.direction, w, h)
+            if image is not held:  # a held camera's frame is converted once
+                if label is not None:
+                    image.paste(label, label_at)
+                held, frame = image, av.VideoFrame.from_image(image).reformat(format="yuv420p")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+            if sound is not None:
+                sound.until(i + 1)
+        out.mux(stream.encode(None))
+        if sound is not None:
+            sound.close()
+
+
+def _slide(first: _Views, pose: Pose, last: _Views, landing: Pose, s: float, d: tuple[int, int],
+           w: int, h: int) -> Image.Image:
+    """One frame of first-last frame: the first picture moved `s` of the way out in direction `d`,
+    the last one moved in behind it, each seen by its own camera."""
+    if s <= 0.0:
+        return first(pose)
+    if s >= 1.0:
+        return last(landing)
+    span = w if d[0] else h
+    cut = min(span - 1, max(1, round(s * span)))  # pixels of the last picture in view
+    image = Image.new("RGB", (w, h))
+    if d == (-1, 0):  # out to the left, in from the right
+        image.paste(first(pose, (cut, 0, w, h)), (0, 0))
+        image.paste(last(landing, (0, 0, cut, h)), (w - cut, 0))
+    elif d == (1, 0):
+        image.paste(first(pose, (0, 0, w - cut, h)), (cut, 0))
+        image.paste(last(landing, (w - cut, 0, w, h)), (0, 0))
+    elif d == (0, -1):
+        image.paste(first(pose, (0, cut, w, h)), (0, 0))
+        image.paste(last(landing, (0, 0, w, cut)), (0, h - cut))
+    else:
+        image.paste(first(pose, (0, 0, w, h - cut)), (0, cut))
+        image.paste(last(landing, (0, h - cut, w, h)), (0, 0))
+    return image
+
+
+class _Views:
+    """view(pose, box): the frame (or the part `box` of it) the camera sees on one canvas,
+    remembering the last one: a held camera draws its frame once."""
+
+    def __init__(self, canvas: Canvas, w: int, h: int) -> None:
+        self.canvas, self.w, self.h = canvas, w, h
+        self.key: tuple | None = None
+        self.image: Image.Image | None = None
+
+    def __call__(self, pose: Pose, box: tuple[int, int, int, int] | None = None) -> Image.Image:
+        key = (pose, box)
+        if key != self.key:
+            self.key, self.image = key, view(self.canvas, pose, self.w, self.h, box)
+        return self.image
+
+
+def view(canvas: Canvas, pose: Pose, w: int, h: int, box: tuple[int, int, int, int] | None = None) -> Image.Image:
+    """The frame the camera sees (or its part `box`, in output pixels): one warp of the canvas.
+
+    A pose that only shifts and zooms is one affine map, sampled at 2x the output size with
+    nearest-neighbour and box-reduced (as smooth as bilinear, and several times faster in Pillow);
+    a turn, a dolly or the subject's own motion is a mesh of bilinear quads, close to exact at
+    MESH cells, from a canvas level near 1:1 so that it does not shimmer.
     """
-    f = FOCAL * max(w, h)
-    yaw, pitch = math.atan(pose.pan * w / f), math.atan(pose.tilt * h / f)
-    cy, sy, cp, sp = math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch)
-    corner2 = (w * w + h * h) / 4
-    out = []
-    for u, v in points:
-        du, dv = u - w / 2, v - h / 2
-        X, Y = du / (f * pose.zoom), dv / (f * pose.zoom)
-        if pose.dolly != 1.0:
-            s = pose.dolly ** (1 - DEPTH * min(1.0, (du * du + dv * dv) / corner2))
-            X, Y = X / s, Y / s
-        y1, z1 = Y * cp + sp, cp - Y * sp  # tilt: rotate the ray about the horizontal axis
-        x2, z2 = X * cy + z1 * sy, z1 * cy - X * sy  # pan: about the vertical axis
-        out.append((f * x2 / z2 + pose.x * w, f * y1 / z2 + pose.y * h))
-    return out
-
-
-def _view(canvas: Image.Image, pose: Pose, w: int, h: int) -> Image.Image:
-    """The frame the camera sees: one warp of the canvas.
-
-    A pose that only shifts and zooms is one affine map, sampled at SUPERSAMPLE x the output
-    size with nearest-neighbour and box-reduced (as smooth as bilinear, three times faster in
-    Pillow); a turn or a dolly is a mesh of bilinear quads, close to exact at MESH cells.
-    """
-    gx, gy = (1, 1) if _is_affine(pose) else MESH
-    us, vs = [round(w * i / gx) for i in range(gx + 1)], [round(h * j / gy) for j in range(gy + 1)]
+    bu0, bv0, bu1, bv1 = box or (0, 0, w, h)
+    bw, bh = bu1 - bu0, bv1 - bv0
+    magnification = pose.zoom * pose.dolly
+    fill = BACKGROUND
+    if pose.affine:
+        c = canvas.level(canvas.scale / magnification / 2)
+        (x0, y0), (x1, y1) = warp_points(pose, w, h, [(bu0, bv0), (bu1, bv1)])
+        (cx0, cy0), (cx1, cy1) = c.to_canvas(x0, y0), c.to_canvas(x1, y1)
+        fine = c.image.transform((bw * 2, bh * 2), Image.Transform.AFFINE,
+                                 ((cx1 - cx0) / (bw * 2), 0, cx0, 0, (cy1 - cy0) / (bh * 2), cy0),
+                                 resample=Image.Resampling.NEAREST, fillcolor=fill)
+        return fine.reduce(2)
+    c = canvas.level(canvas.scale / magnification)
+    gx, gy = ACTION_MESH if (pose.ax or pose.ay) else MESH
+    gx, gy = max(1, round(gx * bw / w)), max(1, round(gy * bh / h))
+    us = [bu0 + round(bw * i / gx) for i in range(gx + 1)]
+    vs = [bv0 + round(bh * j / gy) for j in range(gy + 1)]
     scene = warp_points(pose, w, h, [(u, v) for v in vs for u in us])
-    pts = [(canvas.width / 2 + SUPERSAMPLE * x, canvas.height / 2 + SUPERSAMPLE * y) for x, y in scene]
-    dx, dy = _keep_inside([p[0] for p in pts], canvas.width), _keep_inside([p[1] for p in pts], canvas.height)
-    pts = [(x + dx, y + dy) for x, y in pts]
-    if (gx, gy) == (1, 1):
-        (x0, y0), (x1, _), (_, y1) = pts[0], pts[1], pts[2]
-        s = SUPERSAMPLE
-        fine = canvas.transform((w * s, h * s), Image.Transform.AFFINE,
-                                ((x1 - x0) / (w * s), 0, x0, 0, (y1 - y0) / (h * s), y0),
-                                resample=Image.Resampling.NEAREST, fillcolor=BACKGROUND)
-        return fine.reduce(s)
+    pts = [c.to_canvas(x, y) for x, y in scene]
     mesh = []
     for j in range(gy):
         for i in range(gx):
             nw, ne = pts[j * (gx + 1) + i], pts[j * (gx + 1) + i + 1]
             sw, se = pts[(j + 1) * (gx + 1) + i], pts[(j + 1) * (gx + 1) + i + 1]
-            mesh.append(((us[i], vs[j], us[i + 1], vs[j + 1]), (*nw, *sw, *se, *ne)))
-    return canvas.transform((w, h), Image.Transform.MESH, mesh, resample=Image.Resampling.BILINEAR,
-                            fillcolor=BACKGROUND)
-
-
-def _is_affine(pose: Pose) -> bool:
-    return pose.dolly == 1.0 and pose.pan == 0.0 and pose.tilt == 0.0
-
-
-def _keep_inside(values: list[float], size: int) -> float:
-    """The shift that keeps a view on the canvas, if it fits (a long move stops at the canvas edge)."""
-    low, high = min(values), max(values)
-    if high - low >= size:
-        return size / 2 - (low + high) / 2
-    return -low if low < 0 else (size - high if high > size else 0.0)
-
-
-def _canvas_size(w: int, h: int) -> tuple[int, int]:
-    return w * SUPERSAMPLE * CANVAS_SPAN, h * SUPERSAMPLE * CANVAS_SPAN
-
-
-def _image_canvas(source: bytes | str | None, w: int, h: int) -> Image.Image:
-    """The image filling the centre frame; around it the image mirrored at its edges, blurred and
-    dimmed, so a pull-out or a long pan shows a continuation of the same colours, not a smear."""
-    fw, fh = w * SUPERSAMPLE, h * SUPERSAMPLE
-    picture = _open(source, fw, fh)
-    sharp = ImageOps.fit(picture, (fw, fh), Image.Resampling.BILINEAR)
-    sw, sh = max(1, fw // 8), max(1, fh // 8)
-    small = sharp.resize((sw, sh), Image.Resampling.BILINEAR)
-    mirrored = ImageOps.mirror(small)
-    tiles = {(False, False): small, (True, False): mirrored,
-             (False, True): ImageOps.flip(small), (True, True): ImageOps.flip(mirrored)}
-    surround = Image.new("RGB", (sw * CANVAS_SPAN, sh * CANVAS_SPAN))
-    middle = CANVAS_SPAN // 2
-    for j in range(CANVAS_SPAN):
-        for i in range(CANVAS_SPAN):
-            surround.paste(tiles[((i - middle) % 2 == 1, (j - middle) % 2 == 1)], (i * sw, j * sh))
-    surround = surround.filter(ImageFilter.GaussianBlur(max(1, sh // 12))).point(lambda v: int(v * EDGE_DIM))
-    canvas = surround.resize(_canvas_size(w, h), Image.Resampling.BILINEAR)
-    canvas.paste(sharp, ((canvas.width - fw) // 2, (canvas.height - fh) // 2))
-    return canvas
-
-
-def _open(source: bytes | str | None, fw: int, fh: int) -> Image.Image:
-    """Decoded image bytes; a URL (which cannot be fetched) or nothing becomes a placeholder card."""
-    if isinstance(source, bytes):
-        try:
-            with Image.open(io.BytesIO(source)) as img:
-                img.draft("RGB", (fw, fh))  # JPEG: decode at a reduced scale, much faster
-                return ImageOps.exif_transpose(img).convert("RGB")
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-            source = "(image data could not be decoded)"  # the header passed the checks, the rest did not
-    card = Image.new("RGB", (fw, fh), (112, 116, 124))
-    draw = ImageDraw.Draw(card)
-    draw.line([(0, 0), (fw, fh)], fill=(132, 136, 144), width=max(1, fh // 90))
-    draw.line([(0, fh), (fw, 0)], fill=(132, 136, 144), width=max(1, fh // 90))
-    draw.rectangle([0, 0, fw - 1, fh - 1], outline=INK, width=max(1, fh // 60))
-    text = f"image not fetched: {source}" if source and source.startswith("http") else source or "no image"
-    _text_block(draw, text, (fw // 10, fh // 3, fw * 9 // 10, fh * 2 // 3), fh // 12, INK)
-    return card
-
-
-def _grid_canvas(w: int, h: int) -> Image.Image:
-    """A dark canvas with a grid of dots, so camera moves show on plain cards too."""
-    cw, ch = _canvas_size(w, h)
-    canvas = Image.new("RGB", (cw, ch), BACKGROUND)
-    draw = ImageDraw.Draw(canvas)
-    step = h * SUPERSAMPLE // 6
-    r = max(1, step // 14)
-    for y in range(step // 2, ch, step):
-        for x in range(step // 2, cw, step):
-            draw.ellipse([x - r, y - r, x + r, y + r], fill=(70, 76, 96))
-    return canvas
-
-
-def _title_canvas(prompt: str, w: int, h: int) -> Image.Image:
-    """Text to video: the prompt on a card in the centre frame."""
-    canvas = _grid_canvas(w, h)
-    fw, fh = w * SUPERSAMPLE, h * SUPERSAMPLE
-    x0, y0 = (canvas.width - fw) // 2, (canvas.height - fh) // 2
-    draw = ImageDraw.Draw(canvas)
-    pad = fh // 14
-    draw.rounded_rectangle([x0 + pad, y0 + pad, x0 + fw - pad, y0 + fh - pad], radius=pad,
-                           fill=(40, 44, 60), outline=(90, 100, 140), width=max(1, fh // 120))
-    draw.text((x0 + 2 * pad, y0 + 1.6 * pad), "TEXT TO VIDEO", font=font(fh // 16), fill=MUTED)
-    _text_block(draw, prompt, (x0 + 2 * pad, y0 + 3 * pad, x0 + fw - 2 * pad, y0 + fh - 2 * pad), fh // 11, INK)
-    return canvas
-
-
-def _subject_canvas(source: bytes | str | None, prompt: str, w: int, h: int) -> Image.Image:
-    """Subject reference: the subject as a portrait card, the prompt under it."""
-    canvas = _grid_canvas(w, h)
-    fw, fh = w * SUPERSAMPLE, h * SUPERSAMPLE
-    x0, y0 = (canvas.width - fw) // 2, (canvas.height - fh) // 2
-    ph = fh * 64 // 100
-    pw = min(fw * 9 // 10, ph * 3 // 4)
-    portrait = ImageOps.fit(_open(source, pw, ph), (pw, ph), Image.Resampling.BILINEAR)
-    px, py = x0 + (fw - pw) // 2, y0 + fh // 14
-    draw = ImageDraw.Draw(canvas)
-    border = max(2, fh // 90)
-    draw.rectangle([px - border, py - border, px + pw + border - 1, py + ph + border - 1], fill=INK)
-    canvas.paste(portrait, (px, py))
-    _text_block(draw, prompt or "(no prompt)", (x0 + fw // 12, py + ph + fh // 30, x0 + fw * 11 // 12, y0 + fh),
-                fh // 16, INK, center=True)
-    return canvas
-
-
-def _text_block(draw: ImageDraw.ImageDraw, text: str, box: tuple[float, float, float, float],
-                size: int, fill: tuple[int, int, int], center: bool = False) -> None:
-    """Word-wrapped text inside `box`, shrinking the font until it fits, ellipsis at the end."""
-    x0, y0, x1, y1 = box
-    for scale in (1.0, 0.8, 0.65):
-        face = font(int(size * scale))
-        line_h = face.getbbox("Ag")[3] * 1.25
-        max_lines = max(1, int((y1 - y0) // line_h))
-        lines = wrap(text, face, x1 - x0)
-        if len(lines) <= max_lines:
-            break
-    if len(lines) > max_lines:
-        lines = lines[:max_lines]
-        lines[-1] = lines[-1].rstrip()[: max(0, len(lines[-1]) - 2)] + "…"
-    for n, line in enumerate(lines):
-        x = x0 + ((x1 - x0) - face.getlength(line)) / 2 if center else x0
-        draw.text((x, y0 + n * line_h), line, font=face, fill=fill)
+            mesh.append(((us[i] - bu0, vs[j] - bv0, us[i + 1] - bu0, vs[j + 1] - bv0), (*nw, *sw, *se, *ne)))
+    return c.image.transform((bw, bh), Image.Transform.MESH, mesh, resample=Image.Resampling.BILINEAR,
+                             fillcolor=fill)
 
 
 class VideoCache:

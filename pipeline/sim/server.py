@@ -1,5 +1,6 @@
 """The HTTP face of the simulator: routes, faults on the wire, streaming. I/O only; the
-decisions live in engine.py (state), faults.py (dice) and stats.py (counters).
+decisions live in engine.py (state), faults.py (dice) and stats.py (counters), and for the v2
+API beside v1 on the same port in v2engine.py, v2faults.py and v2codes.py.
 """
 
 from __future__ import annotations
@@ -24,15 +25,24 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
-from pipeline.sim import codes
+from pipeline.sim import codes, v2codes
 from pipeline.sim.codes import ApiError
 from pipeline.sim.config import SimConfig
 from pipeline.sim.engine import Engine, LinkError, redact
 from pipeline.sim.faults import API, ERROR_FAULTS, FAULTS, HTTP_FAULTS, FaultDice
 from pipeline.sim.render import VideoCache
 from pipeline.sim.stats import Stats
+from pipeline.sim.v2codes import V2Error
+from pipeline.sim.v2config import V2Config
+from pipeline.sim.v2engine import CONTENT_PREFIX, V2Engine
+from pipeline.sim.v2faults import ERROR_FAULTS as V2_ERROR_FAULTS
+from pipeline.sim.v2faults import HTTP_FAULTS as V2_HTTP_FAULTS
+from pipeline.sim.v2faults import V2_FAULTS, V2Dice
+from pipeline.sim.v2render import VideoFiles
 
 MAX_BODY_BYTES = 32 * 1024 * 1024  # base64 of a 20 MB image fits; more is refused with 413
+SHOT_HEADER, TAKE_HEADER = "X-Shots-Shot", "X-Shots-Take"  # a client's hints to the simulator only
+V2_MAX_BODY_BYTES = 64 * 1024 * 1024  # v2 rule 11: "whole request body <= 64 MB", else 400 (2013)
 CHUNK = 64 * 1024
 MAX_BLOB_BYTES = 1 << 40
 
@@ -44,8 +54,20 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/_sim/stats"): "sim",
     ("GET", "/_sim/tasks"): "sim",
     ("GET", "/_sim/blob"): "blob",
+    ("POST", "/v2/video_generation"): "v2_create",
+    ("POST", "/v2/video_regeneration"): "v2_regenerate",
+    ("POST", "/v2/h3_context_ir"): "v2_context_ir",
+    ("GET", "/v2/query/video_generation"): "v2_list",
+    ("GET", "/_sim/v2/tasks"): "sim",
 }
 DOWNLOAD_PREFIX = "/download/"
+# v2 routes with the task id in the path: (method, prefix) -> endpoint
+V2_ID_ROUTES: dict[tuple[str, str], str] = {
+    ("GET", "/v2/query/video_generation/"): "v2_query",
+    ("DELETE", "/v2/video_generation/"): "v2_delete",
+}
+V2_ENDPOINTS = frozenset({"v2_create", "v2_regenerate", "v2_context_ir", "v2_list", "v2_query", "v2_delete",
+                          "v2_download"})
 
 _HTTP_FAULT_BODIES = {
     500: ("application/json", b'{"error":"internal server error"}'),
@@ -67,6 +89,9 @@ class _State:
     inject: Callable[[str], bool]  # roll for a fault by name; counted when it strikes
     base_url: str = ""
     log: Callable[[str], None] | None = None
+    v2: V2Engine | None = None
+    v2dice: V2Dice | None = None
+    v2inject: Callable[[str], bool] = lambda name: False
     blob_chunk: bytes = b""
     connections: set[socket.socket] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -125,8 +150,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.state.log(f"{self.address_string()} {format % args}")
 
     def handle_expect_100(self) -> bool:
-        if self._too_large():
-            self._refuse_large()
+        limit, refuse = self._body_limit()
+        if self._too_large(limit):
+            refuse()
             return False
         return super().handle_expect_100()
 
@@ -136,6 +162,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._handle("POST")
 
+    def do_DELETE(self) -> None:
+        """v2 only; elsewhere the standard library's own 501, as before v2 existed."""
+        if _v2_route("DELETE", urlsplit(self.path).path) is None:
+            self.send_error(501, f"Unsupported method ({self.command!r})")
+            return
+        self._handle("DELETE")
+
     # --- dispatch --------------------------------------------------------------------------
 
     def _handle(self, method: str) -> None:
@@ -144,10 +177,15 @@ class _Handler(BaseHTTPRequestHandler):
         endpoint = ROUTES.get((method, url.path))
         if endpoint is None and method == "GET" and url.path.startswith(DOWNLOAD_PREFIX):
             endpoint = "download"
+        if endpoint is None:
+            endpoint = _v2_route(method, url.path)
         key = self._bearer()
         self.state.stats.request(endpoint or "other", redact(key) if key else None)
         self.state.stats.started()
         try:
+            if endpoint in V2_ENDPOINTS:
+                self._handle_v2(method, endpoint, url.path, params, key)
+                return
             if endpoint in FAULTS["reset"] and self.state.inject("reset"):
                 self._reset()
                 return
@@ -163,6 +201,8 @@ class _Handler(BaseHTTPRequestHandler):
                     getattr(self, f"_do_{endpoint}")(url.path, params, key, body)
         except ApiError as exc:
             self._business_error(endpoint, exc)
+        except V2Error as exc:
+            self._v2_error(exc)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         except Exception:  # a simulator bug: answer 500 and say why in the log
@@ -192,10 +232,38 @@ class _Handler(BaseHTTPRequestHandler):
                     return True
         return False
 
+    def _handle_v2(self, method: str, endpoint: str, path: str, params: dict, key: str | None) -> None:
+        """A v2 request: the v2 faults (same order as v1's), then the route. V2Error is answered by _handle."""
+        inject = self.state.v2inject
+        if endpoint in V2_FAULTS["reset"] and inject("reset"):
+            self._reset()
+            return
+        body = self._read_body(V2_MAX_BODY_BYTES, self._refuse_large_v2) if method in ("POST", "DELETE") else b""
+        if body is None:
+            return
+        if endpoint in V2_FAULTS["slow"] and inject("slow"):
+            time.sleep(self.state.cfg.slow_seconds)
+        for name in (*V2_HTTP_FAULTS, *V2_ERROR_FAULTS):
+            if endpoint in V2_FAULTS[name] and inject(name):
+                self._v2_fault(name)
+                return
+        getattr(self, f"_do_{endpoint}")(path, params, key, body)
+
+    def _v2_fault(self, name: str) -> None:
+        errors = {"http_500": v2codes.server_error, "http_529": v2codes.overloaded, "error_429": v2codes.rate_limited,
+                  "error_402": v2codes.no_balance, "error_422": v2codes.sensitive}
+        if name in errors:
+            self._v2_error(errors[name]())
+        else:  # a gateway's page: not JSON
+            content_type, body = _HTTP_FAULT_BODIES[int(name[5:])]
+            self._send(int(name[5:]), body, content_type)
+
     # --- routes ----------------------------------------------------------------------------
 
     def _do_create(self, path: str, params: dict, key: str | None, body: bytes) -> None:
-        task = self.state.engine.create(key, body)
+        # Optional hints for the previz's label and take (engine.create); the API has no such headers.
+        task = self.state.engine.create(key, body, shot=self.headers.get(SHOT_HEADER),
+                                        take=self.headers.get(TAKE_HEADER))
         self.state.stats.task_created(task.fingerprint)
         if self.state.inject("drop_create"):
             self._reset()
@@ -226,8 +294,52 @@ class _Handler(BaseHTTPRequestHandler):
     def _do_sim(self, path: str, params: dict, key: str | None, body: bytes) -> None:
         if path.endswith("/stats"):
             self._json(200, self.state.stats.snapshot())
+        elif path == "/_sim/v2/tasks":
+            self._json(200, self.state.v2.tasks())
         else:
             self._json(200, self.state.engine.tasks())
+
+    # --- v2 routes -------------------------------------------------------------------------
+
+    def _do_v2_create(self, path: str, params: dict, key: str | None, body: bytes) -> None:
+        self._v2_made(self.state.v2.create, key, body)
+
+    def _do_v2_regenerate(self, path: str, params: dict, key: str | None, body: bytes) -> None:
+        self._v2_made(self.state.v2.create_regeneration, key, body)
+
+    def _do_v2_context_ir(self, path: str, params: dict, key: str | None, body: bytes) -> None:
+        self._v2_made(self.state.v2.create_context_ir, key, body)
+
+    def _v2_made(self, create: Callable[..., Any], key: str | None, body: bytes) -> None:
+        """A v2 create of any kind: {"task_id"}, or the task made and the answer lost (drop_create)."""
+        task = create(key, body, shot=self.headers.get(SHOT_HEADER), take=self.headers.get(TAKE_HEADER))
+        self.state.stats.task_created(task.fingerprint)
+        if self.state.v2inject("drop_create"):
+            self._reset()  # the task exists (and is durable): the client cannot know
+            return
+        self._json(200, {"task_id": task.task_id})
+
+    def _do_v2_query(self, path: str, params: dict, key: str | None, body: bytes) -> None:
+        task_id = path.rsplit("/", 1)[1]
+        self._json(200, self.state.v2.query(key, task_id, self.state.base_url))
+
+    def _do_v2_list(self, path: str, params: dict, key: str | None, body: bytes) -> None:
+        # filter.task_ids may come repeated as well as comma-joined: every value counts.
+        every = parse_qs(urlsplit(self.path).query, keep_blank_values=True)
+        self._json(200, self.state.v2.list(key, every, self.state.base_url))
+
+    def _do_v2_delete(self, path: str, params: dict, key: str | None, body: bytes) -> None:
+        self._json(200, self.state.v2.delete(key, path.rsplit("/", 1)[1]))
+
+    def _do_v2_download(self, path: str, params: dict, key: str | None, body: bytes) -> None:
+        try:
+            video = self.state.v2.download(path, params)
+        except LinkError as exc:
+            self._send(exc.status, f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>"
+                       f"{'AccessDenied' if exc.status == 403 else 'NoSuchKey'}</Code><Message>{exc.message}"
+                       f"</Message></Error>".encode(), "application/xml")
+            return
+        self._send_file(video, truncate=self.state.v2inject("truncate_download"))
 
     def _do_blob(self, path: str, params: dict, key: str | None, body: bytes) -> None:
         """N pseudo-random bytes, streamed, for download throughput benchmarks."""
@@ -267,6 +379,12 @@ class _Handler(BaseHTTPRequestHandler):
         if endpoint == "create":
             answer = {"task_id": "", **answer}
         self._json(200, answer)
+
+    def _v2_error(self, exc: V2Error) -> None:
+        """A v2 error answer: its HTTP status and the A6 body (the internal code counted in the stats)."""
+        self._base_code = exc.code
+        self._send(exc.status, json.dumps(exc.body(), ensure_ascii=False).encode("utf-8"),
+                   "application/json; charset=utf-8")
 
     def _json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
         if isinstance(obj, dict) and isinstance(obj.get("base_resp"), dict):
@@ -320,9 +438,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- bodies and broken connections -----------------------------------------------------
 
-    def _too_large(self) -> bool:
+    def _body_limit(self) -> tuple[int, Callable[[], None]]:
+        """The largest body this path takes, and how a larger one is refused."""
+        if urlsplit(self.path).path.startswith("/v2/"):
+            return V2_MAX_BODY_BYTES, self._refuse_large_v2
+        return MAX_BODY_BYTES, self._refuse_large
+
+    def _too_large(self, limit: int = MAX_BODY_BYTES) -> bool:
         try:
-            return int(self.headers.get("Content-Length") or 0) > MAX_BODY_BYTES
+            return int(self.headers.get("Content-Length") or 0) > limit
         except ValueError:
             return False
 
@@ -333,10 +457,18 @@ class _Handler(BaseHTTPRequestHandler):
             codes.INVALID_PARAMS, f"invalid params, request body is over {MAX_BODY_BYTES} bytes")}).encode(),
             "application/json; charset=utf-8", {"Connection": "close"})
 
-    def _read_body(self) -> bytes | None:
+    def _refuse_large_v2(self) -> None:
+        self.close_connection = True
+        error = v2codes.bad_request(f"request body is over {V2_MAX_BODY_BYTES} bytes (64 MB); "
+                                    f"send media as URLs or mm_file:// instead of data URIs")
+        self._base_code = error.code
+        self._send(400, json.dumps(error.body()).encode(), "application/json; charset=utf-8", {"Connection": "close"})
+
+    def _read_body(self, limit: int = MAX_BODY_BYTES, refuse: Callable[[], None] | None = None) -> bytes | None:
         """The request body (Content-Length or chunked), or None once a 4xx has been answered."""
+        refuse = refuse or self._refuse_large
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked()
+            return self._read_chunked(limit, refuse)
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
@@ -345,12 +477,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._json(400, {"error": "bad Content-Length"}, {"Connection": "close"})
             return None
-        if length > MAX_BODY_BYTES:
-            self._refuse_large()
+        if length > limit:
+            refuse()
             return None
         return self.rfile.read(length)
 
-    def _read_chunked(self) -> bytes | None:
+    def _read_chunked(self, limit: int, refuse: Callable[[], None]) -> bytes | None:
         parts, total = [], 0
         while True:
             line = self.rfile.readline(1024)
@@ -365,8 +497,8 @@ class _Handler(BaseHTTPRequestHandler):
                     pass
                 return b"".join(parts)
             total += n
-            if total > MAX_BODY_BYTES:
-                self._refuse_large()
+            if total > limit:
+                refuse()
                 return None
             parts.append(self.rfile.read(n))
             self.rfile.readline(16)
@@ -382,6 +514,22 @@ class _Handler(BaseHTTPRequestHandler):
             os.close(sock.detach())  # close the descriptor now, whatever rfile/wfile still hold
         except OSError:
             pass
+
+
+def _nominal(width: int, height: int) -> tuple[int, int]:
+    """V2Config.full_size: the previz as big as the video it stands for."""
+    return width, height
+
+
+def _v2_route(method: str, path: str) -> str | None:
+    """The v2 endpoint of a path that carries a task id (or a content URL), else None."""
+    for (m, prefix), endpoint in V2_ID_ROUTES.items():
+        if m == method and path.startswith(prefix):
+            task_id = path[len(prefix):]
+            return endpoint if task_id and "/" not in task_id else None
+    if method == "GET" and path.startswith(CONTENT_PREFIX):
+        return "v2_download"
+    return None
 
 
 def _parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
@@ -417,18 +565,21 @@ def check_loopback(host: str) -> None:
 
 
 class Simulator:
-    """A MiniMax v1 video API on 127.0.0.1, in a background thread.
+    """The MiniMax v1 and v2 video APIs on 127.0.0.1, in a background thread.
 
         with Simulator(SimConfig(time_scale=0.01)) as sim:
             client = httpx.Client(base_url=sim.base_url)
     """
 
     def __init__(self, cfg: SimConfig | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 log: Callable[[str], None] | None = None, now: Callable[[], float] = time.time) -> None:
+                 log: Callable[[str], None] | None = None, now: Callable[[], float] = time.time,
+                 v2: V2Config | None = None) -> None:
         """`now`: the clock every task's schedule, rate window and URL lifetime is read from (a
-        test gives a virtual one, with time_scale 1, to run the simulator and a client in step)."""
+        test gives a virtual one, with time_scale 1, to run the simulator and a client in step).
+        `v2`: the v2 switches (default: cfg.v2)."""
         check_loopback(host)
         self.cfg = cfg or SimConfig()
+        self.v2 = v2 if v2 is not None else self.cfg.v2
         self.host, self._port, self._log, self._now = host, port, log, now
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -451,12 +602,24 @@ class Simulator:
                 return True
             return False
 
+        v2dice = V2Dice(self.v2.faults, cfg.seed)
+
+        def v2inject(name: str) -> bool:
+            if v2dice.roll(name):
+                stats.fault(f"v2_{name}")
+                return True
+            return False
+
         engine: Engine | None = None
+        v2engine: V2Engine | None = None
         try:
             cache = VideoCache(cfg.render_cache_dir or self._tempdir)
             engine = Engine(cfg, videos=cache, now=self._now, roll=inject)
+            v2engine = V2Engine(cfg, self.v2, authenticate=engine.authenticate, now=self._now, roll=v2inject,
+                                videos=VideoFiles(cache, _nominal if self.v2.full_size else cfg.previz_size))
             state = _State(cfg, engine, stats, dice, inject, log=self._log,
-                           blob_chunk=random.Random(f"{cfg.seed}:blob").randbytes(CHUNK))
+                           blob_chunk=random.Random(f"{cfg.seed}:blob").randbytes(CHUNK),
+                           v2=v2engine, v2dice=v2dice, v2inject=v2inject)
             server_class = _Server
             if ":" in self.host:
                 server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
@@ -464,6 +627,8 @@ class Simulator:
         except BaseException:
             if engine is not None:
                 engine.close()
+            if v2engine is not None:
+                v2engine.close()
             self._remove_tempdir()
             raise
         self._server.state = state
@@ -492,6 +657,7 @@ class Simulator:
         self._thread.join(timeout=5)
         self._server = None
         self._state.engine.close()
+        self._state.v2.close()
         self._remove_tempdir()
 
     def _remove_tempdir(self) -> None:
@@ -535,6 +701,18 @@ class Simulator:
         """Replace the fault probabilities (ValueError for an unknown name or a bad probability)."""
         self._live().dice.set(faults)
 
+    @property
+    def v2_engine(self) -> V2Engine:
+        return self._live().v2
+
+    def v2_tasks(self) -> list[dict[str, Any]]:
+        """The same list as GET /_sim/v2/tasks."""
+        return self._live().v2.tasks()
+
+    def set_v2_faults(self, faults: dict[str, float]) -> None:
+        """Replace the v2 fault probabilities (v2faults.V2_FAULTS names)."""
+        self._live().v2dice.set(faults)
+
     def reset_stats(self) -> None:
         self._live().stats.reset()
 
@@ -543,7 +721,7 @@ class Simulator:
         return f"<Simulator {where} time_scale={self.cfg.time_scale:g}>"
 
 
-def serve(cfg: SimConfig, host: str = "127.0.0.1", port: int = 8765) -> None:
+def serve(cfg: SimConfig, host: str = "127.0.0.1", port: int = 8765, v2: V2Config | None = None) -> None:
     """Run the simulator in the foreground until Ctrl-C (or SIGTERM), logging each request to stderr."""
     check_loopback(host)
 
@@ -556,7 +734,7 @@ def serve(cfg: SimConfig, host: str = "127.0.0.1", port: int = 8765) -> None:
     # SIGTERM stops as cleanly as Ctrl-C, so the temporary render folder is removed.
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, interrupt) if in_main else None
-    sim = Simulator(cfg, host=host, port=port, log=log).start()
+    sim = Simulator(cfg, host=host, port=port, log=log, v2=v2).start()
     print(f"MiniMax simulator on {sim.base_url} (keys: {', '.join(redact(k) for k in cfg.keys)}; "
           f"time scale {cfg.time_scale:g}); Ctrl-C stops it", file=sys.stderr, flush=True)
     try:
