@@ -26,7 +26,7 @@ class FailingServer:
         self.created: list[float] = []
         self.queried: list[float] = []
 
-    async def create(self, body: dict) -> str:
+    async def create(self, body: dict, **hints) -> str:
         self.created.append(self.clock.now())
         return f"task{len(self.created)}"
 

@@ -82,7 +82,7 @@ class TakingTurns:
     def __init__(self, client: MiniMaxClient, work: OneAtATime):
         self.client, self.work = client, work
 
-    async def create(self, body: dict[str, Any]) -> str:
+    async def create(self, body: dict[str, Any], **hints: Any) -> str:
         async with self.work.turn():
             return await self.client.create(body)
 

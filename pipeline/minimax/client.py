@@ -53,6 +53,7 @@ from pipeline.minimax.transport import (  # noqa: F401  (re-exported: settings t
     _Secret,
     download_deadline,
 )
+from pipeline.minimax.transport import Hints
 from pipeline.minimax.transport import describe as _describe  # noqa: F401
 from pipeline.minimax.transport import ident as _ident
 from pipeline.minimax.transport import is_http_url as _is_http_url
@@ -168,9 +169,10 @@ class MiniMaxClient:
 
     # -- the three API calls -------------------------------------------------------------
 
-    async def create(self, body: dict[str, Any]) -> str:
-        """POST a generation task; return its task_id. Raises UncertainCreateError when unsure."""
-        response = await self._transport.create("/v1/video_generation", body)
+    async def create(self, body: dict[str, Any], *, hints: Hints | None = None) -> str:
+        """POST a generation task; return its task_id. Raises UncertainCreateError when unsure.
+        `hints` (shot, take) reach only the built-in simulator (Transport.simulator_hints)."""
+        response = await self._transport.create("/v1/video_generation", body, hints)
         if response.status_code == 429:
             raise RateLimitError("rate limited: HTTP 429", trace_id=_trace(response), http_status=429)
         if response.status_code >= 500:

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from pipeline.minimax import catalogue
 from pipeline.minimax.apierrors import TaskNotFoundError
 from pipeline.minimax.client import FileInfo, MiniMaxClient, TaskStatus
-from pipeline.minimax.transport import Download, Transport
+from pipeline.minimax.transport import Download, Hints, Transport
 from pipeline.minimax.v2client import V2Client
 
 Dialect = MiniMaxClient | V2Client
@@ -76,9 +76,9 @@ class Clients:
 
     # -- the v1 protocol, routed -----------------------------------------------------------
 
-    async def create(self, body: dict[str, Any]) -> str:
+    async def create(self, body: dict[str, Any], *, hints: Hints | None = None) -> str:
         dialect = self.for_model(body.get("model"))
-        task_id = await dialect.create(body)
+        task_id = await dialect.create(body, hints=hints)
         self._tasks[task_id] = dialect
         return task_id
 

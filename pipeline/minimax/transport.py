@@ -14,7 +14,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import httpx
 
@@ -77,6 +77,9 @@ class _Secret:
     __str__ = __repr__
 
 
+Hints = Mapping[str, Any]  # a create's {"shot": id, "take": n}: for the built-in simulator's previz only
+
+
 class Transport:
     """One account on one host. Settings: arguments, then MINIMAX_API_KEY / MINIMAX_BASE_URL, then defaults."""
 
@@ -89,7 +92,10 @@ class Transport:
         timeout: httpx.Timeout = API_TIMEOUT,
         download_timeout: httpx.Timeout = DOWNLOAD_TIMEOUT,
         download_deadline: Callable[[int | None], float] = download_deadline,
+        simulator_hints: bool = False,
     ):
+        """`simulator_hints`: send a create's shot and take as X-Shots-* headers, for the built-in
+        simulator's previz label; never for any other server (the API is told only the API's fields)."""
         key = api_key or api_key_from_env()
         if not key:
             raise AccountError(
@@ -105,6 +111,7 @@ class Transport:
         self._timeout = timeout
         self._download_timeout = download_timeout
         self._download_deadline = download_deadline
+        self._simulator_hints = simulator_hints
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r}, api_key=<redacted>)"
@@ -118,20 +125,26 @@ class Transport:
         return {"Authorization": f"Bearer {self._key.reveal()}"}
 
     async def send(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                   json: Any = None) -> httpx.Response:
+                   json: Any = None, headers: Mapping[str, str] | None = None) -> httpx.Response:
         """One API call under the in-flight cap, with the key. httpx's own errors pass through."""
         async with self._api_calls:
             return await self._http.request(
-                method, f"{self.base_url}{path}", params=params, json=json, headers=self._auth,
-                timeout=self._timeout,
+                method, f"{self.base_url}{path}", params=params, json=json,
+                headers={**(headers or {}), **self._auth}, timeout=self._timeout,
             )
 
-    async def create(self, path: str, body: dict[str, Any]) -> httpx.Response:
+    def hint_headers(self, hints: Hints | None) -> dict[str, str]:
+        """The X-Shots-* headers of a create, for the built-in simulator only."""
+        if not self._simulator_hints or not hints:
+            return {}
+        return {f"X-Shots-{name.title()}": str(value) for name, value in hints.items() if value is not None}
+
+    async def create(self, path: str, body: dict[str, Any], hints: Hints | None = None) -> httpx.Response:
         """POST a create. A failure before the request left this machine is a TransientError (no
         task can exist); any later one is an UncertainCreateError. The answer's status is the
         dialect's to read."""
         try:
-            return await self.send("POST", path, json=body)
+            return await self.send("POST", path, json=body, headers=self.hint_headers(hints))
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # Never left this machine: no task can exist.
             raise TransientError(f"cannot connect to {self.base_url}: {describe(exc)}") from exc

@@ -26,6 +26,7 @@ from pipeline.minimax.apierrors import MalformedAnswerError, ShotRejectedError, 
 from pipeline.minimax.client import FileInfo, TaskStatus
 from pipeline.minimax.transport import (
     Download,
+    Hints,
     Transport,
     ident,
     is_http_url,
@@ -77,10 +78,10 @@ class V2Client:
 
     # -- the v2 calls --------------------------------------------------------------------
 
-    async def create(self, body: dict[str, Any]) -> str:
+    async def create(self, body: dict[str, Any], *, hints: Hints | None = None) -> str:
         """POST a generation task; return its task_id. Never resubmit on UncertainCreateError:
         v2 has no idempotency key; reconcile through list_tasks instead."""
-        response = await self._transport.create(CREATE_PATH, body)
+        response = await self._transport.create(CREATE_PATH, body, hints)
         if not 200 <= response.status_code < 300:
             raise self._error(response, "create")
         try:

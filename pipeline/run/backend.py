@@ -65,7 +65,7 @@ async def open_backend(choice: Choice, *, rpm: float | None, seed: int | None = 
     config = SimConfig(keys=(SIM_KEY,), time_scale=SIM_TIME_SCALE, rpm=None if rpm is None else max(1, int(rpm)),
                        seed=seed or 0, state_dir=state_dir, v2=V2Config(window=None))
     with Simulator(config) as sim:
-        async with Clients(api_key=SIM_KEY, base_url=sim.base_url) as client:
+        async with Clients(api_key=SIM_KEY, base_url=sim.base_url, simulator_hints=True) as client:
             yield Backend(
                 client, SIM_ENDPOINT, "simulator", SIM_TIME_SCALE,
                 "SIMULATOR: no MINIMAX_API_KEY is set, so this run uses the built-in MiniMax simulator "

@@ -289,7 +289,7 @@ class TakeJob:
         await ctx.writer.write(event("intent", *key, req=self.spec.request, cost=self.planned.cost))
         ctx.totals.creates += 1
         try:
-            task_id = await ctx.client.create(body)
+            task_id = await ctx.client.create(body, hints={"shot": self.spec.shot.id, "take": self.spec.take})
         except UncertainCreateError as exc:
             await ctx.writer.write(event("uncertain", *key, reason=str(exc)))
             raise
