@@ -28,6 +28,9 @@ schedule. The default 0.05 keeps a run of all five clients under ~5 minutes.
 each at its own time scale (short generations need a slower clock, or the client's fixed costs
 would weigh as much as the schedule), and prints one row per regime. `fixed90` is the same run
 in-process with RunOptions(first_poll=90): the first poll fixed at 90 s, as before it was learned.
+
+--h3 prints the H3 row instead (bench/h3.py: MiniMax-H3 shots against the v2 simulator's cap on
+tasks at once, with the cap told to the run and not); the options after --h3 are h3.py's.
 """
 
 from __future__ import annotations
@@ -373,6 +376,12 @@ def run_regimes(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    if "--h3" in sys.argv:
+        from bench import h3
+
+        sys.argv.remove("--h3")
+        h3.main()
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shots", type=int, default=200)
     parser.add_argument("--seed-shots", type=int, default=10, help="shots for the one-at-a-time seed loop")

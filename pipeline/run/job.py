@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("shots.runner")
 
+NO_ROOM = ""  # _send_create's answer when the cap on tasks at once is full: wait for a slot, then create
 LOOK_UPS = 4  # passes over the task list for one lost create before it is left uncertain
 CREATE_ANSWER_SECONDS = 60.0  # a create's answer timeout: a crash mid-create made its task by then
 
@@ -152,15 +153,18 @@ class TakeJob:
         ctx, planned, res = self.ctx, self.planned, self.res
         state = planned.state
         res.began = ctx.clock.now()
+        live = False  # a task of this run's on the server, counted in pacer.live
         try:
             try:
                 if planned.creates:
                     task_id = await self._create()
                     if task_id is None:
                         return
+                    ctx.pacer.live, live = ctx.pacer.live + 1, True
                     file_id = await self._poll(task_id, fresh=not self.adopted)
                 elif planned.action == Action.POLL:
                     ctx.pacer.in_flight.force_acquire()
+                    ctx.pacer.live, live = ctx.pacer.live + 1, True
                     task_id = state.task_id
                     ctx.on_news(self.spec, "resumed", f"polling task {task_id} (submitted in an earlier run)")
                     file_id = await self._poll(task_id, fresh=False)
@@ -169,6 +173,8 @@ class TakeJob:
             finally:
                 if planned.creates or planned.action == Action.POLL:
                     ctx.pacer.in_flight.release()
+                if live:
+                    ctx.pacer.live -= 1
             if file_id is not None:
                 await self._download(task_id, file_id)
         except (AccountError, AbortError) as exc:
@@ -220,6 +226,9 @@ class TakeJob:
             self._charge("creates")
             try:
                 task_id = await self._send_create(body)
+                if task_id == NO_ROOM:  # the cap was lowered (a 429) after this take got its slot
+                    await ctx.pacer.in_flight.wait_for_room()
+                    continue
                 if task_id is None:
                     res.detail = "not submitted: the run was stopped"
                     return None
@@ -276,6 +285,8 @@ class TakeJob:
         async with ctx.pacer.create_turn():
             if ctx.stopping():
                 return None
+            if ctx.pacer.in_flight.over:
+                return NO_ROOM
             ctx.on_phase(self.spec, "creating")
             critical = asyncio.ensure_future(self._create_once(body))
             ctx.critical.add(critical)

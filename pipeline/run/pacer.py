@@ -28,6 +28,7 @@ class Pacer:
         self.queries = WindowLimiter(options.query_rpm, retry.RATE_WINDOW, clock)
         self.download_slots = asyncio.Semaphore(options.downloads)
         self.in_flight = Slots(options.concurrency)
+        self.live = 0  # tasks this run made (or resumed) that it has not yet seen finish
 
     def __repr__(self) -> str:
         return f"<Pacer rate={self.rate.rate} creates={self.creates!r} queries={self.queries!r}>"
@@ -59,10 +60,9 @@ class Pacer:
         (not a cap, or no other task of this run holds a place to wait for)."""
         if not (isinstance(exc, ConcurrencyLimitError) or exc.maybe_concurrency):
             return False
-        others = self.in_flight.used - 1
-        if others < 1:
+        if self.live < 1:  # nothing of this run's holds a place: another client's tasks, or a rate
             return False
-        self.in_flight.lower(others)
+        self.in_flight.lower(self.live)
         return True
 
 
@@ -90,6 +90,11 @@ class Slots:
 
     def force_acquire(self) -> None:
         self.used += 1
+
+    @property
+    def over(self) -> bool:
+        """More slots are held than the cap now allows (it was lowered after they were taken)."""
+        return self.limit is not None and self.used > self.limit
 
     def lower(self, limit: int) -> None:
         """The server holds fewer tasks at once than the cap said (or no cap was known)."""
