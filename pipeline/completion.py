@@ -181,7 +181,7 @@ def _bash(prog: str, top: Command, commands: tuple[Command, ...]) -> str:
     out = [
         f"# bash completion for {prog}: generated from its argument parser by `{prog} completion bash`.",
         f"# Install: {prog} completion bash > ~/.local/share/bash-completion/completions/{prog}",
-        f"# (or source it from ~/.bashrc). Needs bash 4 or later.",
+        "# (or source it from ~/.bashrc). Needs bash 4 or later.",
         "",
         f"_{f}_words() {{  # WORDS CUR: the words that start with CUR",
         "    local w",

@@ -22,7 +22,7 @@ from pipeline.run import ledger, workflow
 from pipeline.run.ledger import LedgerWriter, event
 from pipeline.run.options import RunOptions
 from pipeline.sim import SimConfig, Simulator, V2Config
-from tests.runs import KEY, ROOT, point_at, run_cli, run_inprocess, shots_cmd, write_manifest
+from runs import KEY, ROOT, point_at, run_cli, run_inprocess, shots_cmd, write_manifest
 
 FAST = 0.001
 

@@ -34,7 +34,7 @@ def test_the_embedded_run_labels_each_previz_with_its_shot_and_take(tmp_path):
     import os
     import subprocess
 
-    from tests.runs import ROOT, shots_cmd
+    from runs import ROOT, shots_cmd
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("MINIMAX_")}
     run = subprocess.run(shots_cmd("run", str(ROOT / "manifests" / "example.yaml"), "--out", str(tmp_path),

@@ -13,6 +13,7 @@ import http.server
 import json
 import ssl
 import threading
+from pathlib import Path
 from contextlib import asynccontextmanager
 from typing import Any, Callable
 

@@ -20,7 +20,6 @@ show retries; a log without a retry or a failure is run again with the next seed
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shlex
 import shutil

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from pipeline.errors import InputError
 from pipeline.minimax import images
 
 Kind = Literal["https", "http", "data", "other-url", "path"]
@@ -106,6 +107,21 @@ def real_path(value: str, manifest_dir: str | os.PathLike) -> str:
             "or a symlink); keep images inside the project"
         )
     return target
+
+
+def local_file(shot_id: str, field: str, value: str, manifest_dir: str | os.PathLike) -> str | None:
+    """The real path behind a shot's local file reference, None for a URL; InputError (naming the
+    shot and the field) for a URL or a path that cannot be used. For the request builders, which
+    meet a file that changed since the check."""
+    if kind(value) != "path":
+        problem = url_problem(value)
+        if problem:
+            raise InputError(f"shot '{shot_id}' field '{field}': {problem}")
+        return None
+    try:
+        return real_path(value, manifest_dir)
+    except ImageRefError as exc:
+        raise InputError(f"shot '{shot_id}' field '{field}': {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -105,15 +105,7 @@ def _body(shot: Shot, image: Callable[[str, str], str]) -> dict:
 
 def _local(shot: Shot, field: str, value: str, base: str) -> str | None:
     """The file behind a local image reference, None for a URL; InputError if it cannot be used."""
-    if imagefiles.kind(value) != "path":
-        problem = imagefiles.url_problem(value)
-        if problem:
-            raise InputError(f"shot '{shot.id}' field '{field}': {problem}")
-        return None
-    try:
-        return imagefiles.real_path(value, base)
-    except imagefiles.ImageRefError as exc:
-        raise InputError(f"shot '{shot.id}' field '{field}': {exc}") from None
+    return imagefiles.local_file(shot.id, field, value, base)
 
 
 def _image_digest(shot: Shot, field: str, value: str, base: str) -> str:

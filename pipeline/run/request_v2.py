@@ -119,15 +119,7 @@ def _local(shot: Shot, field: str, value: str, base: str) -> str | None:
     """The file behind a local reference, None for a URL sent as it is; InputError if unusable."""
     if value.startswith(MM_FILE):
         return None
-    if imagefiles.kind(value) != "path":
-        problem = imagefiles.url_problem(value)
-        if problem:
-            raise InputError(f"shot '{shot.id}' field '{field}': {problem}")
-        return None
-    try:
-        return imagefiles.real_path(value, base)
-    except imagefiles.ImageRefError as exc:
-        raise InputError(f"shot '{shot.id}' field '{field}': {exc}") from None
+    return imagefiles.local_file(shot.id, field, value, base)
 
 
 def _digest(shot: Shot, field: str, value: str, kind: Kind, base: str) -> str:

@@ -8,10 +8,9 @@ traffic never shifts when a v1 fault strikes.
 
 from __future__ import annotations
 
-import difflib
-import random
-import threading
 from typing import Mapping
+
+from pipeline.sim.faults import FaultDice, check_faults, parse_faults
 
 CREATE = frozenset({"v2_create", "v2_regenerate", "v2_context_ir"})
 API = CREATE | {"v2_query", "v2_list", "v2_delete"}
@@ -38,57 +37,17 @@ ERROR_FAULTS = ("error_429", "error_402", "error_422")
 
 
 def check_v2_faults(faults: Mapping[str, float]) -> dict[str, float]:
-    """A validated copy: known names, probabilities in [0, 1]; ValueError names the problem."""
-    out = {}
-    for name, p in faults.items():
-        if name not in V2_FAULTS:
-            close = difflib.get_close_matches(name, list(V2_FAULTS), n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise ValueError(f"unknown v2 fault '{name}'.{hint} Known v2 faults: {', '.join(V2_FAULTS)}")
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
-            raise ValueError(f"v2 fault '{name}' has probability {p!r}; it must be a number from 0 to 1")
-        out[name] = float(p)
-    return out
+    """A validated copy: known v2 names, probabilities in [0, 1]; ValueError names the problem."""
+    return check_faults(faults, V2_FAULTS, "v2 fault")
 
 
 def parse_v2_faults(text: str) -> dict[str, float]:
     """'reset=0.05,http_529=0.02' -> {'reset': 0.05, 'http_529': 0.02} (for a --v2-faults option)."""
-    out: dict[str, float] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"v2 fault '{item}' needs a probability, e.g. {item}=0.05")
-        try:
-            out[name.strip()] = float(value)
-        except ValueError:
-            raise ValueError(f"v2 fault '{name.strip()}' has probability '{value}', not a number") from None
-    return check_v2_faults(out)
+    return parse_faults(text, V2_FAULTS, "v2 fault")
 
 
-class V2Dice:
-    """Rolls for each v2 fault with its probability; thread-safe; probabilities can change live."""
+class V2Dice(FaultDice):
+    """The v2 faults' dice: v1's kind, with streams of their own."""
 
     def __init__(self, faults: Mapping[str, float], seed: int) -> None:
-        self._lock = threading.Lock()
-        self._seed = seed
-        self._streams: dict[str, random.Random] = {}
-        self._p = check_v2_faults(faults)
-
-    def set(self, faults: Mapping[str, float]) -> None:
-        """Replace every probability (a fault left out is off)."""
-        checked = check_v2_faults(faults)
-        with self._lock:
-            self._p = checked
-
-    def roll(self, name: str) -> bool:
-        """True if `name` strikes now."""
-        with self._lock:
-            p = self._p.get(name, 0.0)
-            if p <= 0.0:
-                return False
-            if p >= 1.0:
-                return True
-            stream = self._streams.get(name)
-            if stream is None:
-                stream = self._streams[name] = random.Random(f"{self._seed}:v2fault:{name}")
-            return stream.random() < p
+        super().__init__(faults, seed, known=V2_FAULTS, what="v2 fault", stream="v2fault")
