@@ -53,7 +53,7 @@ from pipeline.minimax.transport import (  # noqa: F401  (re-exported: settings t
     _Secret,
     download_deadline,
 )
-from pipeline.minimax.transport import Hints
+from pipeline.minimax.transport import Hints, OnTransport
 from pipeline.minimax.transport import describe as _describe  # noqa: F401
 from pipeline.minimax.transport import ident as _ident
 from pipeline.minimax.transport import is_http_url as _is_http_url
@@ -123,7 +123,7 @@ def normalise_status(raw: Any) -> str:
     return _STATUS_SPELLINGS.get(text.lower(), text)
 
 
-class MiniMaxClient:
+class MiniMaxClient(OnTransport):
     """The v1 dialect on one Transport: made from its settings (arguments, then MINIMAX_API_KEY /
     MINIMAX_BASE_URL, then defaults), or on a `transport` it shares with the v2 dialect."""
 
@@ -140,28 +140,9 @@ class MiniMaxClient:
         download_deadline: Callable[[int | None], float] = download_deadline,
         transport: Transport | None = None,
     ):
-        self._own_transport = transport is None
-        self._transport = transport or Transport(
-            api_key, base_url, http=http, timeout=timeout, download_timeout=download_timeout,
-            download_deadline=download_deadline,
-        )
-
-    @property
-    def base_url(self) -> str:
-        return self._transport.base_url
-
-    def __repr__(self) -> str:
-        return f"MiniMaxClient(base_url={self.base_url!r}, api_key=<redacted>)"
-
-    async def __aenter__(self) -> MiniMaxClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._own_transport:
-            await self._transport.aclose()
+        self._use(transport, lambda: Transport(api_key, base_url, http=http, timeout=timeout,
+                                               download_timeout=download_timeout,
+                                               download_deadline=download_deadline))
 
     @property
     def _auth(self) -> dict[str, str]:

@@ -314,3 +314,31 @@ def _check_encoding(response: httpx.Response) -> None:
     unknown = [n for n in names if n not in _DECODABLE]
     if unknown:
         raise DownloadError(f"download came as Content-Encoding {', '.join(unknown)}, which cannot be decoded here")
+
+
+class OnTransport:
+    """What every dialect client shares: a Transport of its own (closed with it) or one it is given."""
+
+    _transport: Transport
+    _own_transport: bool
+
+    def _use(self, transport: Transport | None, make: Callable[[], Transport]) -> None:
+        self._own_transport = transport is None
+        self._transport = transport or make()
+
+    @property
+    def base_url(self) -> str:
+        return self._transport.base_url
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key=<redacted>)"
+
+    async def __aenter__(self):  # noqa: ANN204  (the subclass itself)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._own_transport:
+            await self._transport.aclose()

@@ -27,6 +27,7 @@ from pipeline.minimax.client import FileInfo, TaskStatus
 from pipeline.minimax.transport import (
     Download,
     Hints,
+    OnTransport,
     Transport,
     ident,
     is_http_url,
@@ -48,7 +49,7 @@ CANCELLED_MESSAGE = "cancelled"
 TASK_TYPES = ("generation", "h3_context_ir", "regeneration")
 
 
-class V2Client:
+class V2Client(OnTransport):
     """The v2 dialect on one Transport: its own, made from the same settings as MiniMaxClient's,
     or one shared with the v1 dialect (`transport=`)."""
 
@@ -56,25 +57,7 @@ class V2Client:
 
     def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
                  transport: Transport | None = None, **settings: Any):
-        self._own_transport = transport is None
-        self._transport = transport or Transport(api_key, base_url, **settings)
-
-    @property
-    def base_url(self) -> str:
-        return self._transport.base_url
-
-    def __repr__(self) -> str:
-        return f"V2Client(base_url={self.base_url!r}, api_key=<redacted>)"
-
-    async def __aenter__(self) -> V2Client:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._own_transport:
-            await self._transport.aclose()
+        self._use(transport, lambda: Transport(api_key, base_url, **settings))
 
     # -- the v2 calls --------------------------------------------------------------------
 
