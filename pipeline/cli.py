@@ -510,8 +510,9 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     if not done:
         print("nothing to cancel: no take's task is queued or running")
         return EXIT_OK
+    label_width = max(len(item.label) for item in done)
     for item in done:
-        print(f"{item.label}  task {item.task_id}  {item.result}: {item.detail}")
+        print(f"{item.label:<{label_width}}  task {item.task_id}  {item.result}: {item.detail}")
     cancelled = sum(item.result == "cancelled" for item in done)
     print(f"{cancelled} of {len(done)} task(s) cancelled")
     return EXIT_OK if cancelled == len(done) else EXIT_SHOTS_FAILED

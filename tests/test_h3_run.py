@@ -88,7 +88,8 @@ def test_every_lost_create_answer_is_found_in_the_task_list_and_never_paid_twice
     assert status.stdout.count("(adopted)") == 3 and "found in the v2 task list" in status.stdout
 
 
-def _crash_after_intent(manifest: Path, out_root: Path, sim, *, tasks: int, shape_of_shot: dict) -> Path:
+def _crash_after_intent(manifest: Path, out_root: Path, sim, *, tasks: int, shape_of_shot: dict,
+                        answer_given_up: bool = True) -> Path:
     """The ledger of a run killed while its create was in flight, after the server made `tasks`
     tasks of the take's shape (made here with a client written from the notes)."""
     import httpx
@@ -104,7 +105,8 @@ def _crash_after_intent(manifest: Path, out_root: Path, sim, *, tasks: int, shap
                             json={"model": "MiniMax-H3", "content": [{"type": "text", "text": "anything"}],
                                   **shape_of_shot})
         assert answer.status_code == 200, answer.text
-    writer.write_now(event("uncertain", *spec.ledger_key, reason="the create's answer was lost"))
+    if answer_given_up:  # else killed mid-create: the ledger ends at the intent
+        writer.write_now(event("uncertain", *spec.ledger_key, reason="the create's answer was lost"))
     writer.close()
     return out_dir
 
@@ -112,12 +114,14 @@ def _crash_after_intent(manifest: Path, out_root: Path, sim, *, tasks: int, shap
 SHAPE = {"resolution": "768P", "duration": 4, "ratio": "16:9"}
 
 
-@pytest.mark.parametrize("made, outcome, tasks_after", [(1, "done", 1), (0, "done", 1), (2, "uncertain", 2)])
+@pytest.mark.parametrize("made, outcome, tasks_after, given_up", [
+    (1, "done", 1, True), (0, "done", 1, True), (2, "uncertain", 2, True), (1, "done", 1, False), (0, "done", 1, False)])
 def test_a_take_left_uncertain_by_a_crash_is_looked_up_when_resumed(start_sim, tmp_path, monkeypatch,
-                                                                     made, outcome, tasks_after):
+                                                                     made, outcome, tasks_after, given_up):
     sim = start_sim()
     manifest = write_manifest(tmp_path, h3_shots(1), name="crash")
-    out_dir = _crash_after_intent(manifest, tmp_path / "out", sim, tasks=made, shape_of_shot=SHAPE)
+    out_dir = _crash_after_intent(manifest, tmp_path / "out", sim, tasks=made, shape_of_shot=SHAPE,
+                                  answer_given_up=given_up)
     plan = workflow.prepare(load(manifest), sim.base_url, tmp_path / "out").plan
     assert plan.takes[0].action == "look up lost task"
     _, result = run_inprocess(manifest, sim, tmp_path / "out", monkeypatch)
@@ -185,13 +189,22 @@ def test_shots_cancel_cancels_queued_tasks_for_free_and_the_next_run_creates_the
     assert [t.action for t in plan.takes] == ["submit", "submit"]
 
 
+def test_a_task_followed_to_its_end_by_a_resumed_run_is_counted_as_spent_there(start_sim, tmp_path, monkeypatch):
+    sim = start_sim()
+    manifest = write_manifest(tmp_path, h3_shots(2), name="followed")
+    _run_until_all_generating(manifest, tmp_path / "out", sim, monkeypatch)
+    _, result = run_inprocess(manifest, sim, tmp_path / "out", monkeypatch)
+    assert [r.outcome for r in result.results] == ["done", "done"] and result.creates == 0
+    assert result.spent == pytest.approx(0.08 * 4 + 0.08 * 5)  # the interrupted run said "billed when they finish"
+
+
 def test_a_running_task_is_reported_not_cancelled(start_sim, tmp_path, monkeypatch):
     sim = start_sim(queued=(0, 0), running=(1e6, 1e6))
     manifest = write_manifest(tmp_path, h3_shots(1), name="running")
     _run_until_all_generating(manifest, tmp_path / "out", sim, monkeypatch)
     result = run_cli(sim, "cancel", str(manifest), "--out", str(tmp_path / "out"), cwd=tmp_path)
     assert result.returncode == 1, result.stderr
-    assert "running: it cannot be cancelled" in result.stdout
+    assert "running: it cannot be cancelled" in result.stdout and "running: running" not in result.stdout
     assert ledger.load(tmp_path / "out" / "running").current("h01", 1).state == "submitted"
 
 

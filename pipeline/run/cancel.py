@@ -76,4 +76,4 @@ async def _cancel_one(spec: TakeSpec, task_id: str, client: Clients, writer: Led
     return Cancelled(label, task_id, "cancelled", "cancelled while queued (free); the next run submits it again")
 
 
-_RUNNING = "running: it cannot be cancelled any more, it finishes and bills; the next run downloads it"
+_RUNNING = "it cannot be cancelled any more: it finishes (and is billed, on the real API); the next run downloads it"

@@ -212,7 +212,8 @@ class TakeJob:
         ctx, res, spec = self.ctx, self.res, self.spec
         if self.planned.action == Action.LOOK_UP:  # a create of an earlier run lost its answer
             state = self.planned.state
-            lost_at = state.updated if state.state == "uncertain" else (state.intent_at or 0) + CREATE_ANSWER_SECONDS
+            lost_at = state.updated if state.state == "uncertain" else \
+                (state.intent_at or 0) + CREATE_ANSWER_SECONDS * ctx.clock.scale
             found = await self._look_up(state.intent_at or 0, lost_at, uncertain_why(state))
             if found is not None:
                 return found or None
@@ -327,6 +328,7 @@ class TakeJob:
             return ""
         lost = Lost(self.key, shape_of(spec.request), sent_at, lost_at)
         ctx.on_phase(spec, "creating")
+        ctx.on_news(spec, "retrying", "its create's answer was lost: looking for its task in the v2 task list")
         for _ in range(LOOK_UPS):
             self._charge("task list look-ups")
             try:
@@ -348,8 +350,10 @@ class TakeJob:
                 return None
             if isinstance(verdict, Ambiguous):
                 ctx.on_news(spec, "decision", f"{len(verdict.task_ids)} listed tasks fit; looking again")
-            wait = verdict.until - time.time() if isinstance(verdict, Wait) else ctx.finder.lag
-            await ctx.clock.sleep(max(0.0, wait) / ctx.clock.scale)
+            wait = max(0.0, verdict.until - time.time() if isinstance(verdict, Wait) else ctx.finder.lag)
+            ctx.on_news(spec, "decision", f"asking the task list again in {wait / ctx.clock.scale:.0f} s "
+                                          f"(a new task may take a moment to be listed)")
+            await ctx.clock.sleep(wait / ctx.clock.scale)  # wall seconds -> the clock's API seconds
         if isinstance(verdict, Ambiguous):
             why = f"{why}; the task list has {len(verdict.task_ids)} tasks that fit it " \
                   f"({', '.join(verdict.task_ids)}), so none is taken for it"
@@ -548,6 +552,8 @@ class TakeJob:
         res.detail = f"{spec.filename} ({store.human_size(got.bytes)})"
         if self.planned.creates:
             res.cost, res.created = self.planned.cost, True
+        elif self.planned.action == Action.POLL:  # the run that created it said "billed when it finishes"
+            res.cost, res.followed = self.planned.state.cost, True
 
     async def _fetch(self, task_id: str | None, file_id: str, part: Path) -> tuple[Download, video.VideoInfo] | None:
         """Retrieve the file and download it to `part`, verified and probed. None: the take ended here."""

@@ -21,6 +21,7 @@ class TakeResult:
     cost: float | None = None  # spent in this run (a successful task's price), None if unknown
     created: bool = False  # a task made in this run reached Success: it is billed
     task_made: bool = False  # a create in this run answered a task id: billed once it succeeds
+    followed: bool = False  # an earlier run's task, followed to its video in this run: billed now
     queries: int = 0
     requests: int = 0  # API requests this take made in this run (its budget: retry.request_budget)
     began: float = 0.0  # when its work began in this run: API seconds on the run's clock (run/clock.py)
@@ -49,7 +50,7 @@ class RunResult:
 
     @property
     def spent(self) -> float:
-        return sum(r.cost or 0.0 for r in self.results if r.created)
+        return sum(r.cost or 0.0 for r in self.results if r.created or r.followed)
 
     @property
     def generating(self) -> list[TakeResult]:

@@ -73,10 +73,10 @@ def outputs_warning(manifest: Manifest, out_root: Path | None, endpoint: str, *,
     if ledgerlib.ledger_path(out_dir).exists():
         return None
     recorded = lockfile.recorded_out_dir(lockfile.lock_path(manifest.path))
-    others = []
+    others: list[Path] = []
     for folder in (recorded, output_dir(None, manifest)):
-        if folder is not None and folder.resolve() != out_dir.resolve() and folder not in others \
-                and _holds_results(folder, manifest, endpoint):
+        if folder is not None and folder.resolve() != out_dir.resolve() \
+                and all(folder.resolve() != o.resolve() for o in others) and _holds_results(folder, manifest, endpoint):
             others.append(folder)
     if not others:
         return None
