@@ -48,7 +48,10 @@ def rule_mode(ctx: RuleContext, shot: ShotView) -> None:
 def rule_model_known(ctx: RuleContext, shot: ShotView) -> None:
     """A model the catalogue does not know is sent as written, unchecked: a warning."""
     name = shot.model_name
-    if isinstance(name, str) and name and shot.model is None:
+    if isinstance(name, str) and shot.model is not None and shot.model.name != name:
+        shot.report("model", f"'{lint.show(clip(name))}': model names are case-sensitive (the API would not "
+                             f"know it); write '{shot.model.name}'")
+    elif isinstance(name, str) and name and shot.model is None:
         guess = did_you_mean(name, catalogue.MODELS, cutoff=0.75)
         hint = f"; did you mean '{guess}'?" if guess else ""
         shot.report("model", f"'{lint.show(clip(name))}' is not in the catalogue; sent as written, and its "

@@ -48,8 +48,10 @@ class ShotView:
             model_name = catalogue.DEFAULT_MODEL[mode]
         self.model_name: Any = model_name  # as written: the schema reports one that is not text
         self.model = catalogue.MODELS.get(model_name) if isinstance(model_name, str) else None
+        if self.model is None and isinstance(model_name, str):  # 'minimax-h3': checked as the model
+            self.model = catalogue.MODELS_BY_FOLDED.get(model_name.casefold())  # meant (rule_model_known errs)
         # The generation the request goes to: a model the catalogue does not know is sent to v1.
-        self.api: catalogue.Api = catalogue.api_of(model_name) if isinstance(model_name, str) else "v1"
+        self.api: catalogue.Api = self.model.api if self.model is not None else "v1"
 
     @property
     def guessed(self) -> set[str] | tuple[()]:

@@ -258,6 +258,9 @@ SWITCHES: dict[str, str] = {
 }
 
 
+MODELS_BY_FOLDED: dict[str, Model] = {name.casefold(): m for name, m in MODELS.items()}
+
+
 def api_of(model_name: str) -> Api:
     """Which API generation serves `model_name`; a model the catalogue does not know is sent to v1."""
     model = MODELS.get(model_name)
