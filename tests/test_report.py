@@ -16,7 +16,7 @@ from PIL import Image, ImageStat
 
 from pipeline.manifest.checker import load
 from pipeline.review import cut, reel, report, sheet_html, thumbs
-from pipeline.review.endpoint import name_endpoint
+from pipeline.run.endpoint import name_endpoint
 from pipeline.review.report import (EarlierVersion, InputFrame, LastRun, ReportData, ShotRow, TakeRow,
                                     highlight_prompt, render_html)
 from pipeline.run.status import BILLED_MAY_EXIST, Standing

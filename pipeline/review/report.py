@@ -27,7 +27,7 @@ from pipeline import files
 from pipeline.manifest import imagefiles
 from pipeline.manifest import takes as naming
 from pipeline.review import cut, thumbs
-from pipeline.review.endpoint import EndpointName, name_endpoint
+from pipeline.run.endpoint import EndpointName, name_endpoint
 from pipeline.review.sheet_html import EAGER_PANELS, esc, highlight_prompt, render_html
 from pipeline.run import ledger, store
 from pipeline.run.specs import take_specs

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.minimax import camera
 from pipeline.review import cut, thumbs
-from pipeline.review.endpoint import EndpointName
+from pipeline.run.endpoint import EndpointName
 from pipeline.review.sheet_css import CSS, page_css
 from pipeline.review.summary import duration as human_duration
 from pipeline.review.summary import money

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, AsyncIterator, Literal
 from pipeline.errors import InputError
 from pipeline.minimax.account import api_key_from_env, base_url_from
 from pipeline.run import userconfig
+from pipeline.run.endpoint import name_endpoint
 from pipeline.run.request import SIM_ENDPOINT
 
 if TYPE_CHECKING:
@@ -55,7 +56,9 @@ async def open_backend(choice: Choice, *, rpm: float | None, seed: int | None = 
     kind = resolve(choice)
     if kind == "api":
         async with Clients(base_url=api_base_url()) as client:
-            yield Backend(client, client.base_url, "api", 1.0, f"Using the MiniMax API at {client.base_url}.")
+            where = name_endpoint(client.base_url)
+            yield Backend(client, client.base_url, "api", 1.0, f"Using {where.text}"
+                          + (f" at {client.base_url}." if where.kind == "api" else "."))
         return
 
     from pipeline.sim import SimConfig, Simulator, V2Config

@@ -1,5 +1,6 @@
 """What to call the server a run talks to, said as it is: the built-in simulator, a server on
-this machine, a custom server, or the MiniMax API. One rule for every view that names it.
+this machine, a custom server, or the MiniMax API. One rule for every view that names it: the
+run's first line and the contact sheet.
 
 The endpoint is the fingerprints' identity: "simulator" for the embedded simulator, else the
 base URL (pipeline/minimax/account.py: argument, MINIMAX_BASE_URL, user config, default).
