@@ -71,3 +71,22 @@ def test_frames_make_any_ratio_fit():
     assert got == {"a": Adopt("111")}
     text_only = shape_of({**body, "content": [{"type": "text", "text": "x"}]})
     assert text_only.ratio == "16:9"
+
+
+def test_a_task_two_lost_takes_could_each_own_goes_to_neither():
+    # a's create made nothing, b's made 111 (or the other way round): the list cannot tell.
+    a = lost("a", sent=1000, gone=1010)
+    b = lost("b", sent=1002, gone=1012)
+    got = reconcile([a, b], [listed("111", 1006)], claimed=[], now=2000)
+    assert got == {"a": Ambiguous(("111",)), "b": Ambiguous(("111",))}
+
+
+def test_a_lost_create_older_than_the_list_shows_is_not_looked_up():
+    from pipeline.run.ledger import TakeState
+    from pipeline.run.status import listable
+
+    h3 = TakeState("s01", 1, "fp", "uncertain", request={"model": "MiniMax-H3"}, intent_at=1_000_000.0)
+    assert listable(h3, now=1_000_000.0 + 86400)
+    assert not listable(h3, now=1_000_000.0 + 7 * 86400)  # gone from the list: never "no task, create again"
+    v1 = TakeState("s01", 1, "fp", "uncertain", request={"model": "MiniMax-Hailuo-02"}, intent_at=1_000_000.0)
+    assert not listable(v1, now=1_000_000.0)

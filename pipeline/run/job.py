@@ -50,7 +50,6 @@ log = logging.getLogger("shots.runner")
 
 NO_ROOM = ""  # _send_create's answer when the cap on tasks at once is full: wait for a slot, then create
 LOOK_UPS = 4  # passes over the task list for one lost create before it is left uncertain
-CREATE_ANSWER_SECONDS = 60.0  # a create's answer timeout: a crash mid-create made its task by then
 
 # What a take's job reports besides its phase, each with a line of detail: the events a log of the
 # run shows (submitted, resumed, retrying, and the outcome), and the decisions `-v` adds.
@@ -211,10 +210,8 @@ class TakeJob:
     async def _create(self) -> str | None:
         ctx, res, spec = self.ctx, self.res, self.spec
         if self.planned.action == Action.LOOK_UP:  # a create of an earlier run lost its answer
-            state = self.planned.state
-            lost_at = state.updated if state.state == "uncertain" else \
-                (state.intent_at or 0) + CREATE_ANSWER_SECONDS * ctx.clock.scale
-            found = await self._look_up(state.intent_at or 0, lost_at, uncertain_why(state))
+            earlier = lost_earlier(self.planned)
+            found = await self._look_up(earlier.sent_at, earlier.lost_at, uncertain_why(self.planned.state))
             if found is not None:
                 return found or None
         try:
@@ -329,10 +326,21 @@ class TakeJob:
         lost = Lost(self.key, shape_of(spec.request), sent_at, lost_at)
         ctx.on_phase(spec, "creating")
         ctx.on_news(spec, "retrying", "its create's answer was lost: looking for its task in the v2 task list")
+        ctx.finder.lost(lost)
+        try:
+            return await self._look_up_passes(lost, why)
+        finally:
+            ctx.finder.settled(lost)
+
+    async def _look_up_passes(self, lost: Lost, why: str) -> str | None:
+        ctx, spec, res = self.ctx, self.spec, self.res
+        assert ctx.finder is not None
+        verdict = None
         for _ in range(LOOK_UPS):
             self._charge("task list look-ups")
             try:
-                verdict = await ctx.finder.verdict(lost)
+                async with ctx.pacer.no_create_in_transit():  # no task of this run is unanswered
+                    verdict = await ctx.finder.verdict(lost)
             except (TransientError, ShotRejectedError) as exc:
                 verdict = None
                 ctx.on_news(spec, "retrying", f"the task list could not be read ({exc}); asking again")
@@ -604,6 +612,15 @@ class TakeJob:
         for owner in owners:
             await ctx.writer.write(event("archived", owner.shot, owner.take, owner.fingerprint, to=rel))
         log.info("%s: previous video moved to %s", spec.label, rel)
+
+
+def lost_earlier(planned: PlannedTake, now: float | None = None) -> Lost:
+    """An earlier run's lost create, as the task list is searched for it. Killed mid-create, the
+    create may have reached the server any time until now (an upload of inlined media has no
+    fixed bound): then its window runs to this moment."""
+    state = planned.state
+    lost_at = state.updated if state.state == "uncertain" else (time.time() if now is None else now)
+    return Lost(planned.spec.ledger_key, shape_of(planned.spec.request), state.intent_at or 0.0, lost_at)
 
 
 _WHY_FIRST = {"learned": "its class's learned generation time", "scout": "a scout: polled every interval",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from pipeline.run.reconcile import LIST_LAG, Adopt, Listed, Lost, Verdict, reconcile
 
@@ -25,6 +25,7 @@ class TaskFinder:
         self.client = client
         self.claimed = set(claimed)
         self.lag = LIST_LAG * scale
+        self._lost: dict[Any, Lost] = {}  # the run's lost creates not yet settled: one task may fit several
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -35,12 +36,20 @@ class TaskFinder:
         """This run holds `task_id` (it created or resumed it): never adopt it for another take."""
         self.claimed.add(task_id)
 
+    def lost(self, lost: Lost) -> None:
+        """A take's create answer is lost: until it is settled, a task it could own is not given to another."""
+        self._lost[lost.key] = lost
+
+    def settled(self, lost: Lost) -> None:
+        self._lost.pop(lost.key, None)
+
     async def verdict(self, lost: Lost) -> Verdict:
         """Adopt (the task is claimed), NoTask, Wait or Ambiguous, from one pass over the list."""
         async with self._lock:
             listed = [listed_task(t) async for t in self.client.v2.iter_tasks(  # type: ignore[attr-defined]
                 model=lost.shape.model, task_type=lost.shape.task_type)]
-            verdict = reconcile([lost], listed, self.claimed, time.time(), lag=self.lag)[lost.key]
+            others = [t for key, t in self._lost.items() if key != lost.key]
+            verdict = reconcile([lost, *others], listed, self.claimed, time.time(), lag=self.lag)[lost.key]
             if isinstance(verdict, Adopt):
                 self.claimed.add(verdict.task_id)
             return verdict

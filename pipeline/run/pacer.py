@@ -45,6 +45,13 @@ class Pacer:
             finally:
                 self.creates.restamp()  # also when a stopping run sent nothing: no create follows it
 
+    @asynccontextmanager
+    async def no_create_in_transit(self) -> AsyncIterator[None]:
+        """While held, no create of this run is on its way: every task it made has its answer (or
+        is known lost), so a task list read now shows no task of a take still waiting to hear."""
+        async with self._create_transit:
+            yield
+
     def rate_limited(self) -> None:
         """A create was answered 'rate limited': slow down to what the server took in the last window."""
         self.rate.on_rate_limited(self.accepted_creates.recent())

@@ -21,6 +21,7 @@ from typing import Any, Iterable, Union
 
 SKEW = 5.0  # seconds: our clock against the server's, and created_at rounded to whole seconds
 LIST_LAG = 30.0  # seconds after a lost answer before an empty list is believed
+LISTED_FOR = 7 * 86400 - 12 * 3600  # the list shows 7 days of tasks; older intents are not looked up
 FRAME_ROLES = frozenset({"first_frame", "last_frame"})
 
 
@@ -109,8 +110,10 @@ def fits(lost: Lost, task: Listed, skew: float = SKEW) -> bool:
 
 def reconcile(lost: Iterable[Lost], listed: Iterable[Listed], claimed: Iterable[str], now: float, *,
               lag: float = LIST_LAG, skew: float = SKEW) -> dict[Any, Verdict]:
-    """A verdict per lost take. Takes are settled together: adopting a task claims it, which may
-    leave another take with exactly one candidate, so adoption repeats until nothing changes."""
+    """A verdict per lost take. Takes are settled together: a take adopts its one candidate unless
+    another unsettled take has that same task as its only candidate (then either could own it, and
+    one might get the other's video); adopting claims the task, which may settle another take, so
+    adoption repeats until nothing changes."""
     pending = list(lost)
     tasks = list(listed)
     taken = set(claimed)
@@ -122,7 +125,10 @@ def reconcile(lost: Iterable[Lost], listed: Iterable[Listed], claimed: Iterable[
             if take.key in verdicts:
                 continue
             candidates = [t for t in tasks if t.task_id not in taken and fits(take, t, skew)]
-            if len(candidates) == 1:
+            if len(candidates) == 1 and not any(
+                    other.key != take.key and other.key not in verdicts
+                    and [t for t in tasks if t.task_id not in taken and fits(other, t, skew)] == candidates
+                    for other in pending):  # another take could own only this task: whose is it?
                 verdicts[take.key] = Adopt(candidates[0].task_id)
                 taken.add(candidates[0].task_id)
                 progress = True

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Protocol, 
 from pipeline.run import gentime
 from pipeline.run.clock import ScaledClock
 from pipeline.run.lookup import TaskFinder
-from pipeline.run.job import JobContext, NewsKind, TakeJob, no_news
+from pipeline.run.job import JobContext, NewsKind, TakeJob, lost_earlier, no_news
 from pipeline.run.options import RunOptions
 from pipeline.run.pacer import Pacer
 from pipeline.run.result import RunResult, TakeResult, initial_result
@@ -92,6 +92,10 @@ class Runner:
             results[t.spec.key] = initial_result(t)
         self.result.results = list(results.values())
         creates = [t for t in plan.takes if t.creates]
+        if self.jobs.finder is not None:  # earlier lost creates: none takes a task another may own
+            for t in creates:
+                if t.action == Action.LOOK_UP:
+                    self.jobs.finder.lost(lost_earlier(t))
         for t in plan.takes:
             if t.action in (Action.POLL, Action.DOWNLOAD):
                 self._spawn(self._job(t, results[t.spec.key]))

@@ -14,11 +14,13 @@ it otherwise keeps its own phrases, keyed by the standing.
 from __future__ import annotations
 
 import enum
+import time
 from typing import TYPE_CHECKING, Any, Callable, Literal, NamedTuple
 
 from pipeline.minimax import catalogue
 from pipeline.run import request
 from pipeline.run.ledger import LedgerView, TakeState
+from pipeline.run.reconcile import LISTED_FOR
 
 if TYPE_CHECKING:
     from pipeline.run.plan import TakeSpec
@@ -188,11 +190,13 @@ def made_on(state: TakeState, endpoint: str | None) -> bool:
         request.fingerprint(state.request, endpoint) == state.fingerprint
 
 
-def listable(state: TakeState) -> bool:
-    """Whether a lost create can be looked up: a v2 task (the list endpoint shows every task of
-    the last 7 days) whose intent time the ledger has."""
+def listable(state: TakeState, now: float | None = None) -> bool:
+    """Whether a lost create can be looked up: a v2 task whose intent the ledger dates, recent
+    enough that the list (every task of the last 7 days) would still show it."""
     model = (state.request or {}).get("model")
-    return state.intent_at is not None and isinstance(model, str) and catalogue.api_of(model) == "v2"
+    if state.intent_at is None or not isinstance(model, str) or catalogue.api_of(model) != "v2":
+        return False
+    return (time.time() if now is None else now) - state.intent_at < LISTED_FOR
 
 
 BILLED_MAY_EXIST = "a billed task may exist"
