@@ -14,6 +14,8 @@ import re
 import struct
 from dataclasses import dataclass
 
+from pipeline.minimax import images
+
 IMAGE_MAX_BYTES = 30 * 1024 * 1024
 VIDEO_MAX_BYTES = 50 * 1024 * 1024
 AUDIO_MAX_BYTES = 15 * 1024 * 1024
@@ -177,15 +179,10 @@ def _frame_rules(what: str, width: int, height: int) -> None:
 
 
 def _image_format(data: bytes) -> str | None:
-    if data[:3] == b"\xff\xd8\xff":
-        return "jpeg"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "png"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
+    """v1's formats by their magic bytes (minimax/images.py), plus v2's HEIC/HEIF."""
     if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
         return "heif"
-    return None
+    return images.sniff_format(data)
 
 
 def _pil_size(data: bytes, fmt: str) -> tuple[int, int]:
