@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict
 
@@ -19,7 +19,8 @@ from pipeline.manifest import lint
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "manifest.schema.json"
 MAX_FILE_BYTES = 50_000_000  # a manifest's size; 100,000 shots (bench/scale.py) are 14 MB
 
-ModeName = Literal["text_to_video", "image_to_video", "first_last_frame", "subject_reference", "reference"]
+ModeName = Literal["text_to_video", "image_to_video", "first_last_frame", "subject_reference", "reference", "image"]
+IMAGE_MODE = "image"  # a still from the image API (image-01): a keyframe other shots may start from
 Resolution = Literal["480P", "512P", "720P", "768P", "1080P", "2K"]
 
 IMAGE_FIELDS = ("first_frame_image", "last_frame_image", "subject_image")
@@ -44,6 +45,50 @@ class Settings(BaseModel):
     max_cost: Optional[float] = None
 
 
+FrameName = Literal["first", "last"]
+
+
+class FrameRef(BaseModel):
+    """An image input that is another shot's output instead of a file: `{shot: s01, frame: last}`.
+
+    `frame` is which frame of a video shot: "first", "last" or a time in seconds (None: "last");
+    an image shot's still is used whole and takes no `frame`. `take` is the upstream take (None:
+    the shot's pick, else take 1; see `upstream_take`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    shot: str
+    frame: Union[FrameName, float, None] = None
+    take: Optional[int] = None
+
+    @property
+    def selector(self) -> str:
+        """The frame as a name part: 'last', 'first', '2.5s' (an image shot's still: 'still')."""
+        if self.frame is None:
+            return "last"
+        if isinstance(self.frame, str):
+            return self.frame
+        return f"{self.frame:g}s"
+
+    def describe(self, upstream_is_still: bool = False) -> str:
+        """How messages name the input: 'the last frame of s01', 'kf-01's still', '... take 2'."""
+        take = f" take {self.take}" if self.take not in (None, 1) else ""
+        if upstream_is_still:
+            return f"the still of {self.shot}{take}"
+        if isinstance(self.frame, (int, float)) and not isinstance(self.frame, bool):
+            return f"the frame at {self.frame:g} s of {self.shot}{take}"
+        return f"the {self.selector} frame of {self.shot}{take}"
+
+
+ImageInput = Union[str, FrameRef]  # a path or URL as written, or another shot's output
+
+
+def upstream_take(ref: FrameRef) -> int:
+    """Which take of the upstream shot a reference means: the one it names, else take 1.
+    (Issue 17's picks decide the default here, in one place.)"""
+    return ref.take if ref.take is not None else 1
+
+
 class Shot(BaseModel):
     """One checked shot: defaults merged, model filled in, and duration and resolution too when
     the catalogue knows the model. `line` is where the shot starts in the manifest."""
@@ -56,18 +101,19 @@ class Shot(BaseModel):
     prompt: Optional[str] = None
     duration: Optional[int] = None
     resolution: Optional[str] = None
-    first_frame_image: Optional[str] = None
-    last_frame_image: Optional[str] = None
-    subject_image: Optional[str] = None
+    first_frame_image: Optional[ImageInput] = None
+    last_frame_image: Optional[ImageInput] = None
+    subject_image: Optional[ImageInput] = None
     # v2 (MiniMax-H3): the picture's shape, H3-Max's prompt expansion, and the `reference` mode's inputs
     ratio: Optional[str] = None
     prompt_expansion: Optional[str] = None
-    reference_images: tuple[str, ...] = ()
+    reference_images: tuple[ImageInput, ...] = ()
     reference_videos: tuple[str, ...] = ()
     reference_audio: tuple[str, ...] = ()
     # Each reference video's length in seconds as the check probed it (None: a URL, not known);
     # filled in by the checker for the price (reference video is billed by the second).
     reference_video_seconds: tuple[Optional[float], ...] = ()
+    aspect_ratio: Optional[str] = None  # an image shot's (image-01): '16:9'; the API's default is 1:1
     prompt_optimizer: Optional[bool] = None
     fast_pretreatment: Optional[bool] = None
     aigc_watermark: Optional[bool] = None
@@ -77,17 +123,39 @@ class Shot(BaseModel):
     tags: tuple[str, ...] = ()
     line: int = 0
 
+    @property
+    def is_still(self) -> bool:
+        """An image shot: its takes are stills from the image API, not videos."""
+        return self.mode == IMAGE_MODE
+
     def images(self) -> dict[str, str]:
-        """The image fields this shot sets: field name -> path or URL, as written."""
-        return {f: getattr(self, f) for f in IMAGE_FIELDS if getattr(self, f) is not None}
+        """The image fields this shot sets to a file or URL: field name -> path or URL, as
+        written (another shot's output, a FrameRef, is in `frame_refs`)."""
+        return {f: v for f in IMAGE_FIELDS if isinstance(v := getattr(self, f), str)}
 
     def media(self) -> list[tuple[str, str]]:
         """Every input file the shot names, images and references: (field, path or URL), as
-        written; a reference list's items as 'reference_images[0]', ..."""
+        written; a reference list's items as 'reference_images[0]', ... (FrameRefs left out)."""
         out = list(self.images().items())
         for f in REFERENCE_FIELDS:
-            out += [(f"{f}[{i}]", value) for i, value in enumerate(getattr(self, f))]
+            out += [(f"{f}[{i}]", value) for i, value in enumerate(getattr(self, f)) if isinstance(value, str)]
         return out
+
+    def frame_refs(self) -> list[tuple[str, FrameRef]]:
+        """The inputs that are other shots' outputs: (field, FrameRef), a list's items as
+        'reference_images[0]', in the order the shot's fields are sent."""
+        out = [(f, v) for f in IMAGE_FIELDS if isinstance(v := getattr(self, f), FrameRef)]
+        out += [(f"reference_images[{i}]", v) for i, v in enumerate(self.reference_images) if isinstance(v, FrameRef)]
+        return out
+
+    def with_inputs(self, files: dict[str, str]) -> "Shot":
+        """This shot with inputs replaced by files: {'first_frame_image': '/abs/frame.png',
+        'reference_images[1]': ...}; how a dependant is sent once its upstream frames are cut."""
+        update: dict = {f: v for f, v in files.items() if "[" not in f}
+        if any(f.startswith("reference_images[") for f in files):
+            update["reference_images"] = tuple(files.get(f"reference_images[{i}]", v)
+                                               for i, v in enumerate(self.reference_images))
+        return self.model_copy(update=update)
 
 
 class PriceEntry(BaseModel):

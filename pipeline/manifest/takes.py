@@ -7,6 +7,8 @@ Take 1 is the shot itself (`s01.mp4`, "s01"); later takes say their number (`s01
 from __future__ import annotations
 
 VIDEO_SUFFIX = ".mp4"
+STILL_SUFFIX = ".jpg"  # an image shot's take: the image API answers JPEG
+FRAMES = "frames"  # the output folder's subfolder of frames cut from upstream shots (run/frames.py)
 
 
 def stem(shot: str, take: int) -> str:
@@ -16,6 +18,16 @@ def stem(shot: str, take: int) -> str:
 
 def video_name(shot: str, take: int) -> str:
     return stem(shot, take) + VIDEO_SUFFIX
+
+
+def still_name(shot: str, take: int) -> str:
+    """An image shot's take: `kf-01.jpg`, `kf-01.take2.jpg`."""
+    return stem(shot, take) + STILL_SUFFIX
+
+
+def output_name(shot: str, take: int, still: bool) -> str:
+    """The take's file: a video, or a still for an image shot."""
+    return still_name(shot, take) if still else video_name(shot, take)
 
 
 def label(shot: str, take: int) -> str:
