@@ -57,7 +57,7 @@ def test_the_examples_together_cover_every_mode():
     """The v1 storyboard covers the v1 modes, the H3 storyboard (tests/test_manifest_h3.py) the v2 ones."""
     assert {s.mode for s in load(EXAMPLES[0]).shots} == modes_of("v1")
     assert {s.mode for s in load(EXAMPLES[2]).shots} == modes_of("v2")
-    assert modes_of("v1") | modes_of("v2") == set(catalogue.MODES)
+    assert modes_of("v1") | modes_of("v2") | modes_of("image") == set(catalogue.MODES)
 
 
 def test_example_covers_every_mode_and_the_story_features():

@@ -10,6 +10,7 @@ import pytest
 from pipeline.run import backend, ledger, store
 from pipeline.review import reel, report, thumbs
 from pipeline.errors import InputError
+from pipeline.manifest import takes
 from pipeline.manifest.checker import RESERVED_IDS, RESERVED_SUFFIXES, check, load, reserved_id_problem
 
 
@@ -23,7 +24,7 @@ def write(folder: Path, shot_id: str, name: str = "m.yaml") -> Path:
 # Every name the output folder holds besides the videos, from the modules that write them.
 PRODUCT_NAMES = [reel.REEL_NAME, reel.SRT_NAME, report.REPORT_NAME, ledger.LEDGER_NAME, ledger.LOCK_NAME,
                  ledger.SNAPSHOT_NAME, store.HISTORY, thumbs.THUMBS_DIR, f"{thumbs.THUMBS_DIR}/{thumbs.INDEX_NAME}",
-                 backend.SIM_STATE_DIR]
+                 backend.SIM_STATE_DIR, takes.FRAMES]
 
 
 @pytest.mark.parametrize("name", PRODUCT_NAMES)

@@ -1,5 +1,6 @@
-"""A checked document to the typed `Manifest`: defaults merged into each shot, the catalogue's
-model, duration and resolution filled in, each reference video's length as the check probed it
+"""A checked document to the typed `Manifest`: the defaults that apply merged into each shot
+(merging.py), the catalogue's model, duration and resolution filled in (an image shot has neither:
+a still), another shot's output as a `FrameRef`, each reference video's length as the check probed it
 (for its price), prices as entries, every value's line kept."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from pipeline.manifest import imagefiles, mediafiles
+from pipeline.manifest import imagefiles, mediafiles, merging
 from pipeline.manifest.models import REFERENCE_FIELDS, Manifest, ManifestPrices, Settings, Shot
 from pipeline.manifest.prices import price_entries
 from pipeline.manifest.problems import Problems
@@ -46,14 +47,17 @@ def build(top: dict, path: Path, problems: Problems) -> Manifest | None:
 
 
 def _shot_fields(raw: dict, defaults: dict, line: int, folder: Path) -> dict:
-    """One shot's fields for `Shot`: its own over the defaults, the catalogue's where it has them."""
-    merged = {**defaults, **raw}
+    """One shot's fields for `Shot`: its own over the defaults that apply, the catalogue's where it
+    has them. A FrameRef's mapping stays a mapping: `Shot` reads it as a FrameRef."""
+    merged = merging.merged(raw, defaults)
     mode = merged["mode"]
     merged.setdefault("model", catalogue.DEFAULT_MODEL[mode])
     known = catalogue.MODELS.get(merged["model"])
     if known is not None:
-        merged.setdefault("duration", known.default_duration)
-        merged.setdefault("resolution", known.default_resolution)
+        if known.default_duration is not None:
+            merged.setdefault("duration", known.default_duration)
+        if known.default_resolution is not None:
+            merged.setdefault("resolution", known.default_resolution)
     for f in ("tags", *REFERENCE_FIELDS):
         if f in merged:
             merged[f] = tuple(merged[f])

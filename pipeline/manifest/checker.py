@@ -9,8 +9,9 @@ for bad input; `load(path)` returns a typed `Manifest` or raises `ManifestError`
 touches the network. The steps live beside this module: `problems` (the collector),
 `schemamessages` (the schema's errors in our words), `outputnames`, `rules` (one function per
 shot rule, on a `shotview`) with `inputrules` (frames and references, their files read by
-`imagefiles` for v1 and `mediafiles` for v2) and `prices`, then `build` (the checked document
-to a `Manifest`).
+`imagefiles` for v1 and `mediafiles` for v2 and the image API) and `imagerules` (a still's
+fields), `chainrules` (a shot that takes another's output), and `prices`, then `build` (the
+checked document to a `Manifest`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Iterable
 from pipeline import gcpause
 from pipeline.errors import InputError
 from pipeline.manifest.build import build
+from pipeline.manifest.chainrules import check_chains, leave_out_dependants
 from pipeline.manifest.models import MAX_FILE_BYTES, Manifest, Problem, Settings, Shot
 from pipeline.manifest.outputnames import RESERVED_IDS, RESERVED_SUFFIXES, check_ids, check_name, reserved_id_problem
 from pipeline.manifest.prices import check_prices, price_shape_problems
@@ -57,7 +59,8 @@ def load(path: str | os.PathLike, only: Iterable[str] | None = None) -> Manifest
 
     With `only` (the shot ids a run is limited to), errors inside other shots do not stop it: the
     manifest comes without those shots, and their errors join its `warnings` (still errors, so
-    that the caller prints them). An error in a chosen shot or outside any shot still raises.
+    that the caller prints them); a shot that takes another's output is left out with it. An error
+    in a chosen shot or outside any shot, or in a shot a chosen one takes an input from, still raises.
     """
     problems, manifest = _check(path, None if only is None else set(only))
     if manifest is None:
@@ -100,6 +103,9 @@ def _check(path: str | os.PathLike, only: set[str] | None = None) -> tuple[list[
     if not problems.has_errors():
         return found, build(problems.data, Path(path), problems)
     broken = None if only is None else left_out(found, only)
+    if broken:  # the shots that take an input from them go too, each saying why
+        broken = leave_out_dependants(problems, broken, only)  # type: ignore[arg-type]
+        found = problems.in_order()
     if not broken:
         return found, None
     return found, _build_without(broken, Path(path), problems)
@@ -161,9 +167,12 @@ def _check_document(path: Path, problems: Problems) -> None:
     check_name(problems, data)
     defaults = data.get("defaults") if isinstance(data.get("defaults"), dict) else {}
     shots = data.get("shots") if isinstance(data.get("shots"), list) else []
-    check_ids(problems, shots)
+    check_ids(problems, shots, defaults)
     switches = frozenset(k for k in catalogue.SWITCHES if data.get(k) is True)
-    shot_models = check_shots(RuleContext(problems, path.parent, schema.guessed, switches=switches), shots, defaults)
+    ctx = RuleContext(problems, path.parent, schema.guessed, switches=switches)
+    views = check_shots(ctx, shots, defaults)
+    check_chains(ctx, views)
+    shot_models = [v.model_name for v in views if isinstance(v.model_name, str) and v.model_name]
     if isinstance(data.get("prices"), dict):
         check_prices(problems, data["prices"], shot_models, schema.bad_prices)
 

@@ -1,9 +1,12 @@
 """The rules about a shot's input files: which fields its mode takes and needs (frames or
 references, never both), how many references, whether each file is one the shot's API
 generation takes (v1: images.py's image rules; v2: catalogue.INPUT_LIMITS, read by
-mediafiles), the references' total length, and the whole request with its local files inlined.
+mediafiles; the image API: catalogue.IMAGE_SUBJECT), the references' total length, and the
+whole request with its local files inlined.
 
-Each file is looked at once per check, whatever number of shots name it.
+An input that is another shot's output (a FrameRef mapping) counts as an image that exists: it
+fills its field and is counted among the references, but there is no file to read (chainrules.py
+checks the shot it names). Each file is looked at once per check, whatever number of shots name it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ TAKES: dict[str, tuple[str, ...]] = {
     "first_last_frame": ("first_frame_image", "last_frame_image"),
     "subject_reference": ("subject_image",),
     "reference": tuple(REFERENCE_FIELDS),
+    "image": ("subject_image",),  # a character to keep (B1); imagerules words the fields a still lacks
 }
 NEEDS: dict[str, tuple[str, ...]] = {
     "image_to_video": ("first_frame_image",),
@@ -54,7 +58,7 @@ def rule_input_fields(ctx: RuleContext, shot: ShotView) -> None:
     if mode is None:
         return
     for f in INPUT_FIELDS:
-        if f in shot.merged and f not in TAKES[mode]:
+        if f in shot.merged and f not in TAKES[mode] and not shot.is_still:
             shot.report(f, _not_taken(mode, f))
     for f in NEEDS.get(mode, ()):
         if f not in shot.merged and f not in shot.guessed:
@@ -111,7 +115,9 @@ class Checked:
 
 def rule_input_files(ctx: RuleContext, shot: ShotView) -> None:
     """Each input the mode takes is usable (an https URL, or a file inside the project that the
-    shot's API generation takes); then the references' total length and the whole request's size."""
+    shot's API takes); then the references' total length and the whole request's size. Another
+    shot's output (a FrameRef) is no file: the runner checks the frame cut for it when it has it,
+    so it is left out here, and out of the request's size."""
     if shot.mode is not None and shot.mode not in catalogue.api_modes(shot.api):
         return  # an unknown model sent to v1 in a v2 mode: rule_model_does_mode said so
     fields = TAKES[shot.mode] if shot.mode is not None else IMAGE_FIELDS
@@ -194,14 +200,24 @@ def _v1_file(ctx: RuleContext, value: str, kind: str) -> Checked:
 
 def _v2_file(ctx: RuleContext, value: str, kind: str) -> Checked:
     """v2 takes images, videos and audio, by catalogue.INPUT_LIMITS['v2']."""
-    key = (value, kind)
+    return _media_file(ctx, value, catalogue.V2_INPUTS.media[kind], "v2")
+
+
+def _image_api_file(ctx: RuleContext, value: str, kind: str) -> Checked:
+    """The image API takes one image, a subject reference: catalogue.IMAGE_SUBJECT."""
+    return _media_file(ctx, value, catalogue.IMAGE_SUBJECT, "image")
+
+
+def _media_file(ctx: RuleContext, value: str, limits: catalogue.MediaLimits, api: str) -> Checked:
+    key = (value, limits.kind, api)
     hit = ctx.media.get(key)
     if hit is None:
-        hit = ctx.media[key] = _v2_checked(value, kind, ctx.folder)
+        hit = ctx.media[key] = _media_checked(value, limits, ctx.folder)
     return hit
 
 
-def _v2_checked(value: str, kind: str, folder: Path) -> Checked:
+def _media_checked(value: str, limits: catalogue.MediaLimits, folder: Path) -> Checked:
+    kind = limits.kind
     early = _reference_problem(value, kind)
     if early is not None or imagefiles.kind(value) != "path":
         return Checked(early)
@@ -212,14 +228,15 @@ def _v2_checked(value: str, kind: str, folder: Path) -> Checked:
         facts = mediafiles.facts(target)
     except OSError as exc:
         return Checked(f"cannot read '{lint.show(value)}': {exc.strerror or exc}")
-    found = mediafiles.problem(facts, catalogue.INPUT_LIMITS["v2"].media[kind])
+    found = mediafiles.problem(facts, limits)
     return Checked(f"'{lint.show(value)}': {found}" if found else None, facts)
 
 
-# API generation -> kind of input -> how a file of it is checked (a kind missing: never taken).
+# API -> kind of input -> how a file of it is checked (a kind missing: never taken).
 _FILE_CHECKS: dict[str, dict[str, Callable[[RuleContext, str, str], Checked]]] = {
     "v1": {"image": _v1_file},
     "v2": {kind: _v2_file for kind in catalogue.V2_INPUTS.media},
+    "image": {"image": _image_api_file},
 }
 
 

@@ -77,8 +77,12 @@ class Finding:
     snippet: str
 
 
+STILL_MODES = catalogue.api_modes("image")  # the modes that make a still (the image API's)
+
+
 def camera_findings(prompt: str, model: str | None, mode: str | None) -> list[Finding]:
-    """Warnings about camera commands: unknown items, crowded brackets, a model that ignores them."""
+    """Warnings about camera commands: unknown items, crowded brackets, a model that ignores them
+    (a still has no camera to move)."""
     out: list[Finding] = []
     used: list[str] = []
     first = None  # the first bracket with a command
@@ -98,7 +102,11 @@ def camera_findings(prompt: str, model: str | None, mode: str | None) -> list[Fi
         if b.commands and first is None:
             first = b
         used.extend(b.commands)
-    if used and model in catalogue.MODELS and mode in catalogue.MODES:
+    if used and mode in STILL_MODES:
+        out.append(Finding(f"a still has no camera to move: the image API does not read [{', '.join(used)}] as "
+                           "camera commands, only as words; move the camera in the shots made from it",
+                           prompt[first.start:first.end]))
+    elif used and model in catalogue.MODELS and mode in catalogue.MODES:
         m = catalogue.MODELS[model]
         if mode in m.options and mode not in m.honours_camera:
             followers = [n for n, x in catalogue.MODELS.items() if mode in x.honours_camera]

@@ -141,21 +141,12 @@ class Shot(BaseModel):
             out += [(f"{f}[{i}]", value) for i, value in enumerate(getattr(self, f)) if isinstance(value, str)]
         return out
 
-    def frame_refs(self) -> list[tuple[str, FrameRef]]:
+    def frame_refs(self) -> tuple[tuple[str, FrameRef], ...]:
         """The inputs that are other shots' outputs: (field, FrameRef), a list's items as
         'reference_images[0]', in the order the shot's fields are sent."""
         out = [(f, v) for f in IMAGE_FIELDS if isinstance(v := getattr(self, f), FrameRef)]
         out += [(f"reference_images[{i}]", v) for i, v in enumerate(self.reference_images) if isinstance(v, FrameRef)]
-        return out
-
-    def with_inputs(self, files: dict[str, str]) -> "Shot":
-        """This shot with inputs replaced by files: {'first_frame_image': '/abs/frame.png',
-        'reference_images[1]': ...}; how a dependant is sent once its upstream frames are cut."""
-        update: dict = {f: v for f, v in files.items() if "[" not in f}
-        if any(f.startswith("reference_images[") for f in files):
-            update["reference_images"] = tuple(files.get(f"reference_images[{i}]", v)
-                                               for i, v in enumerate(self.reference_images))
-        return self.model_copy(update=update)
+        return tuple(out)
 
 
 class PriceEntry(BaseModel):

@@ -152,6 +152,9 @@ def check_prices(problems: Problems, prices: dict, shot_models: list[str], bad_p
 
 def _ignored_price(model: catalogue.Model, entry: PriceEntry) -> str | None:
     """Why a declared price for a catalogue model never applies, or None if it can."""
+    if model.still_price is not None:
+        return (f"the catalogue prices {model.name} at {catalogue.usd(model.still_price)} per image; "
+                "this entry is ignored")
     if model.rates is not None:
         rates = ", ".join(f"{catalogue.usd(r)}/s at {res}" for res, r in model.rates.per_second.items())
         return f"the catalogue prices {model.name} by the second ({rates}, plus its inputs); this entry is ignored"

@@ -3,14 +3,15 @@
 Each rule looks at one shot with the defaults merged in (`ShotView`) and reports at the value
 that breaks it: the shot's own field, else the default it inherits ("(set in defaults)"). A
 rule that needs the mode or the model skips a shot whose mode or model the schema refused.
-The rules about a shot's input files (frames, references) are in inputrules.py.
+The rules about a shot's input files (frames, references) are in inputrules.py, an image shot's
+own in imagerules.py; the rules between shots (one taking another's output) in chainrules.py.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-from pipeline.manifest import inputrules, lint
+from pipeline.manifest import imagerules, inputrules, lint
 from pipeline.manifest.models import DURATION_MAX
 from pipeline.manifest.shotview import RuleContext, ShotView
 from pipeline.manifest.words import did_you_mean, or_list
@@ -19,24 +20,25 @@ from pipeline.minimax import catalogue
 
 __all__ = ["RuleContext", "ShotView", "check_shots", "SHOT_RULES"]
 
-# The optional fields only some models take (catalogue.API_FIELDS and each model's own).
-_LIMITED_FIELDS = tuple(dict.fromkeys(
+# The optional fields only some video models take (catalogue.API_FIELDS and each model's own); a
+# still's fields are imagerules' (aspect_ratio on a video shot, a video's field on a still).
+_LIMITED_FIELDS = tuple(f for f in dict.fromkeys(
     [f for fields in catalogue.API_FIELDS.values() for f in sorted(fields)]
-    + [f for m in catalogue.MODELS.values() for f in sorted(m.own_fields)]))
+    + [f for m in catalogue.MODELS.values() for f in sorted(m.own_fields)]) if f != "aspect_ratio")
+_VIDEO_MODELS = [n for n, m in catalogue.MODELS.items() if m.api != "image"]
 
 
-def check_shots(ctx: RuleContext, shots: list, defaults: dict) -> list[str]:
-    """Every shot rule on every shot; the model name of each shot that names one, in shot order."""
-    models: list[str] = []
+def check_shots(ctx: RuleContext, shots: list, defaults: dict) -> list[ShotView]:
+    """Every shot rule on every shot (each shot that is a mapping); the shots as the rules saw them."""
+    views: list[ShotView] = []
     for i, raw in enumerate(shots):
         if not isinstance(raw, dict):
             continue
         shot = ShotView(ctx, i, raw, defaults)
-        if isinstance(shot.model_name, str) and shot.model_name:
-            models.append(shot.model_name)
+        views.append(shot)
         for rule in SHOT_RULES:
             rule(ctx, shot)
-    return models
+    return views
 
 
 def rule_mode(ctx: RuleContext, shot: ShotView) -> None:
@@ -86,15 +88,16 @@ def rule_switched_mode(ctx: RuleContext, shot: ShotView) -> None:
 
 def rule_limited_fields(ctx: RuleContext, shot: ShotView) -> None:
     """An optional field only some models take (v1's prompt_optimizer, v2's ratio, H3-Max's
-    prompt_expansion) is refused on a model that does not: the API would refuse or drop it."""
-    if not isinstance(shot.model_name, str) or not shot.model_name:
+    prompt_expansion) is refused on a model that does not: the API would refuse or drop it. A
+    still's fields are imagerules'."""
+    if not isinstance(shot.model_name, str) or not shot.model_name or shot.is_still:
         return
     for f in _LIMITED_FIELDS:
         if f not in shot.merged:
             continue
         takes = shot.model.takes_field(f) if shot.model is not None else f in catalogue.API_FIELDS[shot.api]
         if not takes:
-            takers = [n for n, m in catalogue.MODELS.items() if m.takes_field(f)]
+            takers = [n for n in _VIDEO_MODELS if catalogue.MODELS[n].takes_field(f)]
             apis = {catalogue.MODELS[n].api for n in takers}
             who = or_list(takers) if len(takers) <= 3 or len(apis) > 1 else \
                 f"the {apis.pop()} models ({', '.join(takers[:2])}, ...)"
@@ -102,9 +105,9 @@ def rule_limited_fields(ctx: RuleContext, shot: ShotView) -> None:
 
 
 def rule_options(ctx: RuleContext, shot: ShotView) -> None:
-    """The model offers the shot's resolution and duration (in its mode)."""
+    """The model offers the shot's resolution and duration (in its mode; a still has neither)."""
     model, mode, merged = shot.model, shot.mode, shot.merged
-    if model is None or mode is None or mode not in model.options:
+    if model is None or mode is None or mode not in model.options or shot.is_still:
         return
     options = model.options[mode]
     duration = merged.get("duration", model.default_duration)
@@ -145,7 +148,8 @@ def rule_ratio(ctx: RuleContext, shot: ShotView) -> None:
         return
     rule, ratio = catalogue.RATIO_BY_MODE.get(mode), shot.merged.get("ratio")
     concrete = or_list([r for r in catalogue.RATIOS if r != "adaptive"])
-    if rule == "concrete" and "ratio" not in shot.merged and "ratio" not in shot.guessed:
+    if rule == "concrete" and "ratio" not in shot.merged and "ratio" not in shot.guessed \
+            and "aspect_ratio" not in shot.merged:  # imagerules says to write it as ratio
         shot.report("ratio", f"{mode} on {model.name} needs a ratio: {concrete}", at=shot.here)
     elif rule == "concrete" and ratio == "adaptive":
         shot.report("ratio", f"adaptive needs a picture to adapt to, and {mode} has none; use {concrete}")
@@ -160,6 +164,8 @@ def rule_prompt(ctx: RuleContext, shot: ShotView) -> None:
     prompt = shot.merged.get("prompt")
     if shot.mode == "text_to_video":
         needs = "text_to_video needs a prompt"
+    elif shot.is_still:
+        needs = "mode image needs a prompt: what the still shows"
     elif shot.model is not None and shot.model.prompt_required and shot.mode is not None:
         needs = f"{shot.model.name} needs a prompt in every mode"
     else:
@@ -195,5 +201,5 @@ def rule_camera(ctx: RuleContext, shot: ShotView) -> None:
 
 SHOT_RULES: tuple[Callable[[RuleContext, ShotView], None], ...] = (
     rule_mode, rule_model_known, rule_model_does_mode, rule_switched_mode, rule_options, rule_limited_fields,
-    rule_fast_pretreatment, rule_ratio, *inputrules.INPUT_RULES, rule_prompt, rule_camera,
+    *imagerules.IMAGE_RULES, rule_fast_pretreatment, rule_ratio, *inputrules.INPUT_RULES, rule_prompt, rule_camera,
 )

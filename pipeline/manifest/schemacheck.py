@@ -24,6 +24,10 @@ from pipeline.manifest.models import SCHEMA_PATH
 
 _ANNOTATIONS = {"title", "description", "examples", "$comment", "default"}
 _SIMPLE = {"type", "enum", "const", "maxLength", "minLength", "pattern", "minimum", "maximum"}
+# Keywords that say nothing about a text value (JSON Schema applies each to its own type only).
+_NOT_FOR_TEXT = {"properties", "required", "additionalProperties", "minProperties", "maxProperties",
+                 "propertyNames", "items", "minItems", "maxItems", "minimum", "maximum"}
+_TEXT_ONLY = {"minLength", "maxLength", "pattern"}  # keywords that say nothing about a mapping
 
 
 @lru_cache(maxsize=1)
@@ -66,6 +70,20 @@ def inline_refs(doc: dict) -> dict:
 
 def _quick_test(sub: dict) -> Callable[[Any], bool] | None:
     """A test that passes only values `sub` accepts, or None if `sub` is not simple enough."""
+    kinds = sub.get("type")
+    if isinstance(kinds, list) and set(kinds) == {"string", "object"}:
+        # An image input: text, or a mapping that names another shot's output. Each keyword
+        # applies to its own type only, so each type gets its own test.
+        text = _quick_test({**{k: v for k, v in sub.items() if k not in _NOT_FOR_TEXT}, "type": "string"})
+        mapping = _mapping_test({k: v for k, v in sub.items() if k not in _TEXT_ONLY})
+        if text is None or mapping is None:
+            return text
+        return lambda v: text(v) if type(v) is str else mapping(v)
+    if set(sub) - _ANNOTATIONS == {"anyOf"}:
+        branches = [_quick_test(b) if isinstance(b, dict) else None for b in sub["anyOf"]]
+        if any(t is None for t in branches):
+            return None
+        return lambda v: any(t(v) for t in branches)  # type: ignore[misc]
     keys = set(sub) - _ANNOTATIONS
     if not keys <= _SIMPLE:
         return None
@@ -115,6 +133,19 @@ def _quick_test(sub: dict) -> Callable[[Any], bool] | None:
     if not tests:
         return None
     return lambda v: all(t(v) for t in tests)
+
+
+def _mapping_test(sub: dict) -> Callable[[Any], bool] | None:
+    """A test that passes only mappings `sub` accepts (fixed keys, each value simple), or None."""
+    keys = set(sub) - _ANNOTATIONS - {"type"}
+    if not keys <= {"properties", "required", "additionalProperties"} or sub.get("additionalProperties") is not False:
+        return None
+    props = {name: _quick_test(p) if isinstance(p, dict) else None for name, p in sub.get("properties", {}).items()}
+    if any(t is None for t in props.values()):
+        return None
+    required = tuple(sub.get("required", ()))
+    return lambda v: (type(v) is dict and all(r in v for r in required)
+                      and all(k in props and props[k](x) for k, x in v.items()))  # type: ignore[misc]
 
 
 def _fast_validator_class(quick: dict[int, Callable[[Any], bool]]):

@@ -7,6 +7,7 @@ only says "not valid under any"); one place gets one message per kind of error.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,8 @@ from pipeline.manifest.prices import price_shape_problems
 from pipeline.manifest.problems import Problems
 from pipeline.manifest.words import TYPE_WORDS, describe_value, did_you_mean, or_list
 
+_RATIO = re.compile(r"[0-9]+:[0-9]+")
+_NOT_FROM_SHOTS = ("reference_videos", "reference_audio")  # inputs that are files only, never a shot's output
 _MISSING_AT_TOP = {
     "version": "missing; add 'version: 1' at the top",
     "name": "missing; add 'name: <output folder name>'",
@@ -118,6 +121,8 @@ def schema_message(path: tuple, err: ValidationError) -> str:
         return f"must be {rule}; this shots reads manifest version {rule}, got {describe_value(value)}"
     if kind == "enum":
         return _enum_message(value, rule)
+    if kind == "anyOf" and name == "frame":
+        return _frame_message(value)
     if name in ("id", "name") and isinstance(value, str) and len(path) in (1, 3):
         reason = lint.name_problem(value)
         if reason:
@@ -139,8 +144,13 @@ def schema_message(path: tuple, err: ValidationError) -> str:
     return err.message
 
 
-def _type_message(path: tuple, value: Any, rule: str) -> str:
+def _type_message(path: tuple, value: Any, rule: str | list) -> str:
     name = path[-1] if path else ""
+    if isinstance(value, dict) and len(path) >= 2 and path[-2] in _NOT_FROM_SHOTS:
+        return (f"expected text, got a mapping: only image inputs can be another shot's output; {path[-2]} takes "
+                "files (a path relative to the manifest, or an https URL)")
+    if isinstance(rule, list):  # an image input: text, or a mapping naming another shot's output
+        rule = "string"
     expected = TYPE_WORDS.get(rule, rule)
     msg = f"expected {expected}, got {describe_value(value)}"
     if isinstance(value, bool) and rule == "string":
@@ -158,7 +168,7 @@ def _enum_message(value: Any, rule: list) -> str:
     if sexagesimal in choices:  # YAML 1.1 reads 16:9 unquoted as a number in base 60: 969
         return f"YAML reads {sexagesimal} without quotes as the number {value} (base 60); write \"{sexagesimal}\""
     msg = f"{describe_value(value)} is not allowed; use {or_list(choices)}"
-    if isinstance(value, str):
+    if isinstance(value, str) and not _RATIO.fullmatch(value):  # 16:10 is no typo of 1:1
         guess = did_you_mean(value.replace("-", "_").replace(" ", "_"), choices)
         guess = guess or did_you_mean(value + "P", choices)
         if guess:
@@ -166,9 +176,23 @@ def _enum_message(value: Any, rule: list) -> str:
     return msg
 
 
+def _frame_message(value: Any) -> str:
+    """A FrameRef's `frame` that is neither first, last nor a time from the start."""
+    choices = "first, last or a time in seconds from the start (2.5)"
+    if type(value) in (int, float) and value < 0:
+        return f"a frame time cannot be negative ({value:g} s); use {choices}"
+    if isinstance(value, str):
+        guess = did_you_mean(value, ["first", "last"])
+        hint = f"; did you mean '{guess}'?" if guess else ""
+        return f"{describe_value(value)} is not a frame; use {choices}{hint}"
+    return f"expected {choices}, got {describe_value(value)}"
+
+
 def _missing_message(path: tuple, name: str) -> str:
     if path == ():
         return _MISSING_AT_TOP.get(name, "missing")
     if name == "id":
         return "missing; every shot needs an id (it names the output file)"
+    if name == "shot":
+        return "missing; another shot's output names that shot: {shot: s01, frame: last}"
     return "missing"

@@ -1,5 +1,5 @@
-"""One shot as the rules see it: as written, merged with the defaults, with its mode, its model
-and the API generation it goes to; and where to report a problem with one of its fields."""
+"""One shot as the rules see it: as written, merged with the defaults that apply to it (merging.py),
+with its mode, its model and the API it goes to; and where to report a problem with one of its fields."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.manifest import lint
-from pipeline.manifest.models import Severity
+from pipeline.manifest.merging import defaults_for
+from pipeline.manifest.models import IMAGE_MODE, Severity
 from pipeline.manifest.problems import Problems
 from pipeline.manifest.yamlpos import clip
 from pipeline.minimax import catalogue
@@ -24,20 +25,22 @@ class RuleContext:
     guessed: dict[tuple, set[str]]  # mapping path -> fields an unknown key there probably meant
     images: dict[str, str | None] = dc_field(default_factory=dict)  # image reference -> its problem, once per check
     switches: frozenset[str] = frozenset()  # the top-level switches set to true (catalogue.SWITCHES)
-    media: dict[tuple[str, str], Any] = dc_field(default_factory=dict)  # (reference, kind) -> its check, once
+    media: dict[tuple[str, str, str], Any] = dc_field(default_factory=dict)  # (reference, kind, api) -> its check
 
 
 class ShotView:
-    """One shot as written (`raw`), merged with the defaults, with its mode and catalogue model
-    when they are known (None: missing, or refused by the schema), and its API generation."""
+    """One shot as written (`raw`), merged with the defaults that apply to it (`defaults`: only
+    those), with its mode and catalogue model when they are known (None: missing, or refused by
+    the schema), and the API it goes to."""
 
     __slots__ = ("problems", "all_guessed", "here", "raw", "defaults", "merged", "mode", "model_name", "model",
-                 "api")
+                 "api", "is_still", "id")
 
     def __init__(self, ctx: RuleContext, index: int, raw: dict, defaults: dict):
         self.problems, self.all_guessed = ctx.problems, ctx.guessed
         self.here = ("shots", index)
-        self.raw, self.defaults = raw, defaults
+        self.raw = raw
+        self.defaults = defaults = defaults_for(raw, defaults)
         self.merged = merged = {**defaults, **raw}
         mode = merged.get("mode")
         if "mode" not in merged or mode not in catalogue.MODES:
@@ -50,8 +53,11 @@ class ShotView:
         self.model = catalogue.MODELS.get(model_name) if isinstance(model_name, str) else None
         if self.model is None and isinstance(model_name, str):  # 'minimax-h3': checked as the model
             self.model = catalogue.MODELS_BY_FOLDED.get(model_name.casefold())  # meant (rule_model_known errs)
-        # The generation the request goes to: a model the catalogue does not know is sent to v1.
+        # The API the request goes to: a model the catalogue does not know is sent to v1.
         self.api: catalogue.Api = self.model.api if self.model is not None else "v1"
+        self.is_still = mode == IMAGE_MODE  # an image shot: a still from the image API
+        sid = raw.get("id")
+        self.id: str | None = sid if isinstance(sid, str) and sid else None  # when it is text
 
     @property
     def guessed(self) -> set[str] | tuple[()]:

@@ -2,9 +2,10 @@
 
 Data, not if-chains: the manifest validator, the simulator and the cost estimate all read
 these tables, so a model rule lives in exactly one place (sources: minimax-api.md 2.2, 4, 7.4;
-minimax-api-v2.md A3, A4, A8 for MiniMax-H3). `price_of` is the one answer to "what does this
-video cost": the catalogue's official price (per video for v1, per second plus inputs for v2),
-else a price the manifest declares under `prices:`, else unknown (never $0).
+minimax-api-v2.md A3, A4, A8 for MiniMax-H3; B1 for image-01, whose facts are imagespec's).
+`price_of` is the one answer to "what does this take cost": the catalogue's official price (per
+video for v1, per second plus inputs for v2, per image for image-01), else a price the manifest
+declares under `prices:`, else unknown (never $0).
 """
 
 from __future__ import annotations
@@ -13,12 +14,17 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
+from pipeline.minimax import imagespec
+
 if TYPE_CHECKING:
     from pipeline.manifest.models import ManifestPrices
 
-Mode = Literal["text_to_video", "image_to_video", "first_last_frame", "subject_reference", "reference"]
-MODES: tuple[Mode, ...] = ("text_to_video", "image_to_video", "first_last_frame", "subject_reference", "reference")
-Api = Literal["v1", "v2"]  # which generation of the API serves a model: /v1/video_generation or /v2/...
+Mode = Literal["text_to_video", "image_to_video", "first_last_frame", "subject_reference", "reference", "image"]
+MODES: tuple[Mode, ...] = ("text_to_video", "image_to_video", "first_last_frame", "subject_reference", "reference",
+                           "image")
+# Which API serves a model: /v1/video_generation, /v2/video_generation, or /v1/image_generation
+# (a still: mode image, image-01; minimax-api-v2.md B1).
+Api = Literal["v1", "v2", "image"]
 
 # resolution -> allowed durations (seconds)
 Options = Mapping[str, tuple[int, ...]]
@@ -50,11 +56,13 @@ RATIO_BY_MODE: dict[Mode, Literal["concrete", "adaptive", "any"]] = {
 }
 PROMPT_EXPANSIONS: tuple[str, ...] = ("disabled", "balanced", "quality")  # H3-Max extra.prompt_expansion_mode
 
-# The optional shot fields only one API generation takes (every other field both take). A model
-# may take more of its own (Model.own_fields: H3-Max's prompt_expansion).
+# The optional shot fields only one API takes (every other field both video APIs take; a still's
+# fields are manifest/merging.IMAGE_SHOT_FIELDS). A model may take more of its own
+# (Model.own_fields: H3-Max's prompt_expansion).
 API_FIELDS: dict[Api, frozenset[str]] = {
     "v1": frozenset({"prompt_optimizer", "fast_pretreatment"}),
     "v2": frozenset({"ratio"}),
+    "image": frozenset({"prompt_optimizer", "aspect_ratio"}),
 }
 
 
@@ -109,6 +117,10 @@ V2_INPUTS = InputLimits(
 )
 # v1's input limits are its image rules in pipeline/minimax/images.py (shared with the simulator).
 INPUT_LIMITS: dict[Api, InputLimits] = {"v2": V2_INPUTS}
+# The image API's one input, a subject (character) reference: JPG or PNG under 10 MB (B1); no
+# documented picture or body limits, so it is no InputLimits.
+IMAGE_SUBJECT = MediaLimits("image", {f: V2_INPUTS.media["image"].formats[f] for f in imagespec.SUBJECT_FORMATS},
+                            max_bytes=imagespec.SUBJECT_MAX_BYTES - 1)
 
 
 @dataclass(frozen=True)
@@ -125,12 +137,14 @@ class Rates:
 
 @dataclass(frozen=True)
 class Model:
-    """One model: its modes, the duration x resolution pairs each mode allows, and prices."""
+    """One model: its modes, the duration x resolution pairs each mode allows, and prices. An
+    image model (api "image") makes stills: its mode has no duration x resolution pairs, it has
+    no default duration or resolution, and it is priced per still (`still_price`)."""
 
     name: str
     options: Mapping[Mode, Options]
-    default_resolution: str
-    default_duration: int = 6
+    default_resolution: str | None
+    default_duration: int | None = 6
     honours_camera: frozenset[Mode] = frozenset()
     # (resolution, duration) -> USD per video; a missing entry is an unknown price, never 0.
     prices: Mapping[tuple[str, int], float] = field(default_factory=dict)
@@ -149,6 +163,7 @@ class Model:
     # False: the notes say nothing of camera commands for this model (neither that it follows them
     # nor that it does not); the prompt lint says "not documented" rather than "read as text".
     camera_documented: bool = True
+    still_price: float | None = None  # USD per still (an image model); None for a video model
 
     @property
     def modes(self) -> tuple[Mode, ...]:
@@ -239,6 +254,12 @@ MODELS: dict[str, Model] = {
             switched_modes={"reference": "allow_h3_max_references"},
             camera_documented=False,
         ),
+        # The image API (minimax-api-v2.md B1): a still, no duration or resolution (its size
+        # follows aspect_ratio: imagespec.ASPECT_RATIOS). A still has no camera to move.
+        *(Model(name, {"image": {}}, default_resolution=None, default_duration=None,
+                sends_duration_resolution=False, api="image", prompt_max_chars=imagespec.PROMPT_MAX_CHARS,
+                prompt_required=True, still_price=imagespec.PRICE_PER_IMAGE)
+          for name in imagespec.MODELS),
     )
 }
 
@@ -248,6 +269,7 @@ DEFAULT_MODEL: dict[Mode, str] = {
     "first_last_frame": "MiniMax-Hailuo-02",
     "subject_reference": "S2V-01",
     "reference": "MiniMax-H3",
+    "image": imagespec.DEFAULT_MODEL,  # also when defaults: names a video model (merging.py: it cannot make a still)
 }
 
 # Top-level manifest switches for what the official pages disagree on (Model.switched_modes).
@@ -322,13 +344,16 @@ NO_PRICE_HINT = "add it under prices: in the manifest"
 
 
 def price_of(shot: Any, prices: "ManifestPrices | None" = None) -> Price:
-    """The price of one video of `shot` (anything with .model, .resolution and .duration; for a
+    """The price of one take of `shot` (anything with .model, .resolution and .duration; for a
     v2 model also its frames and references, and .reference_video_seconds): the catalogue's
-    official price first (per second and per input for v2, per video for v1), then the manifest's
-    `prices:` (most specific entry: resolution and duration, then resolution, then the model),
-    else unknown, saying why."""
+    official price first (per image for an image model, per second and per input for v2, per
+    video for v1), then the manifest's `prices:` (most specific entry: resolution and duration,
+    then resolution, then the model), else unknown, saying why. Frames taken from other shots
+    (FrameRefs) count as input images like files."""
     model_name, resolution, duration = shot.model, shot.resolution, shot.duration
     model = MODELS.get(model_name)
+    if model is not None and model.still_price is not None:
+        return Price(model.still_price, "catalogue", f"{usd(model.still_price)} per image (catalogue)")
     if model is not None and model.rates is not None:
         return _per_second_price(model, model.rates, shot)
     if model is not None and resolution is not None and duration is not None:
