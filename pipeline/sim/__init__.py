@@ -1,5 +1,5 @@
-"""A MiniMax-compatible video API on loopback, v1 and v2 (MiniMax-H3) on one port: the embedded
-default backend and the test double.
+"""A MiniMax-compatible video API on loopback, v1 and v2 (MiniMax-H3) and the image API on one
+port: the embedded default backend and the test double.
 
     config.py    SimConfig and the `shots sim` options
     validate.py  create bodies -> CreateSpec (catalogue and image rules)
@@ -20,6 +20,11 @@ default backend and the test double.
     v2task.py, v2state.py       one v2 task and its answers; v2 tasks on disk (state_dir/v2/)
     v2render.py  the H3 output (24 fps, 107 + 17k frames, sound) and the one adapter to render.py
     v2codes.py, v2faults.py     v2 error answers (real HTTP statuses); v2 fault dice
+
+    imageconfig.py  ImageConfig (the image API's switches) and its `shots sim` options
+    imagevalidate.py  image_generation bodies -> ImageRequest;  imagefaults.py  image fault dice
+    imageengine.py  POST /v1/image_generation: keys, its rate limit, the stills, signed image URLs
+    stills.py    the image previz: a JPEG card that follows the prompt, varied per take
 """
 
 from typing import Any

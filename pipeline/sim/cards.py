@@ -29,6 +29,8 @@ DOTS = (70, 76, 96)
 EDGE_DIM = 0.5  # the mirrored surroundings at half brightness, blurred: clearly outside the shot
 LABEL_BACK = (12, 12, 16)
 LABEL_MIN_SIDE = 72  # a smaller frame (a test's or a load run's) carries no label
+LABEL_EMS = 16  # the slate holds this many font sizes of text: "s02-keeper · take 2" is 8.4...
+LABEL_MAX_SHARE = 0.6  # ...but never more than this share of the frame's width
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 
@@ -41,6 +43,9 @@ class Canvas:
     scale: int  # canvas pixels per scene pixel
     origin: tuple[float, float]  # the scene point at the image's top left corner
     text: Box | None = None  # the scene box the text's ink takes, if there is text
+    # The frame at rest (the camera where it starts) drawn straight from the picture at the
+    # output size: a clip made from a frame starts on that frame, pixel for pixel (render.view).
+    rest: Image.Image | None = None
     _half: Canvas | None = None
 
     def to_canvas(self, x: float, y: float) -> tuple[float, float]:
@@ -127,6 +132,7 @@ def picture_canvas(picture: Image.Image | None, missing: str, w: int, h: int, se
         text = _to_scene(ink, -w / 2, -h / 2, scale)
     else:
         sharp = ImageOps.fit(picture, (fw, fh), Image.Resampling.BILINEAR)
+    rest = None if picture is None else at_size(picture, w, h)
     x0, y0, x1, y1 = _region(seen, w, h)
     past = seen[0] < -w / 2 - 0.01 or seen[1] < -h / 2 - 0.01 or seen[2] > w / 2 + 0.01 or seen[3] > h / 2 + 0.01
     if not past:
@@ -143,7 +149,15 @@ def picture_canvas(picture: Image.Image | None, missing: str, w: int, h: int, se
     else:  # every frame is inside the picture: the piece of it they see is all there is to draw
         image = sharp.crop((round((x0 + w / 2) * scale), round((y0 + h / 2) * scale),
                             round((x0 + w / 2) * scale) + size[0], round((y0 + h / 2) * scale) + size[1]))
-    return Canvas(image, scale, (x0, y0), text)
+    return Canvas(image, scale, (x0, y0), text, rest)
+
+
+def at_size(picture: Image.Image, w: int, h: int) -> Image.Image:
+    """The picture as a w x h frame: itself when it is that size (a frame cut from another
+    clip), else cropped to the frame's aspect and scaled, as the canvas shows it at rest."""
+    if picture.size == (w, h):
+        return picture
+    return ImageOps.fit(picture, (w, h), Image.Resampling.BILINEAR)
 
 
 def _surround(small: Image.Image) -> Image.Image:
@@ -236,32 +250,46 @@ def _union(a: Box | None, b: Box | None) -> Box | None:
 # --- the burned-in label ----------------------------------------------------------------------
 
 
-def label_image(text: str, w: int, h: int) -> Image.Image | None:
-    """The clip's label (shot and take) as an opaque slate for the bottom left corner, or None if
-    the frame is too small to carry one legibly."""
-    if not text or min(w, h) < LABEL_MIN_SIDE:
+def label_box(w: int, h: int) -> tuple[int, int, int, int] | None:
+    """Where the label's slate goes in a w x h frame: (x, y, width, height), or None if the frame
+    is too small to carry one legibly. It depends on the frame's size alone, not on what the
+    label says: a clip made from another clip's last frame (the same size) covers that clip's
+    label exactly with its own, so labels never stack on a chained storyboard. Even numbers, so
+    the slate's edges fall between yuv420p's 2x2 colour samples and do not bleed."""
+    if min(w, h) < LABEL_MIN_SIDE:
         return None
-    face = font(_label_size(w, h))
-    pad = _label_pad(w, h)
-    limit = w * 0.6
-    while face.getlength(text) > limit and len(text) > 2:
+    size, pad, margin = _label_size(w, h), _label_pad(w, h), label_margin(w, h)
+    ascent, descent = font(size).getmetrics()
+    width = _even(min(LABEL_EMS * size, LABEL_MAX_SHARE * w - 2 * pad) + 2 * pad)
+    height = _even(ascent + descent + 2 * pad)
+    return margin, h - margin - height, width, height
+
+
+def label_image(text: str, w: int, h: int) -> Image.Image | None:
+    """The clip's label (shot and take) as an opaque slate of label_box's size, the text cut with
+    an ellipsis to fit; None for no text or a frame too small to carry one."""
+    box = label_box(w, h)
+    if not text or box is None:
+        return None
+    _, _, width, height = box
+    face, pad = font(_label_size(w, h)), _label_pad(w, h)
+    room = width - 2 * pad
+    while face.getlength(text) > room and len(text) > 1:
         text = text[:-2].rstrip() + "…"
-    left, top, right, bottom = face.getbbox(text)
-    image = Image.new("RGB", (round(right) + 2 * pad, round(bottom - min(top, 0)) + 2 * pad), LABEL_BACK)
-    ImageDraw.Draw(image).text((pad, pad - min(top, 0)), text, font=face, fill=INK)
+    image = Image.new("RGB", (width, height), LABEL_BACK)
+    ImageDraw.Draw(image).text((pad, pad), text, font=face, fill=INK)
     return image
 
 
 def label_band(w: int, h: int) -> float:
     """The height of the band at the bottom of the frame that the label takes, with its margins."""
-    if min(w, h) < LABEL_MIN_SIDE:
-        return 0.0
-    return _label_size(w, h) * 1.3 + 2 * _label_pad(w, h) + 2 * label_margin(w, h)
+    box = label_box(w, h)
+    return 0.0 if box is None else box[3] + 2 * label_margin(w, h)
 
 
 def label_margin(w: int, h: int) -> int:
-    """The label's distance from the frame's left and bottom edges."""
-    return max(2, round(math.sqrt(w * h) / 80))
+    """The label's distance from the frame's left and bottom edges (even)."""
+    return _even(max(2, math.sqrt(w * h) / 80))
 
 
 def _label_size(w: int, h: int) -> int:
@@ -271,3 +299,7 @@ def _label_size(w: int, h: int) -> int:
 
 def _label_pad(w: int, h: int) -> int:
     return max(2, round(math.sqrt(w * h) / 120))
+
+
+def _even(value: float) -> int:
+    return max(2, round(value / 2) * 2)

@@ -9,6 +9,7 @@ from typing import Literal, Mapping
 
 from pipeline.errors import InputError
 from pipeline.sim.faults import FAULTS, check_faults, parse_faults
+from pipeline.sim.imageconfig import ImageConfig, add_image_arguments, image_config_from_args
 from pipeline.sim.sizes import DEFAULT_FPS, DEFAULT_WIDTH, output_size, previz_size
 from pipeline.sim.v2config import V2Config, add_v2_arguments, v2_config_from_args
 
@@ -48,6 +49,7 @@ class SimConfig:
     # them beside the ledger, so a resumed keyless run finds the tasks an earlier run created).
     state_dir: str | Path | None = None
     v2: V2Config = field(default_factory=V2Config)  # the v2 API's own switches (MiniMax-H3)
+    image: ImageConfig = field(default_factory=ImageConfig)  # the image API's own switches (image-01)
 
     def __post_init__(self) -> None:
         for name in ("keys", "other_region_keys", "no_balance_keys", "sensitive_words"):
@@ -137,6 +139,7 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep the tasks and their files in DIR, so that the simulator started again on DIR still "
              "answers for them (default: forget them on exit)")
     add_v2_arguments(parser)
+    add_image_arguments(parser)
 
 
 def config_from_args(args: argparse.Namespace) -> SimConfig:
@@ -162,6 +165,7 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
             render_cache_dir=args.render_cache_dir,
             state_dir=args.state_dir,
             v2=v2_config_from_args(args),
+            image=image_config_from_args(args),
         )
     except ValueError as exc:
         raise InputError(f"shots sim: {exc}") from exc

@@ -36,7 +36,7 @@ from pipeline.sim.camerapath import (  # noqa: F401
     seen_anywhere, variation, warp_points,
 )
 from pipeline.sim.cards import (  # noqa: F401
-    BACKGROUND, Box, Canvas, decode, label_band, label_image, label_margin, picture_canvas, placeholder_text,
+    BACKGROUND, Box, Canvas, decode, label_band, label_box, label_image, label_margin, picture_canvas, placeholder_text,
     scene_bounds, subject_canvas, title_canvas, unit,
 )
 from pipeline.sim.sizes import DEFAULT_FPS, DEFAULT_WIDTH, output_size, previz_size  # noqa: F401
@@ -46,6 +46,7 @@ ACTION_MESH = (16, 9)  # finer where the subject moves on its own: its edge is a
 TEXT_PAD = 1 / 14  # text keeps this much of unit(w, h) (a 16:9 frame: its height) from every edge...
 MIN_ROOM = (0.5, 0.4)  # ...in a box at least this much of the frame: a bigger move is made smaller
 SUPERSAMPLE_UP_TO = 1280 * 720  # output pixels up to which a magnifying camera gets a 2x canvas
+AT_REST = Pose()  # the camera where every clip on a picture starts
 ENCODE = {"preset": "ultrafast", "crf": "24", "threads": "1"}  # one thread: renders run side by side
 
 
@@ -290,7 +291,7 @@ def render_video(spec: RenderSpec, path: str | Path) -> None:
     first = _Views(lay.first, w, h)
     last = _Views(lay.last, w, h) if lay.last is not None else None
     label = label_image(spec.label, w, h)
-    label_at = (label_margin(w, h), h - label_margin(w, h) - label.height) if label is not None else (0, 0)
+    label_at = label_box(w, h)[:2] if label is not None else (0, 0)
     with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as out:
         stream = out.add_stream("libx264", rate=spec.fps)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
@@ -365,7 +366,12 @@ def view(canvas: Canvas, pose: Pose, w: int, h: int, box: tuple[int, int, int, i
     nearest-neighbour and box-reduced (as smooth as bilinear, and several times faster in Pillow);
     a turn, a dolly or the subject's own motion is a mesh of bilinear quads, close to exact at
     MESH cells, from a canvas level near 1:1 so that it does not shimmer.
+
+    At rest, a picture's frame is the picture itself (Canvas.rest): a clip made from a frame
+    starts (and a first-last clip ends) on exactly that frame.
     """
+    if canvas.rest is not None and pose == AT_REST:
+        return canvas.rest.copy() if box is None else canvas.rest.crop(box)
     bu0, bv0, bu1, bv1 = box or (0, 0, w, h)
     bw, bh = bu1 - bu0, bv1 - bv0
     magnification = pose.zoom * pose.dolly

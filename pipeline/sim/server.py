@@ -1,6 +1,7 @@
 """The HTTP face of the simulator: routes, faults on the wire, streaming. I/O only; the
-decisions live in engine.py (state), faults.py (dice) and stats.py (counters), and for the v2
-API beside v1 on the same port in v2engine.py, v2faults.py and v2codes.py.
+decisions live in engine.py (state), faults.py (dice) and stats.py (counters), for the v2
+API beside v1 on the same port in v2engine.py, v2faults.py and v2codes.py, and for the image
+API in imageengine.py and imagefaults.py.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ from pipeline.sim.codes import ApiError
 from pipeline.sim.config import SimConfig
 from pipeline.sim.engine import Engine, LinkError, redact
 from pipeline.sim.faults import API, ERROR_FAULTS, FAULTS, HTTP_FAULTS, FaultDice
+from pipeline.sim.imageconfig import ImageConfig
+from pipeline.sim.imageengine import IMAGE_PREFIX, ImageEngine
+from pipeline.sim.imagefaults import HTTP_FAULTS as IMAGE_HTTP_FAULTS
+from pipeline.sim.imagefaults import IMAGE_FAULTS, ImageDice
 from pipeline.sim.render import VideoCache
 from pipeline.sim.stats import Stats
 from pipeline.sim.v2codes import V2Error
@@ -59,6 +64,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/v2/h3_context_ir"): "v2_context_ir",
     ("GET", "/v2/query/video_generation"): "v2_list",
     ("GET", "/_sim/v2/tasks"): "sim",
+    ("POST", "/v1/image_generation"): "image_generation",
+    ("GET", "/_sim/images"): "sim",
 }
 DOWNLOAD_PREFIX = "/download/"
 # v2 routes with the task id in the path: (method, prefix) -> endpoint
@@ -68,6 +75,7 @@ V2_ID_ROUTES: dict[tuple[str, str], str] = {
 }
 V2_ENDPOINTS = frozenset({"v2_create", "v2_regenerate", "v2_context_ir", "v2_list", "v2_query", "v2_delete",
                           "v2_download"})
+IMAGE_ENDPOINTS = frozenset({"image_generation", "image_download"})
 
 _HTTP_FAULT_BODIES = {
     500: ("application/json", b'{"error":"internal server error"}'),
@@ -92,6 +100,9 @@ class _State:
     v2: V2Engine | None = None
     v2dice: V2Dice | None = None
     v2inject: Callable[[str], bool] = lambda name: False
+    images: ImageEngine | None = None
+    imagedice: ImageDice | None = None
+    imageinject: Callable[[str], bool] = lambda name: False
     blob_chunk: bytes = b""
     connections: set[socket.socket] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -177,6 +188,8 @@ class _Handler(BaseHTTPRequestHandler):
         endpoint = ROUTES.get((method, url.path))
         if endpoint is None and method == "GET" and url.path.startswith(DOWNLOAD_PREFIX):
             endpoint = "download"
+        if endpoint is None and method == "GET" and url.path.startswith(IMAGE_PREFIX):
+            endpoint = "image_download"
         if endpoint is None:
             endpoint = _v2_route(method, url.path)
         key = self._bearer()
@@ -185,6 +198,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if endpoint in V2_ENDPOINTS:
                 self._handle_v2(method, endpoint, url.path, params, key)
+                return
+            if endpoint in IMAGE_ENDPOINTS:
+                self._handle_image(method, endpoint, url.path, params, key)
                 return
             if endpoint in FAULTS["reset"] and self.state.inject("reset"):
                 self._reset()
@@ -249,6 +265,24 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         getattr(self, f"_do_{endpoint}")(path, params, key, body)
 
+    def _handle_image(self, method: str, endpoint: str, path: str, params: dict, key: str | None) -> None:
+        """An image request: the image faults (in v1's order), then the route. ApiError is answered by _handle."""
+        inject = self.state.imageinject
+        if endpoint in IMAGE_FAULTS["reset"] and inject("reset"):
+            self._reset()
+            return
+        body = self._read_body() if method == "POST" else b""
+        if body is None:
+            return
+        if endpoint in IMAGE_FAULTS["slow"] and inject("slow"):
+            time.sleep(self.state.cfg.slow_seconds)
+        for name in IMAGE_HTTP_FAULTS:
+            if endpoint in IMAGE_FAULTS[name] and inject(name):
+                content_type, page = _HTTP_FAULT_BODIES[int(name[5:])]
+                self._send(int(name[5:]), page, content_type)
+                return
+        getattr(self, f"_do_{endpoint}")(path, params, key, body)
+
     def _v2_fault(self, name: str) -> None:
         errors = {"http_500": v2codes.server_error, "http_529": v2codes.overloaded, "error_429": v2codes.rate_limited,
                   "error_402": v2codes.no_balance, "error_422": v2codes.sensitive}
@@ -285,9 +319,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             video = self.state.engine.download(path[len(DOWNLOAD_PREFIX):])
         except LinkError as exc:
-            self._send(exc.status, f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>"
-                       f"{'AccessDenied' if exc.status == 403 else 'NoSuchKey'}</Code><Message>{exc.message}"
-                       f"</Message></Error>".encode(), "application/xml")
+            self._link_error(exc)
             return
         self._send_file(video, truncate=self.state.inject("truncate_download"))
 
@@ -296,6 +328,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, self.state.stats.snapshot())
         elif path == "/_sim/v2/tasks":
             self._json(200, self.state.v2.tasks())
+        elif path == "/_sim/images":
+            self._json(200, self.state.images.generations())
         else:
             self._json(200, self.state.engine.tasks())
 
@@ -335,11 +369,35 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             video = self.state.v2.download(path, params)
         except LinkError as exc:
-            self._send(exc.status, f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>"
-                       f"{'AccessDenied' if exc.status == 403 else 'NoSuchKey'}</Code><Message>{exc.message}"
-                       f"</Message></Error>".encode(), "application/xml")
+            self._link_error(exc)
             return
         self._send_file(video, truncate=self.state.v2inject("truncate_download"))
+
+    # --- image routes ----------------------------------------------------------------------
+
+    def _do_image_generation(self, path: str, params: dict, key: str | None, body: bytes) -> None:
+        """Synchronous: the stills are made (and billed) before the answer, which drop_create loses."""
+        made = self.state.images.generate(key, body, shot=self.headers.get(SHOT_HEADER),
+                                          take=self.headers.get(TAKE_HEADER))
+        self.state.stats.images_made(redact(made.key), made.billed)
+        if self.state.imageinject("drop_create"):
+            self._reset()  # made and billed: a client that retries pays again
+            return
+        self._json(200, self.state.images.answer(made, self.state.base_url))
+
+    def _do_image_download(self, path: str, params: dict, key: str | None, body: bytes) -> None:
+        try:
+            still = self.state.images.download(path, params)
+        except LinkError as exc:
+            self._link_error(exc)
+            return
+        self._send_file(still, truncate=self.state.imageinject("truncate_download"), content_type="image/jpeg")
+
+    def _link_error(self, exc: LinkError) -> None:
+        """A dead link as an object store answers it: 403 or 404 with an XML body."""
+        self._send(exc.status, f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>"
+                   f"{'AccessDenied' if exc.status == 403 else 'NoSuchKey'}</Code><Message>{exc.message}"
+                   f"</Message></Error>".encode(), "application/xml")
 
     def _do_blob(self, path: str, params: dict, key: str | None, body: bytes) -> None:
         """N pseudo-random bytes, streamed, for download throughput benchmarks."""
@@ -378,6 +436,8 @@ class _Handler(BaseHTTPRequestHandler):
         answer: dict[str, Any] = {"base_resp": codes.base_resp(exc.code, exc.message)}
         if endpoint == "create":
             answer = {"task_id": "", **answer}
+        elif endpoint == "image_generation":
+            answer = {"id": "", **answer}
         self._json(200, answer)
 
     def _v2_error(self, exc: V2Error) -> None:
@@ -401,19 +461,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _send_file(self, path: Path, truncate: bool = False) -> None:
-        """Stream a video, honouring one `Range: bytes=...`; `truncate` sends half and hangs up."""
+    def _send_file(self, path: Path, truncate: bool = False, content_type: str = "video/mp4") -> None:
+        """Stream a file, honouring one `Range: bytes=...`; `truncate` sends half and hangs up."""
         size = path.stat().st_size
         start, end, status = 0, size - 1, 200
         wanted = _parse_range(self.headers.get("Range"), size)
         if wanted == "unsatisfiable":
-            self._send(416, b"", "video/mp4", {"Content-Range": f"bytes */{size}"})
+            self._send(416, b"", content_type, {"Content-Range": f"bytes */{size}"})
             return
         if wanted is not None:
             (start, end), status = wanted, 206
         length = end - start + 1
         self.send_response(status)
-        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(length))
         self.send_header("Accept-Ranges", "bytes")
         if status == 206:
@@ -573,13 +633,14 @@ class Simulator:
 
     def __init__(self, cfg: SimConfig | None = None, *, host: str = "127.0.0.1", port: int = 0,
                  log: Callable[[str], None] | None = None, now: Callable[[], float] = time.time,
-                 v2: V2Config | None = None) -> None:
+                 v2: V2Config | None = None, image: ImageConfig | None = None) -> None:
         """`now`: the clock every task's schedule, rate window and URL lifetime is read from (a
         test gives a virtual one, with time_scale 1, to run the simulator and a client in step).
-        `v2`: the v2 switches (default: cfg.v2)."""
+        `v2`, `image`: the v2 and image API switches (default: cfg.v2, cfg.image)."""
         check_loopback(host)
         self.cfg = cfg or SimConfig()
         self.v2 = v2 if v2 is not None else self.cfg.v2
+        self.image = image if image is not None else self.cfg.image
         self.host, self._port, self._log, self._now = host, port, log, now
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -610,6 +671,14 @@ class Simulator:
                 return True
             return False
 
+        imagedice = ImageDice(self.image.faults, cfg.seed)
+
+        def imageinject(name: str) -> bool:
+            if imagedice.roll(name):
+                stats.fault(f"image_{name}")
+                return True
+            return False
+
         engine: Engine | None = None
         v2engine: V2Engine | None = None
         try:
@@ -617,9 +686,12 @@ class Simulator:
             engine = Engine(cfg, videos=cache, now=self._now, roll=inject)
             v2engine = V2Engine(cfg, self.v2, authenticate=engine.authenticate, now=self._now, roll=v2inject,
                                 videos=VideoFiles(cache, _nominal if self.v2.full_size else cfg.previz_size))
+            images = ImageEngine(cfg, self.image, folder=cache.directory / "images", authenticate=engine.authenticate,
+                                 also_valid=self.v2.token_plan_keys, now=self._now, roll=imageinject)
             state = _State(cfg, engine, stats, dice, inject, log=self._log,
                            blob_chunk=random.Random(f"{cfg.seed}:blob").randbytes(CHUNK),
-                           v2=v2engine, v2dice=v2dice, v2inject=v2inject)
+                           v2=v2engine, v2dice=v2dice, v2inject=v2inject,
+                           images=images, imagedice=imagedice, imageinject=imageinject)
             server_class = _Server
             if ":" in self.host:
                 server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
@@ -712,6 +784,18 @@ class Simulator:
     def set_v2_faults(self, faults: dict[str, float]) -> None:
         """Replace the v2 fault probabilities (v2faults.V2_FAULTS names)."""
         self._live().v2dice.set(faults)
+
+    @property
+    def image_engine(self) -> ImageEngine:
+        return self._live().images
+
+    def images(self) -> list[dict[str, Any]]:
+        """The same list as GET /_sim/images."""
+        return self._live().images.generations()
+
+    def set_image_faults(self, faults: dict[str, float]) -> None:
+        """Replace the image fault probabilities (imagefaults.IMAGE_FAULTS names)."""
+        self._live().imagedice.set(faults)
 
     def reset_stats(self) -> None:
         self._live().stats.reset()

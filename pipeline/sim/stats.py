@@ -6,7 +6,8 @@ import threading
 from collections import Counter, defaultdict
 from typing import Any
 
-ENDPOINTS = ("create", "query", "retrieve", "retrieve_content", "download", "blob", "sim", "other")
+ENDPOINTS = ("create", "query", "retrieve", "retrieve_content", "download", "blob", "sim", "other",
+             "image_generation", "image_download")
 
 
 class Stats:
@@ -24,6 +25,8 @@ class Stats:
             self._faults: Counter[str] = Counter()
             self._fingerprints: Counter[str] = Counter()
             self._tasks_created = 0
+            self._image_generations = 0  # image generations answered (made and billed), any number of images
+            self._images_billed: Counter[str] = Counter()  # key prefix -> images billed
             self._downloads_bytes = 0
             self._in_flight = 0
             self._peak_in_flight = 0
@@ -59,6 +62,12 @@ class Stats:
             self._tasks_created += 1
             self._fingerprints[fingerprint] += 1
 
+    def images_made(self, key_prefix: str, billed: int) -> None:
+        """An image request made its stills: `billed` images (withheld ones are not billed)."""
+        with self._lock:
+            self._image_generations += 1
+            self._images_billed[key_prefix] += billed
+
     def sent(self, nbytes: int) -> None:
         with self._lock:
             self._downloads_bytes += nbytes
@@ -72,6 +81,9 @@ class Stats:
                 "faults": dict(sorted(self._faults.items())),
                 "tasks_created": self._tasks_created,
                 "creates_by_fingerprint": dict(self._fingerprints),
+                "image_generations": self._image_generations,
+                "images_billed": sum(self._images_billed.values()),
+                "images_billed_by_key": dict(sorted(self._images_billed.items())),
                 "downloads_bytes": self._downloads_bytes,
                 "peak_in_flight": self._peak_in_flight,
             }
