@@ -1,4 +1,6 @@
 """One client for the runner over both API generations: each call goes to its model's dialect.
+An image model's stills are made by `images` (imageclient.py) on the same transport: it answers
+with the images themselves, so it has no task to create, query or retrieve here.
 
 A create names its model (body["model"]; catalogue.api_of says v1 or v2). A query or a retrieve
 names only an id, and v1 and v2 ids look alike (digits), so the router remembers which dialect
@@ -14,19 +16,29 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from pipeline.minimax import catalogue
+from pipeline.minimax import catalogue, imagespec
 from pipeline.minimax.apierrors import TaskNotFoundError
 from pipeline.minimax.client import FileInfo, MiniMaxClient, TaskStatus
+from pipeline.minimax.imageclient import ImageClient
 from pipeline.minimax.transport import Download, Hints, Transport
 from pipeline.minimax.v2client import V2Client
 
 Dialect = MiniMaxClient | V2Client
 
 
+def api_of(model: Any) -> str:
+    """Which API serves `model`: "image" (the image API), "v2", or "v1" (also for a model the
+    catalogue does not know)."""
+    if not isinstance(model, str):
+        return "v1"
+    return "image" if model in imagespec.MODELS else catalogue.api_of(model)
+
+
 class Clients:
     """The v1 and v2 dialects on one Transport (one pool, one cap on calls, one key), behind the
     v1 protocol the runner speaks: create, query, retrieve, download. `v1` and `v2` are the
-    dialects themselves (v2's list_tasks and cancel are there)."""
+    dialects themselves (v2's list_tasks and cancel are there); `images` makes an image model's
+    stills (`images.generate`)."""
 
     def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
                  transport: Transport | None = None, **settings: Any):
@@ -34,6 +46,7 @@ class Clients:
         self.transport = transport or Transport(api_key, base_url, **settings)
         self.v1 = MiniMaxClient(transport=self.transport)
         self.v2 = V2Client(transport=self.transport)
+        self.images = ImageClient(transport=self.transport)
         self._tasks: dict[str, Dialect] = {}
         self._files: dict[str, Dialect] = {}
 
@@ -55,12 +68,19 @@ class Clients:
             await self.transport.aclose()
 
     def for_model(self, model: Any) -> Dialect:
-        """The dialect that serves `model` (v1 for a model the catalogue does not know)."""
-        return self.v2 if isinstance(model, str) and catalogue.api_of(model) == "v2" else self.v1
+        """The video dialect that serves `model` (v1 for a model the catalogue does not know);
+        ValueError for an image model, which has no tasks (use `images`)."""
+        api = api_of(model)
+        if api == "image":
+            raise ValueError(f"{model} makes stills with the image API: call Clients.images.generate")
+        return self.v2 if api == "v2" else self.v1
 
     def learn(self, model: Any, *, task_id: str | int | None = None, file_id: str | int | None = None) -> None:
         """Remember that this task (and file handle) belong to `model`'s dialect: a task made
-        by an earlier run, known from the ledger's request, before it is queried or fetched."""
+        by an earlier run, known from the ledger's request, before it is queried or fetched. An
+        image model's take has no task: nothing to learn."""
+        if api_of(model) == "image":
+            return
         dialect = self.for_model(model)
         if task_id not in (None, ""):
             self._tasks[str(task_id)] = dialect

@@ -125,12 +125,14 @@ class Transport:
         return {"Authorization": f"Bearer {self._key.reveal()}"}
 
     async def send(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                   json: Any = None, headers: Mapping[str, str] | None = None) -> httpx.Response:
-        """One API call under the in-flight cap, with the key. httpx's own errors pass through."""
+                   json: Any = None, headers: Mapping[str, str] | None = None,
+                   timeout: httpx.Timeout | None = None) -> httpx.Response:
+        """One API call under the in-flight cap, with the key. httpx's own errors pass through.
+        `timeout`: this call's own (the image API answers only when its images are made)."""
         async with self._api_calls:
             return await self._http.request(
                 method, f"{self.base_url}{path}", params=params, json=json,
-                headers={**(headers or {}), **self._auth}, timeout=self._timeout,
+                headers={**(headers or {}), **self._auth}, timeout=timeout or self._timeout,
             )
 
     def hint_headers(self, hints: Hints | None) -> dict[str, str]:
@@ -139,12 +141,13 @@ class Transport:
             return {}
         return {f"X-Shots-{name.title()}": str(value) for name, value in hints.items() if value is not None}
 
-    async def create(self, path: str, body: dict[str, Any], hints: Hints | None = None) -> httpx.Response:
+    async def create(self, path: str, body: dict[str, Any], hints: Hints | None = None, *,
+                     timeout: httpx.Timeout | None = None) -> httpx.Response:
         """POST a create. A failure before the request left this machine is a TransientError (no
         task can exist); any later one is an UncertainCreateError. The answer's status is the
         dialect's to read."""
         try:
-            return await self.send("POST", path, json=body, headers=self.hint_headers(hints))
+            return await self.send("POST", path, json=body, headers=self.hint_headers(hints), timeout=timeout)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # Never left this machine: no task can exist.
             raise TransientError(f"cannot connect to {self.base_url}: {describe(exc)}") from exc
