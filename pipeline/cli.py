@@ -481,13 +481,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     from pipeline.manifest.cache import load
     from pipeline.review import summary
     from pipeline.run import backend, ledger, workflow
-    from pipeline.run.specs import take_specs
+    from pipeline.run.specs import resolved_specs
 
     manifest = load(args.manifest)
     endpoint = backend.endpoint_for(args.backend)
-    specs = take_specs(manifest, endpoint)
     out_dir = workflow.output_dir(args.out, manifest)
     view = ledger.load(out_dir)
+    specs = resolved_specs(manifest, endpoint, out_dir, view)
     damaged = workflow.check_videos(manifest, out_dir, specs, view) if args.verify else {}
     rows = summary.status_rows(specs, view, damaged)
     if args.json:

@@ -44,7 +44,7 @@ def test_a_run_paced_by_a_fake_clock_spends_no_real_time(tmp_path):
 
     async def main():
         runner = Runner(client=server, writer=writer, view=prepared.view, out_dir=prepared.out_dir,
-                        body_of=lambda shot: {"prompt": shot.prompt},
+                        body_of=lambda spec: {"prompt": spec.shot.prompt},
                         options=RunOptions(rpm=2, first_poll=20.0, seed=1), clock=clock)
         run = asyncio.ensure_future(runner.run(prepared.plan))
         while not run.done():  # time jumps from one wake-up to the next

@@ -40,7 +40,7 @@ def test_unknown_status_is_logged_once_and_polled_until_the_deadline(tmp_path, c
         async with http:
             client = MiniMaxClient(api_key="k", base_url="http://fake.invalid", http=http)
             runner = Runner(client=client, writer=writer, view=prepared.view, out_dir=prepared.out_dir,
-                            body_of=lambda shot: {"model": shot.model, "prompt": shot.prompt},
+                            body_of=lambda spec: {"model": spec.shot.model, "prompt": spec.shot.prompt},
                             options=RunOptions(time_scale=0.001, rpm=600, seed=1))
             return await runner.run(prepared.plan)
 

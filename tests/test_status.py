@@ -102,7 +102,7 @@ def test_a_skipped_take_starts_with_its_final_outcome():
 def test_actions_are_the_words_users_read():
     assert [a.value for a in Action] == [
         "submit", "changed: regenerate", "retry failed", "resubmit uncertain", "look up lost task", "poll existing task",
-        "download only", "up to date", "failed: skipped", "uncertain: skipped"]
+        "download only", "up to date", "failed: skipped", "uncertain: skipped", "blocked"]
     for action in Action:
         assert action == action.label and f"{action}" == str(action) == action.value
         assert json.dumps({"action": action}) == json.dumps({"action": action.value})

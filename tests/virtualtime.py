@@ -152,7 +152,7 @@ def run_virtual(manifest: Path, sim: Simulator, clock: FakeClock, out: Path,
             async with MiniMaxClient(KEY, sim.base_url) as client:
                 runner = Runner(client=TakingTurns(client, work), writer=writer, view=prepared.view,
                                 out_dir=prepared.out_dir, options=RunOptions(**options), clock=clock,
-                                body_of=lambda shot: request.api_body(shot, loaded.dir, planned.get(shot.id)))
+                                body_of=lambda spec: request.api_body(spec.shot, loaded.dir, planned.get(spec.shot.id)))
                 return await run_until_done(clock, work, runner.run(prepared.plan))
 
     try:

@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from pipeline.review import chainview
 from pipeline.run.ledger import LedgerView
 from pipeline.run.plan import Budget, Plan, TakeSpec
 from pipeline.run.result import RunResult, TakeResult
@@ -14,7 +15,12 @@ from pipeline.run.status import Action, classify
 
 
 def money(value: float | None) -> str:
-    return "unknown" if value is None else f"${value:.2f}"
+    """'$0.28'; a price under a cent keeps its digits ('$0.0035': an image-01 still), never '$0.00'."""
+    if value is None:
+        return "unknown"
+    if 0 < value < 0.01:
+        return f"${value:.4f}".rstrip("0")
+    return f"${value:.2f}"
 
 
 def duration(seconds: float) -> str:
@@ -48,8 +54,10 @@ def plan_text(plan: Plan, *, reasons: bool, estimate_s: float, simulated: bool,
     counts = Counter(t.action for t in plan.takes)
     unknown = plan.unknown_cost_takes
     cost = money(plan.known_cost) + (f" + {unknown} take(s) of unknown price" if unknown else "")
-    lines = [table(rows, header), ""]
+    order = chainview.order_lines({t.spec.shot.id: t.spec.shot for t in plan.takes}.values())
+    lines = [*order, *([""] if order else []), table(rows, header), ""]
     lines.append("; ".join(f"{n} {action.label}" for action, n in counts.items()) or "nothing to do")
+    lines += chainview.cascade_lines(plan)
     lines.append(f"new tasks: {len(plan.creates)}, estimated cost: {cost}"
                  + (" (simulator: nothing is billed)" if simulated else ""))
     lines.append(f"estimated wall time: {duration(estimate_s)}" + (" (simulator)" if simulated else ""))
@@ -93,7 +101,8 @@ def plan_json(plan: Plan, estimate_s: float, endpoint: str, *, out_dir: Path | N
             {"shot": t.spec.shot.id, "take": t.spec.take, "fingerprint": t.spec.fingerprint,
              "action": t.action, "reason": t.reason, "cost": t.cost if t.creates else 0.0,
              "price": t.price_how if t.creates else None,
-             "task_id": t.state.task_id}
+             "task_id": t.state.task_id,
+             "waits_for": [{"shot": s, "take": n} for s, n in t.spec.waits_for]}
             for t in plan.takes
         ],
         "new_tasks": len(plan.creates),

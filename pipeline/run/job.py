@@ -37,7 +37,6 @@ from pipeline.run.reconcile import Adopt, Ambiguous, Lost, NoTask, Wait, shape_o
 from pipeline.run.status import Action, uncertain_why
 
 if TYPE_CHECKING:
-    from pipeline.manifest.models import Shot
     from pipeline.minimax.client import Download, MiniMaxClient, TaskStatus
     from pipeline.run.clock import Clock
     from pipeline.run.ledger import LedgerView, LedgerWriter
@@ -88,7 +87,7 @@ class JobContext:
     writer: LedgerWriter
     view: LedgerView
     out_dir: Path
-    body_of: Callable[[Shot], dict[str, Any]]
+    body_of: Callable[[TakeSpec], dict[str, Any]]  # the take's API body, its inputs as planned
     options: RunOptions
     clock: Clock
     pacer: Pacer
@@ -215,7 +214,7 @@ class TakeJob:
             if found is not None:
                 return found or None
         try:
-            body = await asyncio.to_thread(ctx.body_of, spec.shot)
+            body = await asyncio.to_thread(ctx.body_of, spec)
         except InputError as exc:  # an image changed or vanished since the plan; nothing was sent
             res.outcome, res.detail = "failed", f"{exc}; fix it and run again"
             return None
@@ -556,7 +555,7 @@ class TakeJob:
             bytes=got.bytes, sha256=got.sha256, mtime_ns=mtime_ns,
             seconds=round(probed.duration, 3),
         ))
-        res.outcome, res.file, res.task_id = "done", spec.filename, task_id
+        res.outcome, res.file, res.task_id, res.sha256 = "done", spec.filename, task_id, got.sha256
         res.detail = f"{spec.filename} ({store.human_size(got.bytes)})"
         if self.planned.creates:
             res.cost, res.created = self.planned.cost, True

@@ -404,6 +404,7 @@ _TRANSITIONS: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
     "succeeded": _succeeded,
     "failed": lambda s, e: s.update(state="failed", code=e.get("code"), reason=e.get("reason")),
     "downloaded": lambda s, e: s.update(state="downloaded", file=e["file"], bytes=e["bytes"],
+                                        **({"task_id": e["task_id"]} if e.get("task_id") is not None else {}),
                                         sha256=e["sha256"], mtime_ns=e.get("mtime_ns"), seconds=e.get("seconds")),
     "archived": lambda s, e: s.update(file=e["to"]),
     "cancelled": lambda s, e: s.update(state="new", reason=f"task {e['task_id']} was cancelled while queued (free)"),

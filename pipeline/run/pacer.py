@@ -7,6 +7,7 @@ import asyncio
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, AsyncIterator
 
+from pipeline.minimax import imagespec
 from pipeline.minimax.apierrors import ConcurrencyLimitError, RateLimitError
 from pipeline.run import retry
 from pipeline.run.limiter import WindowCounter, WindowLimiter
@@ -28,6 +29,9 @@ class Pacer:
         self.queries = WindowLimiter(options.query_rpm, retry.RATE_WINDOW, clock)
         self.download_slots = asyncio.Semaphore(options.downloads)
         self.in_flight = Slots(options.concurrency)
+        # The image API's own window (minimax-api-v2.md B1: 10 RPM), one request in transit at a time.
+        self.images = WindowLimiter(imagespec.RPM, retry.RATE_WINDOW * retry.RATE_WINDOW_MARGIN, clock)
+        self._image_transit = asyncio.Lock()
         self.live = 0  # tasks this run made (or resumed) that it has not yet seen finish
 
     def __repr__(self) -> str:
@@ -44,6 +48,16 @@ class Pacer:
                 yield
             finally:
                 self.creates.restamp()  # also when a stopping run sent nothing: no create follows it
+
+    @asynccontextmanager
+    async def image_turn(self) -> AsyncIterator[None]:
+        """The one image request in transit, once the image API's window has room for it."""
+        async with self._image_transit:
+            await self.images.acquire()
+            try:
+                yield
+            finally:
+                self.images.restamp()
 
     @asynccontextmanager
     async def no_create_in_transit(self) -> AsyncIterator[None]:

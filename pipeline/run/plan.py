@@ -10,14 +10,15 @@ followed to their videos.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from pipeline.manifest import graph
 from pipeline.manifest import takes as naming
 from pipeline.minimax import catalogue
 from pipeline.run.gentime import GenTimes, Observation, task_class
 from pipeline.run.ledger import LedgerView, TakeState
-from pipeline.run.status import Action, classify, made_on
+from pipeline.run.status import Action, classify, label, made_on, uncertain_why
 from pipeline.run.store import HISTORY
 
 if TYPE_CHECKING:
@@ -27,12 +28,26 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class TakeSpec:
-    """One take of one shot as the manifest declares it now."""
+    """One take of one shot as the manifest declares it now.
+
+    A dependant (a shot whose input is another shot's output) is resolved once its upstream takes
+    are on disk: `inputs` holds the frames cut for it, and its fingerprint covers their bytes.
+    Before that, `waits_for` names the upstream takes it waits for, its request holds
+    placeholders and its fingerprint is `PENDING`-prefixed (never in a ledger). `problem`: a
+    frame that cannot be used (past the clip's end, refused by the API's image rules)."""
 
     shot: Shot
     take: int
     fingerprint: str
     request: dict[str, Any]  # the canonical request (images by content hash)
+    waits_for: tuple[tuple[str, int], ...] = ()
+    inputs: tuple[tuple[str, str], ...] = ()  # (field, frame file) for a resolved dependant
+    problem: str | None = None
+
+    @property
+    def waiting(self) -> bool:
+        """An upstream take is not made yet: the take is created after it."""
+        return bool(self.waits_for)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -49,7 +64,10 @@ class TakeSpec:
 
     @property
     def filename(self) -> str:
-        return naming.video_name(self.shot.id, self.take)
+        return naming.output_name(self.shot.id, self.take, self.shot.is_still)
+
+
+PENDING = "after-"  # a waiting dependant's fingerprint starts so: no ledger event is ever written under it
 
 
 @dataclass(frozen=True)
@@ -59,6 +77,7 @@ class EarlierShot:
     id: str
     duration: int | None = None
     model: str = ""
+    is_still: bool = False  # image shots leave no paid task to follow: the answer is the image
 
 
 @dataclass(frozen=True)
@@ -100,6 +119,8 @@ def outcome_of(planned: PlannedTake) -> tuple[Outcome, str]:
     outcome = Action(planned.action).outcome
     if outcome == "failed":
         return outcome, planned.state.reason or "failed before"
+    if planned.action == Action.BLOCKED:  # pending: the next run makes it once its upstream is done
+        return outcome, planned.reason
     return outcome, planned.reason if outcome != "pending" else ""
 
 
@@ -154,14 +175,10 @@ def make_plan(
     spec_keys = set()
     for spec in specs:
         spec_keys.add(spec.key)
-        status = classify(spec, view, intact, retry_failed=retry_failed, resubmit_uncertain=resubmit_uncertain,
-                          endpoint=endpoint)
-        if status.action.creates:
-            price = catalogue.price_of(spec.shot, prices)
-            takes.append(PlannedTake(spec, status.action, status.reason, status.state, price.usd, price.how))
-        else:
-            takes.append(PlannedTake(spec, status.action, status.reason, status.state, 0.0))
+        takes.append(plan_take(spec, view, intact, retry_failed=retry_failed, resubmit_uncertain=resubmit_uncertain,
+                               endpoint=endpoint, prices=prices))
     known = spec_keys if declared is None else set(declared)
+    takes = _block_dependants(takes, known)
     removed = sorted(k for k in view.latest if k not in known)
     wanted = {t.spec.key: t.spec.fingerprint for t in takes}
     left_out = known - spec_keys  # by --only: not this run's business
@@ -169,6 +186,52 @@ def make_plan(
                if state.state in PAID_UNFETCHED and (shot, take) not in left_out and wanted.get((shot, take)) != fp
                and made_on(state, endpoint)]
     return Plan(takes, removed, orphans)
+
+
+def plan_take(spec: TakeSpec, view: LedgerView, intact: Callable[[TakeState], str | None], *,
+              retry_failed: bool = False, resubmit_uncertain: bool = False, endpoint: str | None = None,
+              prices: ManifestPrices | None = None) -> PlannedTake:
+    """One take's action and cost: `make_plan`'s rule, also used by the runner for a dependant
+    resolved when its upstream finishes."""
+    status = classify(spec, view, intact, retry_failed=retry_failed, resubmit_uncertain=resubmit_uncertain,
+                      endpoint=endpoint)
+    if status.action.creates:
+        price = catalogue.price_of(spec.shot, prices)
+        return PlannedTake(spec, status.action, status.reason, status.state, price.usd, price.how)
+    return PlannedTake(spec, status.action, status.reason, status.state, 0.0)
+
+
+def _block_dependants(takes: list[PlannedTake], declared: set[tuple[str, int]]) -> list[PlannedTake]:
+    """A dependant whose upstream take will not be made in this run (failed, uncertain, blocked,
+    left out by --only, or has errors) is blocked: never submitted, never billed; the next run
+    makes it once the upstream is done. Decided in the graph's order, so blocks pass down a chain."""
+    if not any(t.spec.waits_for for t in takes):
+        return takes
+    by_key = {t.spec.key: t for t in takes}
+    for key in graph.order({t.spec.key: list(t.spec.waits_for) for t in takes}):
+        planned = by_key[key]
+        if not planned.spec.waits_for or planned.action.skips:
+            continue
+        why = next(filter(None, (_why_blocked(up, by_key.get(up), declared) for up in planned.spec.waits_for)), None)
+        if why is not None:
+            by_key[key] = replace(planned, action=Action.BLOCKED, reason=f"blocked: {why}", cost=0.0, price_how="")
+    return [by_key[t.spec.key] for t in takes]
+
+
+def _why_blocked(up: tuple[str, int], planned: PlannedTake | None, declared: set[tuple[str, int]]) -> str | None:
+    """Why an upstream take will not be made in this run; None when it will be (or is)."""
+    name = label(up)
+    if planned is None:
+        if up in declared:
+            return f"{name} is not made yet and --only leaves it out of this run"
+        return f"{name} is not in the manifest's checked shots (see shots validate)"
+    if planned.action == Action.FAILED_SKIPPED:
+        return f"{name} failed ({planned.state.reason or 'failed before'})"
+    if planned.action == Action.UNCERTAIN_SKIPPED:
+        return f"{name} is uncertain ({uncertain_why(planned.state)}; see shots status)"
+    if planned.action == Action.BLOCKED:
+        return f"{name} is {planned.reason}"
+    return None
 
 
 def _follow(state: TakeState) -> PlannedTake:

@@ -18,11 +18,12 @@ from typing import Callable
 
 from pipeline.errors import InputError
 from pipeline.manifest import imagefiles
-from pipeline.manifest.models import Shot
+from pipeline.manifest.models import FrameRef, Shot
 from pipeline.minimax import catalogue, images
-from pipeline.run import request_v2
+from pipeline.run import request_image, request_v2
+from pipeline.run.frameinputs import Frames, NoFrameYet, frame_source, local_or_frame, shown
 
-__all__ = ["canonical_request", "fingerprint", "api_body", "FINGERPRINT_CHARS", "SIM_ENDPOINT"]
+__all__ = ["canonical_request", "fingerprint", "api_body", "FINGERPRINT_CHARS", "SIM_ENDPOINT", "INPUTS_FROM"]
 
 # The endpoint the embedded simulator's fingerprints name (a real API's is its base URL): a previz
 # never counts as a take made on the real API.
@@ -33,9 +34,20 @@ FINGERPRINT_CHARS = 16  # 64 bits of sha256: plenty to tell one shot's requests 
 _CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def canonical_request(shot: Shot, manifest_dir: str | os.PathLike) -> dict:
-    """The create body that decides the shot's video, local images as "sha256:<hex>"; pure but for reading images."""
-    return _dialect(shot).canonical_request(shot, manifest_dir)
+# The canonical request's record of which inputs are other shots' outputs: field -> "s01#1@last".
+# Part of the fingerprint, and how a plan tells "upstream s01 changed" from "the shot changed".
+INPUTS_FROM = "inputs_from"
+
+
+def canonical_request(shot: Shot, manifest_dir: str | os.PathLike, frames: Frames | None = None) -> dict:
+    """The create body that decides the shot's video, local images as "sha256:<hex>"; pure but for
+    reading images. An input that is another shot's output is its frame's hash when `frames` has
+    it, else a placeholder ("frame:s01#1@last": the upstream is not made yet)."""
+    canonical = _dialect(shot).canonical_request(shot, manifest_dir, frames or {})
+    refs = shot.frame_refs()
+    if refs:
+        canonical[INPUTS_FROM] = {field: frame_source(ref) for field, ref in refs}
+    return canonical
 
 
 def fingerprint(canonical: dict, endpoint: str) -> str:
@@ -44,39 +56,48 @@ def fingerprint(canonical: dict, endpoint: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:FINGERPRINT_CHARS]
 
 
-def api_body(shot: Shot, manifest_dir: str | os.PathLike, planned: dict | None = None) -> dict:
-    """The JSON body to POST: local images as data URLs with their real MIME type, plus callback_url.
+def api_body(shot: Shot, manifest_dir: str | os.PathLike, planned: dict | None = None,
+             frames: Frames | None = None) -> dict:
+    """The JSON body to POST: local images (and frames cut for a dependant) as data URLs with their
+    real MIME type, plus callback_url.
 
     `planned` is the canonical request the plan fingerprinted (and the ledger's intent records):
     an image whose bytes no longer hash as planned is refused, never sent under the old hash.
     """
-    return _dialect(shot).api_body(shot, manifest_dir, planned)
+    try:
+        return _dialect(shot).api_body(shot, manifest_dir, planned, frames or {})
+    except NoFrameYet as exc:  # the runner resolves every input before it sends: a bug if not
+        raise InputError(f"shot '{shot.id}': {exc.args[0]} is not made yet, so the shot was not sent") from None
 
 
 class _V1:
     """The v1 dialect's builders; request_v2 has the same two."""
 
     @staticmethod
-    def canonical_request(shot: Shot, manifest_dir: str | os.PathLike) -> dict:
+    def canonical_request(shot: Shot, manifest_dir: str | os.PathLike, frames: Frames) -> dict:
         base = os.fspath(manifest_dir)
-        return _body(shot, lambda field, value: _image_digest(shot, field, value, base))
+        return _body(shot, lambda field, value: _image_digest(shot, field, value, base, frames))
 
     @staticmethod
-    def api_body(shot: Shot, manifest_dir: str | os.PathLike, planned: dict | None = None) -> dict:
+    def api_body(shot: Shot, manifest_dir: str | os.PathLike, planned: dict | None, frames: Frames) -> dict:
         base = os.fspath(manifest_dir)
         expected = _planned_images(planned) if planned is not None else {}
-        body = _body(shot, lambda field, value: _image_payload(shot, field, value, base, expected.get(field)))
+        body = _body(shot, lambda field, value: _image_payload(shot, field, value, base, expected.get(field),
+                                                               frames))
         if shot.callback_url is not None:
             body["callback_url"] = shot.callback_url
         return body
 
 
 def _dialect(shot: Shot) -> type[_V1] | ModuleType:
-    """The one place a shot's API generation is decided: the catalogue's, by its model."""
+    """The one place a shot's API generation is decided: the catalogue's, by its model (an image
+    shot's is the image API's whatever model it names: the checker refused any other)."""
+    if shot.is_still:
+        return request_image
     return request_v2 if catalogue.api_of(shot.model) == "v2" else _V1
 
 
-def _body(shot: Shot, image: Callable[[str, str], str]) -> dict:
+def _body(shot: Shot, image: Callable[[str, str | FrameRef], str]) -> dict:
     model = catalogue.MODELS.get(shot.model)
     body: dict = {"model": shot.model}
     if shot.prompt is not None:
@@ -108,10 +129,13 @@ def _local(shot: Shot, field: str, value: str, base: str) -> str | None:
     return imagefiles.local_file(shot.id, field, value, base)
 
 
-def _image_digest(shot: Shot, field: str, value: str, base: str) -> str:
-    path = _local(shot, field, value, base)
+def _image_digest(shot: Shot, field: str, value: str | FrameRef, base: str, frames: Frames) -> str:
+    try:
+        path = local_or_frame(field, value, frames, lambda v: _local(shot, field, v, base))
+    except NoFrameYet as exc:
+        return exc.placeholder
     if path is None:
-        return value
+        return str(value)
     try:
         return "sha256:" + imagefiles.facts(path).sha256
     except OSError as exc:
@@ -126,10 +150,12 @@ def _planned_images(canonical: dict) -> dict[str, str]:
     return found
 
 
-def _image_payload(shot: Shot, field: str, value: str, base: str, planned: str | None = None) -> str:
-    path = _local(shot, field, value, base)
+def _image_payload(shot: Shot, field: str, value: str | FrameRef, base: str, planned: str | None,
+                   frames: Frames) -> str:
+    path = local_or_frame(field, value, frames, lambda v: _local(shot, field, v, base))
     if path is None:
-        return value
+        return str(value)
+    value = shown(value)
     try:
         with open(path, "rb") as fh:
             data = fh.read(images.MAX_BYTES)  # never more: a file swapped for a huge one since the check

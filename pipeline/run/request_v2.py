@@ -22,12 +22,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from typing import Callable, Literal
+from typing import Callable, Literal, Mapping
 
 from pipeline.errors import InputError
 from pipeline.manifest import imagefiles, mediafiles
-from pipeline.manifest.models import Shot
+from pipeline.manifest.models import FrameRef, Shot
 from pipeline.minimax.catalogue import V2_INPUTS
+from pipeline.run.frameinputs import NoFrameYet, local_or_frame, shown
 
 ADAPTIVE = "adaptive"
 MM_FILE = "mm_file://"  # a file uploaded to MiniMax: sent as it is
@@ -40,21 +41,23 @@ _REFERENCES = (("reference_images", "image", "reference_image"),
 _ROLE_FIELD = {role: field for field, role in _FRAMES} | {role: field for field, _, role in _REFERENCES}
 
 Kind = Literal["image", "video", "audio"]
-Media = Callable[[str, str, Kind], str]  # (field, value as written, kind) -> url for the body
+Media = Callable[[str, "str | FrameRef", Kind], str]  # (field, value as written, kind) -> url for the body
 
 
-def canonical_request(shot: Shot, manifest_dir: str | os.PathLike) -> dict:
-    """The create body that decides the shot's video, local files as "sha256:<hex>"."""
+def canonical_request(shot: Shot, manifest_dir: str | os.PathLike, frames: Mapping[str, str]) -> dict:
+    """The create body that decides the shot's video, local files (and frames cut from other
+    shots, `frames`) as "sha256:<hex>"."""
     base = os.fspath(manifest_dir)
-    return _body(shot, lambda field, value, kind: _digest(shot, field, value, kind, base))
+    return _body(shot, lambda field, value, kind: _digest(shot, field, value, kind, base, frames))
 
 
-def api_body(shot: Shot, manifest_dir: str | os.PathLike, planned: dict | None = None) -> dict:
+def api_body(shot: Shot, manifest_dir: str | os.PathLike, planned: dict | None, frames: Mapping[str, str]) -> dict:
     """The JSON body to POST: local files as data URLs, plus callback_url. A file whose bytes no
     longer hash as `planned` (the canonical request the plan fingerprinted) is refused."""
     base = os.fspath(manifest_dir)
     expected = planned_files(planned) if planned is not None else {}
-    body = _body(shot, lambda field, value, kind: _payload(shot, field, value, kind, base, expected.get(field)))
+    body = _body(shot, lambda field, value, kind: _payload(shot, field, value, kind, base, expected.get(field),
+                                                           frames))
     if shot.callback_url is not None:
         body["callback_url"] = shot.callback_url
     return body
@@ -115,19 +118,24 @@ def _item(kind: Kind, url: str, role: str) -> dict:
     return {"type": key, key: {"url": url}, "role": role}
 
 
-def _local(shot: Shot, field: str, value: str, base: str) -> str | None:
-    """The file behind a local reference, None for a URL sent as it is; InputError if unusable."""
-    if value.startswith(MM_FILE):
-        return None
-    return imagefiles.local_file(shot.id, field, value, base)
+def _local(shot: Shot, field: str, value: str | FrameRef, base: str, frames: Mapping[str, str]) -> str | None:
+    """The file behind a local reference or a frame cut for it, None for a URL sent as it is;
+    InputError if unusable."""
+    def local(v: str) -> str | None:
+        return None if v.startswith(MM_FILE) else imagefiles.local_file(shot.id, field, v, base)
+
+    return local_or_frame(field, value, frames, local)
 
 
-def _digest(shot: Shot, field: str, value: str, kind: Kind, base: str) -> str:
+def _digest(shot: Shot, field: str, value: str | FrameRef, kind: Kind, base: str, frames: Mapping[str, str]) -> str:
     """The "sha256:<hex>" of a local file (read once per version of it: mediafiles' cache, shared
-    with the manifest checker); a URL as it is."""
-    path = _local(shot, field, value, base)
+    with the manifest checker); a URL as it is; a frame not cut yet as its placeholder."""
+    try:
+        path = _local(shot, field, value, base, frames)
+    except NoFrameYet as exc:
+        return exc.placeholder
     if path is None:
-        return value
+        return str(value)
     try:
         digest = mediafiles.facts(path).sha256
     except OSError as exc:
@@ -137,12 +145,14 @@ def _digest(shot: Shot, field: str, value: str, kind: Kind, base: str) -> str:
     return "sha256:" + digest
 
 
-def _payload(shot: Shot, field: str, value: str, kind: Kind, base: str, planned: str | None) -> str:
+def _payload(shot: Shot, field: str, value: str | FrameRef, kind: Kind, base: str, planned: str | None,
+             frames: Mapping[str, str]) -> str:
     """A local file as a data URL of its real format (lower case; audio/mp3, never audio/mpeg),
     refused if it is not the kind its field takes, too large, or changed since the plan."""
-    path = _local(shot, field, value, base)
+    path = _local(shot, field, value, base, frames)
     if path is None:
-        return value
+        return str(value)
+    value = shown(value)
     limits = V2_INPUTS.media[kind]
     try:
         with open(path, "rb") as fh:

@@ -18,6 +18,7 @@ class TakeResult:
     detail: str = ""
     task_id: str | None = None
     file: str | None = None
+    sha256: str | None = None  # the file's, once downloaded in this run: a dependant's frame is cut from it
     cost: float | None = None  # spent in this run (a successful task's price), None if unknown
     created: bool = False  # a task made in this run reached Success: it is billed
     task_made: bool = False  # a create in this run answered a task id: billed once it succeeds

@@ -1,29 +1,88 @@
-"""The takes a manifest declares, each with its canonical request and fingerprint."""
+"""The takes a manifest declares, each with its canonical request and fingerprint.
+
+A shot whose input is another shot's output (a dependant) is fingerprinted with the frame cut
+from its upstream take once that take is finished (`finished`, run/chain.py); until then it
+waits for it. Shots are taken in the graph's order (manifest/graph.py) so that an upstream's
+fingerprint is known before its dependants'.
+"""
 
 from __future__ import annotations
 
 import difflib
-from typing import TYPE_CHECKING, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from pipeline.errors import InputError
-from pipeline.run import request
-from pipeline.run.plan import TakeSpec
+from pipeline.manifest import graph
+from pipeline.run import chain, request, store
+from pipeline.run.plan import PENDING, TakeSpec
 
 if TYPE_CHECKING:
-    from pipeline.manifest.models import Manifest
+    from pipeline.manifest.models import Manifest, Shot
+    from pipeline.run.frames import FrameStore
+    from pipeline.run.ledger import LedgerView
 
 
-def take_specs(manifest: Manifest, endpoint: str, only: Iterable[str] | None = None) -> list[TakeSpec]:
-    """Every take the manifest declares (or the --only ones), with its request and fingerprint."""
+SpecFinished = Callable[[TakeSpec], "tuple[Path, str] | None"]  # a take's verified output, or None
+
+
+def take_specs(manifest: Manifest, endpoint: str, only: Iterable[str] | None = None, *,
+               finished: SpecFinished | None = None, frames: FrameStore | None = None) -> list[TakeSpec]:
+    """Every take the manifest declares (or the --only ones), with its request and fingerprint,
+    in manifest order. Dependants are resolved against `finished` (upstream takes on disk, their
+    frames cut into `frames`); without them, every dependant waits."""
     wanted = _check_only(manifest, only)
-    specs = []
-    for shot in manifest.shots:
-        if wanted is not None and shot.id not in wanted:
-            continue
+    if not any(shot.frame_refs() for shot in manifest.shots):  # the common case: no graph
+        return [spec for shot in manifest.shots if wanted is None or shot.id in wanted
+                for spec in shot_specs(manifest, shot, endpoint)]
+    by_id = {shot.id: shot for shot in manifest.shots}
+    made: dict[chain.Key, TakeSpec] = {}
+
+    def upstream_done(key: chain.Key) -> tuple[Path, str] | None:
+        spec = made.get(key)
+        return None if finished is None or spec is None or spec.waiting or spec.problem else finished(spec)
+
+    for shot_id in graph.order(graph.edges_of(manifest.shots)):
+        for spec in shot_specs(manifest, by_id[shot_id], endpoint, by_id, upstream_done, frames):
+            made[spec.key] = spec
+    return [made[(shot.id, take)] for shot in manifest.shots if wanted is None or shot.id in wanted
+            for take in range(1, shot.takes + 1)]
+
+
+def resolved_specs(manifest: Manifest, endpoint: str, out_dir: Path, view: LedgerView,
+                   only: Iterable[str] | None = None) -> list[TakeSpec]:
+    """`take_specs` with dependants resolved against what the output folder holds: an upstream
+    take downloaded (under its current fingerprint) and intact gives its frame, cut into frames/
+    (or found there, cut by an earlier run). What the plan, the views and the lock file all use."""
+    if not any(shot.frame_refs() for shot in manifest.shots):
+        return take_specs(manifest, endpoint, only)
+    from pipeline.run.frames import FrameStore
+
+    def finished(spec: TakeSpec) -> tuple[Path, str] | None:
+        state = view.get(*spec.ledger_key)
+        if state.state != "downloaded" or state.sha256 is None or store.check_intact(out_dir, state) is not None:
+            return None
+        return out_dir / state.file, state.sha256
+
+    return take_specs(manifest, endpoint, only, finished=finished, frames=FrameStore(out_dir))
+
+
+def shot_specs(manifest: Manifest, shot: Shot, endpoint: str, shots: dict[str, Shot] | None = None,
+               finished: chain.Finished | None = None, frames: FrameStore | None = None) -> list[TakeSpec]:
+    """One shot's takes. A dependant's inputs are resolved against `finished` upstream takes
+    (`shots`: the manifest's by id)."""
+    if not shot.frame_refs():
         canonical = request.canonical_request(shot, manifest.dir)
         fp = request.fingerprint(canonical, endpoint)
-        specs.extend(TakeSpec(shot, take, fp, canonical) for take in range(1, shot.takes + 1))
-    return specs
+        return [TakeSpec(shot, take, fp, canonical) for take in range(1, shot.takes + 1)]
+    found = chain.resolve(shot, shots or {}, finished, frames)
+    canonical = request.canonical_request(shot, manifest.dir, found.inputs)
+    fp = request.fingerprint(canonical, endpoint)
+    if found.waits_for or found.problem:
+        fp = PENDING + fp
+    inputs = tuple(sorted(found.inputs.items()))
+    return [TakeSpec(shot, take, fp, canonical, found.waits_for, inputs, found.problem)
+            for take in range(1, shot.takes + 1)]
 
 
 def _check_only(manifest: Manifest, only: Iterable[str] | None) -> set[str] | None:

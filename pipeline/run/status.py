@@ -44,6 +44,7 @@ class Action(enum.StrEnum):
     UP_TO_DATE = "up to date"
     FAILED_SKIPPED = "failed: skipped"
     UNCERTAIN_SKIPPED = "uncertain: skipped"
+    BLOCKED = "blocked"  # an upstream shot failed, or its frame cannot be used: never submitted
 
     @property
     def label(self) -> str:
@@ -67,7 +68,8 @@ class Action(enum.StrEnum):
 
 CREATES: frozenset[Action] = frozenset(
     {Action.SUBMIT, Action.REGENERATE, Action.RETRY_FAILED, Action.RESUBMIT_UNCERTAIN, Action.LOOK_UP})
-SKIPS: frozenset[Action] = frozenset({Action.UP_TO_DATE, Action.FAILED_SKIPPED, Action.UNCERTAIN_SKIPPED})
+SKIPS: frozenset[Action] = frozenset({Action.UP_TO_DATE, Action.FAILED_SKIPPED, Action.UNCERTAIN_SKIPPED,
+                                      Action.BLOCKED})
 _OUTCOME: dict[Action, Outcome] = {
     Action.UP_TO_DATE: "done", Action.FAILED_SKIPPED: "failed", Action.UNCERTAIN_SKIPPED: "uncertain"}
 
@@ -133,12 +135,17 @@ def classify(
     """The take's status. Pure: `intact(state)` says what is wrong with a downloaded video (None:
     fine); without it the ledger is taken at its word. `endpoint`: the fingerprints' endpoint, to
     tell a take made elsewhere (submit) from a take whose shot changed (regenerate)."""
+    if spec.waits_for or spec.problem:
+        return _dependant(spec, view, endpoint)
     state = view.get(*spec.ledger_key)
     kind = state.state
     if kind == "downloaded":
         problem = intact(state) if intact is not None else None
         if problem is None:
             return TakeStatus(_DONE, _UP_TO_DATE, f"downloaded {state.file}", state)
+        if spec.shot.is_still:  # the image API keeps nothing to fetch again
+            return TakeStatus(Standing.DAMAGED, Action.SUBMIT, f"{problem}; a still cannot be fetched again, "
+                                                               f"so a new one is made", state, problem)
         return TakeStatus(Standing.DAMAGED, Action.DOWNLOAD,
                           f"{problem}; the task's file is fetched again (no new charge)", state, problem)
     if kind == "succeeded":
@@ -183,6 +190,27 @@ def _not_begun(spec: TakeSpec, state: TakeState, previous: TakeState | None, end
     return TakeStatus(Standing.CHANGED, Action.REGENERATE, _what_changed(previous.request, spec.request), state)
 
 
+def _dependant(spec: TakeSpec, view: LedgerView, endpoint: str | None) -> TakeStatus:
+    """A dependant not resolved yet: created after its upstream takes (new, or again because an
+    upstream or the shot changed), or blocked by a frame that cannot be used."""
+    state = view.get(*spec.ledger_key)  # never written under a waiting fingerprint: 'new'
+    if spec.problem:
+        return TakeStatus(Standing.NEW, Action.BLOCKED, f"blocked: {spec.problem}", state)
+    after = "after " + ", ".join(label(k) for k in spec.waits_for)
+    previous = view.current(spec.shot.id, spec.take)
+    if previous is None:
+        return TakeStatus(Standing.NEW, Action.SUBMIT, f"{after} (not run before)", state)
+    if endpoint is not None and previous.request is not None and not made_on(previous, endpoint):
+        return TakeStatus(Standing.ELSEWHERE, Action.SUBMIT, f"{after} (not made on this endpoint before)", state)
+    return TakeStatus(Standing.CHANGED, Action.REGENERATE, f"{_what_changed(previous.request, spec.request)}; {after}",
+                      state)
+
+
+def label(key: tuple[str, int]) -> str:
+    """An upstream take as the plan names it: 's01', 's01 take 2'."""
+    return key[0] if key[1] == 1 else f"{key[0]} take {key[1]}"
+
+
 def made_on(state: TakeState, endpoint: str | None) -> bool:
     """Whether a take's task was made on this endpoint (its recorded request fingerprints the same
     there): only there can it be asked for; the simulator does not know the real API's tasks."""
@@ -214,4 +242,45 @@ def _what_changed(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
     keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
     if not keys:
         return "the endpoint changed since the last run"
+    upstream = _upstream_changed(old, new)
+    if upstream:
+        return f"upstream {upstream} changed"
     return "changed since the last run: " + ", ".join(keys)
+
+
+def _upstream_changed(old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    """'s01' (or 's01, kf-01') when the requests differ only in inputs cut from the same upstream
+    outputs (their frames changed because the upstream was made again); else None."""
+    sources = new.get(request.INPUTS_FROM)
+    if not sources or old.get(request.INPUTS_FROM) != sources:
+        return None
+    if _masked(old, sources) != _masked(new, sources):
+        return None
+    return ", ".join(dict.fromkeys(source.split("#")[0] for source in sources.values()))
+
+
+_ROLES = {"first_frame_image": "first_frame", "last_frame_image": "last_frame", "reference_images": "reference_image"}
+
+
+def _masked(canonical: dict[str, Any], sources: dict[str, str]) -> dict[str, Any]:
+    """The request with the inputs cut from other shots blanked out: v1's and the image API's
+    fields, v2's `content` items by role and place."""
+    out = dict(canonical)
+    for field in sources:
+        if field in out:
+            out[field] = "*"
+    if "subject_image" in sources and "subject_reference" in out:
+        out["subject_reference"] = "*"
+    if isinstance(out.get("content"), list):
+        wanted = set()
+        for field in sources:
+            name, _, index = field.partition("[")
+            wanted.add((_ROLES.get(name), int(index.rstrip("]")) if index else 0))
+        seen: dict[str, int] = {}
+        content = []
+        for item in out["content"]:
+            role = item.get("role") if isinstance(item, dict) else None
+            place = seen[role] = seen.get(role, -1) + 1
+            content.append("*" if (role, place) in wanted else item)
+        out["content"] = content
+    return out

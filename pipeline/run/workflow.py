@@ -21,10 +21,10 @@ from pipeline.run.ledger import LedgerView, LedgerWriter, RunLock
 from pipeline.run.options import RunOptions
 from pipeline.run.plan import Plan, TakeSpec, budget_problem, make_plan
 from pipeline.run.result import RunResult, nothing_to_do
-from pipeline.run.specs import take_specs
+from pipeline.run.specs import resolved_specs, take_specs
 
 if TYPE_CHECKING:
-    from pipeline.manifest.models import Manifest, Shot
+    from pipeline.manifest.models import Manifest
     from pipeline.run.runner import Runner
 
 
@@ -111,9 +111,9 @@ def prepare(
     verify: bool = False,
 ) -> Prepared:
     """The takes, the ledger and the plan. `verify` hashes every finished video (slow, thorough)."""
-    specs = take_specs(manifest, endpoint, only)
     out_dir = output_dir(out_root, manifest)
     view = ledgerlib.load(out_dir)
+    specs = resolved_specs(manifest, endpoint, out_dir, view, only)
     declared = None if not only else [(s.id, t) for s in manifest.shots for t in range(1, s.takes + 1)]
     if declared is not None:  # shots left out of an --only run for their errors are still the manifest's
         broken = {p.shot for p in manifest.warnings if p.severity == "error" and p.shot is not None}
@@ -173,13 +173,16 @@ async def run(
             result = nothing_to_do(prepared.plan)
         else:
             gcpause.resume()  # the loading is over; a run may last hours
-            result = await _execute(prepared, backend, options, on_start)
+            replan = _replanner(prepared, endpoint, retry_failed=retry_failed, resubmit_uncertain=resubmit_uncertain)
+            result = await _execute(prepared, backend, options, on_start, replan)
         if write_lock_file:
             # Nothing ran: the ledger is still the one just planned from (a resume of 10,000 takes
             # would otherwise replay it and fingerprint every shot twice).
             idle = prepared.plan.idle
             view = prepared.view if idle else ledgerlib.load(out_dir)
-            all_specs = prepared.specs if not only else take_specs(manifest, endpoint)
+            chained = any(spec.shot.frame_refs() for spec in prepared.specs)  # resolved anew as they ran
+            all_specs = prepared.specs if not only and (idle or not chained) else \
+                resolved_specs(manifest, endpoint, out_dir, view)
             lock = lockfile.lock_path(manifest.path)
             lockfile.write_lock(lock, lockfile.lock_data(manifest.name, endpoint, all_specs, view,
                                                          outputs=lockfile.outputs_field(lock, out_dir)))
@@ -187,7 +190,7 @@ async def run(
 
 
 async def _execute(prepared: Prepared, backend: Choice, options: RunOptions,
-                   on_start: Callable[[Prepared, str], Any] | None) -> RunResult:
+                   on_start: Callable[[Prepared, str], Any] | None, replan: Callable[..., Any] | None = None) -> RunResult:
     async with open_backend(backend, rpm=options.rpm, seed=options.seed,
                             state_dir=prepared.out_dir / SIM_STATE_DIR) as chosen:
         on_phase = on_start(prepared, chosen.banner) if on_start else None
@@ -205,6 +208,7 @@ async def _execute(prepared: Prepared, backend: Choice, options: RunOptions,
             runner = Runner(
                 client=chosen.client, writer=writer, view=prepared.view, out_dir=prepared.out_dir,
                 body_of=_body_builder(prepared), options=_scaled(options, chosen.time_scale), on_phase=on_phase,
+                replan=replan,
             )
             with _interrupts(runner):
                 result = await runner.run(prepared.plan)
@@ -227,8 +231,8 @@ async def cancel(manifest: Manifest, *, out_root: Path | None, backend: Choice,
     out_dir = output_dir(out_root, manifest)
     endpoint = endpoint_for(backend)
     with RunLock(out_dir):
-        specs = take_specs(manifest, endpoint, only)
         view = ledgerlib.load(out_dir)
+        specs = resolved_specs(manifest, endpoint, out_dir, view, only)
         if not any(view.get(*s.ledger_key).state == "submitted" for s in specs):
             return []
         async with open_backend(backend, rpm=None, state_dir=out_dir / SIM_STATE_DIR) as chosen:
@@ -237,17 +241,41 @@ async def cancel(manifest: Manifest, *, out_root: Path | None, backend: Choice,
                 done = await cancel_queued(specs, view, chosen.client, writer)
             finally:
                 writer.close()
-        all_specs = take_specs(manifest, endpoint)
+        view = ledgerlib.load(out_dir)
+        all_specs = resolved_specs(manifest, endpoint, out_dir, view)
         lock = lockfile.lock_path(manifest.path)
-        lockfile.write_lock(lock, lockfile.lock_data(manifest.name, endpoint, all_specs, ledgerlib.load(out_dir),
+        lockfile.write_lock(lock, lockfile.lock_data(manifest.name, endpoint, all_specs, view,
                                                      outputs=lockfile.outputs_field(lock, out_dir)))
         return done
 
 
-def _body_builder(prepared: Prepared) -> Callable[[Shot], dict[str, Any]]:
-    """shot -> API body, checked against the canonical request its takes were planned with."""
-    planned = {spec.shot.id: spec.request for spec in prepared.specs}
-    return lambda shot: request.api_body(shot, prepared.manifest.dir, planned.get(shot.id))
+def _replanner(prepared: Prepared, endpoint: str, *, retry_failed: bool, resubmit_uncertain: bool
+               ) -> Callable[[TakeSpec, Any], Any] | None:
+    """A dependant planned again once its upstream takes are on disk (Runner's `replan`): its
+    frames cut into frames/, its fingerprint and action decided by the plan's own rule."""
+    manifest, out_dir = prepared.manifest, prepared.out_dir
+    if not any(spec.waiting for spec in prepared.specs):
+        return None
+    from pipeline.run.frames import FrameStore
+    from pipeline.run.plan import plan_take
+    from pipeline.run.specs import shot_specs
+
+    frames = FrameStore(out_dir)
+    shots = {shot.id: shot for shot in manifest.shots}
+
+    def replan(spec: TakeSpec, finished: Any) -> Any:
+        resolved = shot_specs(manifest, spec.shot, endpoint, shots, finished, frames)[spec.take - 1]
+        return plan_take(resolved, prepared.view, lambda state: store.check_intact(out_dir, state),
+                         retry_failed=retry_failed, resubmit_uncertain=resubmit_uncertain, endpoint=endpoint,
+                         prices=manifest.prices)
+
+    return replan
+
+
+def _body_builder(prepared: Prepared) -> Callable[[TakeSpec], dict[str, Any]]:
+    """take -> API body, checked against the canonical request it was planned with (a dependant's
+    frames as resolved, at the plan or as its upstream finished in the run)."""
+    return lambda spec: request.api_body(spec.shot, prepared.manifest.dir, spec.request, dict(spec.inputs))
 
 
 def _scaled(options: RunOptions, time_scale: float) -> RunOptions:

@@ -1,0 +1,70 @@
+"""Shots made from other shots' outputs: a dependant's inputs resolved to frames cut from its
+upstream takes (run/frames.py), once those takes are on disk and verified.
+
+The plan resolves what the ledger already has; the runner resolves the rest as upstream takes
+finish. Either way one function decides: `resolve`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Mapping
+
+from pipeline.manifest.models import FrameRef, Shot, upstream_take
+from pipeline.minimax import catalogue
+
+if TYPE_CHECKING:
+    from pipeline.run.frames import FrameStore
+
+Key = tuple[str, int]  # (shot id, take)
+# An upstream take's verified output, (file, sha256), or None while it is not made (or not intact).
+Finished = Callable[[Key], "tuple[Path, str] | None"]
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """A dependant's inputs: the frames cut for it, the upstream takes it still waits for, or why
+    a frame cannot be used."""
+
+    inputs: dict[str, str]
+    waits_for: tuple[Key, ...] = ()
+    problem: str | None = None
+
+
+def upstream_key(ref: FrameRef) -> Key:
+    return (ref.shot, upstream_take(ref))
+
+
+def resolve(shot: Shot, shots: Mapping[str, Shot], finished: Finished | None,
+            frames: "FrameStore | None") -> Resolution:
+    """The shot's FrameRefs resolved: each upstream take finished -> its frame, cut (or found
+    cut) and checked against the API's image rules for this shot. `shots` by id (whether an
+    upstream is a still); `finished` None (or no `frames`): every upstream is waited for."""
+    from pipeline.run.frames import FrameError, image_problem
+
+    inputs: dict[str, str] = {}
+    waits: list[Key] = []
+    for field, ref in shot.frame_refs():
+        key = upstream_key(ref)
+        up = shots.get(ref.shot)
+        output = finished(key) if (up is not None and finished is not None and frames is not None) else None
+        if output is None:
+            waits.append(key)
+            continue
+        path, sha256 = output
+        still = up.is_still
+        try:
+            frame = frames.frame_of(path, sha256, ref.frame, still=still)
+        except FrameError as exc:
+            return Resolution(inputs, tuple(dict.fromkeys(waits)), f"{ref.describe(still)}: {exc}")
+        problem = image_problem(frame, api_of(shot), ref.describe(still))
+        if problem is not None:
+            return Resolution(inputs, tuple(dict.fromkeys(waits)), f"{problem} (as {field})")
+        inputs[field] = str(frame)
+    return Resolution(inputs, tuple(dict.fromkeys(waits)))
+
+
+def api_of(shot: Shot) -> str:
+    """Which API's image rules a shot's inputs meet: 'image' (an image shot's subject), 'v1', 'v2'."""
+    return "image" if shot.is_still else catalogue.api_of(shot.model)
