@@ -179,7 +179,7 @@ def test_the_continuity_example_runs_keyless_from_another_folder(tmp_path):
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("MINIMAX_")}
     manifest = ROOT / "manifests" / "continuity.yaml"
     out = tmp_path / "out"
-    done = subprocess.run([sys.executable, "-m", "pipeline", "run", str(manifest), "--out", str(out)],
+    done = subprocess.run([sys.executable, "-m", "pipeline", "run", str(manifest), "--out", str(out), "--no-lock-file"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     folder = out / "keepers-round"
@@ -192,3 +192,50 @@ def test_the_continuity_example_runs_keyless_from_another_folder(tmp_path):
     assert reel.returncode == 0, reel.stderr
     for up, down in (("s01-path", "s02-door"), ("s02-door", "s03-stairs")):
         assert mean_difference(frames_of(folder / f"{up}.mp4")[-1], frames_of(folder / f"{down}.mp4")[0]) < 6
+
+
+def test_a_frame_the_api_would_refuse_blocks_its_dependant_before_anything_is_sent(tmp_path, sim, monkeypatch):
+    """The tests' small previz (320x180) makes frames under the API's 300 px short side: the
+    dependant is blocked, saying why, and never sent."""
+    manifest = manifest_of(tmp_path, chain()[:3])
+    _, result = run_inprocess(manifest, sim, tmp_path / "out", monkeypatch)
+    by = {r.spec.shot.id: r for r in result.results}
+    assert by["s01"].outcome == "done"
+    assert by["s02"].outcome == "pending" and by["s02"].detail.startswith("blocked: the last frame of s01 is 320x180")
+    assert len(sim.tasks()) == 1
+
+
+def test_editing_a_still_makes_it_and_its_whole_chain_again(tmp_path, framed_sim, monkeypatch):
+    manifest = manifest_of(tmp_path, chain())
+    run_inprocess(manifest, framed_sim, tmp_path / "out", monkeypatch)
+    shots = chain()
+    shots[0]["prompt"] = "A keeper in a red coat on a cliff at dusk."
+    manifest_of(tmp_path, shots)
+    plan = plan_now(manifest, tmp_path / "out").plan
+    assert [(t.spec.shot.id, t.action) for t in plan.creates] == [
+        ("kf", Action.REGENERATE), ("s01", Action.REGENERATE), ("s02", Action.REGENERATE), ("s03", Action.REGENERATE)]
+    assert plan.known_cost == pytest.approx(0.0035 + 3 * 0.28)
+    _, result = run_inprocess(manifest, framed_sim, tmp_path / "out", monkeypatch)
+    assert [r.outcome for r in result.results] == ["done"] * 4 and result.creates == 4
+    history = tmp_path / "out" / "chain" / "history"
+    assert len(list(history.glob("kf.*.jpg"))) == 1  # the old still kept, never deleted
+
+
+def test_an_h3_chain_at_a_time_into_the_clip(tmp_path, framed_sim, monkeypatch):
+    shots = [
+        {"id": "h1", "mode": "text_to_video", "model": "MiniMax-H3", "ratio": "16:9", "duration": 5,
+         "prompt": "A harbour at dawn, boats leaving [Push in]."},
+        {"id": "h2", "mode": "image_to_video", "model": "MiniMax-H3", "duration": 5,
+         "first_frame_image": {"shot": "h1", "frame": 2.5}, "prompt": "The boat turns toward the sea."},
+    ]
+    manifest = write_manifest(tmp_path, shots, name="h3chain")
+    prepared, result = run_inprocess(manifest, framed_sim, tmp_path / "out", monkeypatch)
+    assert [r.outcome for r in result.results] == ["done", "done"], [r.detail for r in result.results]
+    cut = list((prepared.out_dir / "frames").glob("h1.2.5s.*.png"))
+    assert len(cut) == 1
+    with av.open(str(prepared.out_dir / "h1.mp4")) as box:  # the frame shown at 2.5 s: 60 at 24 fps
+        at = [f.to_image() for f in box.decode(video=0) if f.time is not None and f.time <= 2.5][-1]
+    assert Image.open(cut[0]).convert("RGB").tobytes() == at.convert("RGB").tobytes()
+    content = ledger_view(prepared.out_dir).current("h2", 1).request["content"]
+    assert {"type": "image_url", "image_url": {"url": "sha256:" + hashlib.sha256(cut[0].read_bytes()).hexdigest()},
+            "role": "first_frame"} in content

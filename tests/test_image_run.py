@@ -86,7 +86,7 @@ def test_a_keyless_run_interrupted_mid_chain_resumes_from_another_folder(tmp_pat
     out = tmp_path / "out"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MINIMAX_")}
     ledger = out / "keepers-round" / "ledger.jsonl"
-    argv = [sys.executable, "-m", "pipeline", "run", str(manifest), "--out", str(out)]
+    argv = [sys.executable, "-m", "pipeline", "run", str(manifest), "--out", str(out), "--no-lock-file"]
     proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         while not any(e.get("e") == "downloaded" and e.get("shot") == "s01-path" for e in _events(ledger)):

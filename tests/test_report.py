@@ -19,7 +19,7 @@ from pipeline.review import cut, reel, report, sheet_html, thumbs
 from pipeline.run.endpoint import name_endpoint
 from pipeline.review.report import (EarlierVersion, InputFrame, LastRun, ReportData, ShotRow, TakeRow,
                                     highlight_prompt, render_html)
-from pipeline.run.status import BILLED_MAY_EXIST, Standing
+from pipeline.run.status import BILLED_MAY_EXIST, Action, Standing
 
 import runs
 from runs import make_image, run_cli, run_inprocess, write_manifest
@@ -190,7 +190,8 @@ def test_failed_uncertain_pending_and_changed_takes_show_why_instead_of_a_pictur
 
 def test_a_billed_task_may_exist_is_said_once_per_take():
     reason = report.take_row(1, SimpleNamespace(
-        changed=False, standing=Standing.UNCERTAIN, status="uncertain", billed=False, problem=None,
+        changed=False, standing=Standing.UNCERTAIN, action=Action.UNCERTAIN_SKIPPED, status="uncertain", billed=False,
+        problem=None,
         state=SimpleNamespace(reason=f"create answered HTTP 502; {BILLED_MAY_EXIST}", state="uncertain",
                               task_id=None, file=None, cost=0.28))).reason
     assert reason.count(BILLED_MAY_EXIST) == 1
@@ -383,6 +384,25 @@ def test_thumbnails_are_cut_again_only_when_the_video_changes(tmp_path):
     assert thumbs.ensure(tmp_path, "s01.mp4", "s01", 1).made
 
 
+def test_an_image_shots_still_gets_one_thumbnail_made_with_pillow_and_reused(tmp_path):
+    make_image(tmp_path / "kf.jpg", size=(1280, 720), color=(200, 40, 40))
+    make_image(tmp_path / "kf.take2.jpg", size=(720, 1280))
+    made = thumbs.ensure(tmp_path, "kf.jpg", "kf", 1, still=True)
+    assert made.made and made.still
+    assert made.files == thumbs.names("kf", 1, still=True) == ("thumbs/kf.take1.still.jpg",)
+    assert (made.meta.width, made.meta.height, made.meta.duration, made.meta.fps) == (1280, 720, 0.0, None)
+    with Image.open(tmp_path / made.files[0]) as img:
+        assert img.size == (320, 180) and img.format == "JPEG"
+    again = thumbs.ensure(tmp_path, "kf.jpg", "kf", 1, still=True)
+    assert not again.made and again.still and again.meta == made.meta  # the index remembers it
+    tall = thumbs.ensure(tmp_path, "kf.take2.jpg", "kf", 2, still=True)
+    with Image.open(tmp_path / tall.files[0]) as img:  # as wide as a video's thumbnails, however tall
+        assert img.size == (320, 569) and (tall.meta.width, tall.meta.height) == (720, 1280)
+    (tmp_path / "bad.jpg").write_bytes(b"not a picture")
+    with pytest.raises(thumbs.ThumbError):
+        thumbs.ensure(tmp_path, "bad.jpg", "bad", 1, still=True)
+
+
 def test_input_stills_are_small_named_by_content_and_made_once(tmp_path):
     big = make_image(tmp_path / "big.png", size=(1280, 720), color=(200, 40, 40))
     portrait = make_image(tmp_path / "tall.jpg", size=(400, 900))
@@ -416,10 +436,14 @@ def test_one_index_for_many_takes_and_the_ledgers_hash_is_trusted(tmp_path, monk
 # -- real runs -------------------------------------------------------------------------------------
 
 
-def storyboard(tmp_path: Path) -> Path:
+def storyboard(tmp_path: Path, still: bool = False) -> Path:
+    """Four video shots, one of them refused; with `still`, an image shot's keyframe among them."""
     make_image(tmp_path / "a.png")
+    keyframe = [{"id": "kf-look", "mode": "image", "prompt": "The keeper's look: yellow oilskin, dusk.",
+                 "aspect_ratio": "16:9"}] if still else []
     return write_manifest(tmp_path, [
         {"id": "s01-open", "mode": "text_to_video", "prompt": "Dusk over the sea [Push in], gulls [soar up]."},
+        *keyframe,
         {"id": "s02-keeper", "mode": "image_to_video", "first_frame_image": "a.png", "takes": 2,
          "prompt": f"The keeper {EVIL} [Pan left].", "notes": EVIL},
         {"id": "s03-banned", "mode": "text_to_video", "prompt": "A forbidden scene [Static shot]."},
@@ -430,22 +454,22 @@ def storyboard(tmp_path: Path) -> Path:
 
 def test_report_of_a_run_with_a_failure(sim_factory, tmp_path, monkeypatch):
     sim = sim_factory(sensitive_words=("forbidden",))
-    manifest = storyboard(tmp_path)
+    manifest = storyboard(tmp_path, still=True)
     out = tmp_path / "out"
     _, result = run_inprocess(manifest, sim, out, monkeypatch, rpm=600)
     assert [r.outcome for r in result.results].count("failed") == 1
     path = report.write_report(load(manifest), sim.base_url, out / "teaser")
     page = path.read_text(encoding="utf-8")
 
-    assert panel_ids(page) == ["s01-open", "s02-keeper", "s03-banned", "s04-hero"]
+    assert panel_ids(page) == ["s01-open", "kf-look", "s02-keeper", "s03-banned", "s04-hero"]
     board = page[page.index('<ol class="board">'):page.index('<div class="sheets">')]
     keys = re.findall(r'<a class="key[^"]*"[^>]*><img src="([^"]+)"', board)
-    assert keys == ["thumbs/s01-open.take1.middle.jpg", "thumbs/s02-keeper.take1.middle.jpg",
-                    "thumbs/s04-hero.take1.middle.jpg"]
+    assert keys == ["thumbs/s01-open.take1.middle.jpg", "thumbs/kf-look.take1.still.jpg",
+                    "thumbs/s02-keeper.take1.middle.jpg", "thumbs/s04-hero.take1.middle.jpg"]
     inputs = re.findall(r'<figure class="input"><img src="([^"]+)"', board)
     assert len(inputs) == 2 and len(set(inputs)) == 1  # s02's first frame and s04's subject: one image, one still
     imgs = set(re.findall(r'<img src="([^"]+)"', page))
-    assert len(imgs) == 3 * 4 + 1  # three frames of each video, and the input
+    assert len(imgs) == 3 * 4 + 1 + 1  # three frames of each video, the input, and the still
     for src in imgs:
         with Image.open(path.parent / src) as img:
             img.load()
@@ -459,14 +483,20 @@ def test_report_of_a_run_with_a_failure(sim_factory, tmp_path, monkeypatch):
     assert "not billed (no task was made)" in banned
     assert html.escape(EVIL) in page and page.lower().count("<script") == 1
     assert f"a local server at {sim.base_url}" in page  # the test points the client at its simulator
-    assert re.search(r"<dt>last run</dt><dd>\d+\.\d s \(4 done, 1 failed\), finished", page)
+    assert re.search(r"<dt>last run</dt><dd>\d+\.\d s \(5 done, 1 failed\), finished", page)
     assert "unknown" in article(page, "s04-hero", 1)  # S2V-01: no price
     assert '<mark class="cam">Push in</mark>' in page and '<mark class="cam-unknown"' in page
-    # The timecodes are the reel's: its entries, read the same way from the same ledger.
+    # The timecodes are the reel's: its entries, read the same way from the same ledger. The still
+    # is in neither cut (review/cut.py's one rule): no timecode on its panel, not counted.
     entries = reel.collect(load(manifest), sim.base_url, out / "teaser")
+    assert [e.shot for e in entries] == ["s01-open", "s02-keeper", "s03-banned", "s04-hero"]
     for e in entries:
         p = text_of(panel(page, e.shot))
         assert f"in {cut.timecode(e.first_frame)}" in p and f"out {cut.timecode(e.first_frame + e.frames)}" in p
+    still = text_of(panel(page, "kf-look"))
+    assert "not in the cut" in still and not re.search(r"\d\d:\d\d:\d\d:\d\d", still)
+    end = entries[-1].first_frame + entries[-1].frames
+    assert re.search(rf"<dt>cut</dt><dd>{cut.timecode(end)} \([\d.]+ s\) in {len(entries)} shot\(s\)", page)
 
 
 def test_an_edited_shot_links_its_earlier_video_in_history(sim, tmp_path):

@@ -2,7 +2,9 @@
 command line) loads the storyboard of a simulator run with no console errors, every picture
 decodes (also those a sheet shows only when opened), the board has about four panels a row at
 1400 px and two at 700 px, a shot's sheet opens from its link with no script, and the page prints
-as a paper storyboard: six panels to an A4 landscape page.
+as a paper storyboard: six panels to an A4 landscape page. The continuity example
+(manifests/continuity.yaml: a keyframe still, then videos each made from the frame before) shows
+its still and the frames each shot was made from, at both widths and on paper.
 
 Chromium runs offline: every host name resolves to nothing and every proxied request goes to a
 closed loopback port, so the page (and the browser's own background services) cannot reach the
@@ -23,7 +25,7 @@ from PIL import Image
 from pipeline.manifest.checker import load
 from pipeline.review import report
 
-from runs import make_image, run_inprocess, write_manifest
+from runs import ROOT, make_image, run_inprocess, write_manifest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -177,3 +179,46 @@ def test_a_missing_thumbnail_is_caught(report_of_a_run, tmp_path):
     (page.parent / "thumbs" / "s01-open.take1.last.jpg").unlink()  # one only its sheet shows
     found, _ = checked(page, tmp_path)
     assert found["broken"] == ["thumbs/s01-open.take1.last.jpg"]
+
+
+@pytest.fixture
+def report_of_the_continuity_example(sim_factory, tmp_path, monkeypatch) -> Path:
+    sim = sim_factory(render_width=640)  # frames cut from the previz pass the API's 300 px rule
+    manifest = ROOT / "manifests" / "continuity.yaml"
+    out = tmp_path / "out"
+    _, result = run_inprocess(manifest, sim, out, monkeypatch, rpm=600)  # no lock file next to the example
+    assert [r.outcome for r in result.results] == ["done"] * 6, [(r.spec.label, r.detail) for r in result.results]
+    return report.write_report(load(manifest), sim.base_url, out / "keepers-round")
+
+
+@pytest.mark.parametrize("width, per_row", [(1400, 4), (700, 2)])
+def test_the_continuity_example_shows_its_still_and_the_frames_each_shot_starts_from(
+        report_of_the_continuity_example, tmp_path, width, per_row):
+    page = report_of_the_continuity_example
+    html = page.read_text(encoding="utf-8")
+    sources = re.findall(r'<img src="([^"]+)"', html)
+    # the still's two takes (key frame, and both in its sheet); four videos' key frames and three frames
+    # each; the five inputs cut from other shots, on the panels and again in the sheets
+    assert len(sources) == 1 + 2 + 4 * (1 + 3) + 2 * 5
+    assert len([s for s in sources if s.startswith("thumbs/inputs/")]) == 2 * 5
+    found, stderr = checked(page, tmp_path, width=width)
+    assert found["images"] == len(sources) and found["broken"] == [] and found["row"] == per_row
+    assert console_messages(stderr) == []
+
+    shot = tmp_path / f"contact-sheet-chain-{width}.png"
+    taken = chromium(tmp_path / "profile", f"--screenshot={shot}", f"--window-size={width},1100", page.as_uri())
+    assert taken.returncode == 0 and shot.exists(), taken.stderr[-2000:]
+    assert console_messages(taken.stderr) == []
+    print(f"\nscreenshot of the continuity example's storyboard at {width} px (docs/contact-sheet-chain.png "
+          f"at 1400): {shot}")
+    with Image.open(shot) as img:
+        assert len(img.convert("RGB").getcolors(1 << 20) or []) > 500  # pictures, not a blank page
+
+
+def test_the_continuity_example_prints_with_its_chain(report_of_the_continuity_example, tmp_path):
+    pdf = tmp_path / "chain.pdf"
+    printed = chromium(tmp_path / "profile", f"--print-to-pdf={pdf}", "--no-pdf-header-footer",
+                       report_of_the_continuity_example.as_uri())
+    assert printed.returncode == 0 and pdf.read_bytes().startswith(b"%PDF"), printed.stderr[-2000:]
+    assert len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf.read_bytes())) == 1  # five panels: one A4 page
+    print(f"\nthe continuity example printed: {pdf}")

@@ -1,17 +1,17 @@
 """The cut: which take of each shot is in it, and where each shot sits on its timeline.
 
 One rule for the reel (reel.mp4, reel.srt) and the contact sheet's in/out timecodes, so that
-the two always agree: every shot, in manifest order, for as long as its chosen take's video
-really lasts (probed when it was downloaded: a "6 s" MiniMax-H3 clip is 158 frames, 6.58 s), or
-for its planned duration while it has no video; boundaries rounded to the frame from the
-cumulative time, so the cut's length is the sum of those lengths to the frame however many shots
-there are.
+the two always agree: every video shot in manifest order (`in_cut`: a still is not footage),
+for as long as its chosen take's video really lasts (probed when it was downloaded: a "6 s"
+MiniMax-H3 clip is 158 frames, 6.58 s), or for its planned duration while it has no video;
+boundaries rounded to the frame from the cumulative time, so the cut's length is the sum of
+those lengths to the frame however many shots there are.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Protocol
 
 if TYPE_CHECKING:
     from pipeline.manifest.models import Shot
@@ -19,6 +19,17 @@ if TYPE_CHECKING:
 FPS = 24  # the reel's frame rate: timecodes count its frames
 DEFAULT_SECONDS = 6  # a shot that leaves its duration to an uncatalogued model: the API's default
 CHOSEN_TAKE = 1
+
+
+class _Placed(Protocol):
+    @property
+    def is_still(self) -> bool: ...
+
+
+def in_cut(shot: _Placed) -> bool:
+    """Whether a shot has a place on the cut: every video shot; a still (an image shot's keyframe)
+    has none, it is what other shots start from. A manifest's Shot or the sheet's ShotRow."""
+    return not shot.is_still
 
 
 def chosen_take(shot: Shot) -> int:

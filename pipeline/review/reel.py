@@ -3,10 +3,11 @@
 `outputs/<name>/reel.mp4` is 640x360 (letterboxed), 24 fps, H.264 yuv420p. Each shot lasts as
 long as its video really does (probed at download; an older ledger's video, its planned
 duration: a video that runs short holds its last frame, one that runs long is cut). A shot with
-no video (failed, uncertain, pending, changed) becomes a title card with its id, its status and
-its prompt for its planned duration, so the reel always shows the whole storyboard. `reel.srt`
-names each shot at its timestamps. Where each shot sits, and which take is in it, is
-review/cut.py's rule, which the contact sheet's timecodes share.
+no video (failed, uncertain, pending, changed, or blocked by its upstream) becomes a title card
+with its id, its status and its prompt for its planned duration, so the reel always shows the
+whole storyboard. `reel.srt` names each shot at its timestamps. Which shots are in it (not the
+stills of image shots), where each sits, and which take, is review/cut.py's rule, which the
+contact sheet's timecodes share.
 
 The reel never writes over a video: no shot id can be `reel` (the manifest checker reserves it),
 and a folder whose ledger records a video under the reel's names (a shot `reel` checked before
@@ -28,7 +29,7 @@ from pipeline.errors import InputError
 from pipeline.review import cut
 from pipeline.review.report import TakeRow, statuses, take_row
 from pipeline.run import ledger
-from pipeline.run.specs import take_specs
+from pipeline.run.specs import resolved_specs
 from pipeline.textlayout import font, wrap
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ CARD_BACKGROUND = (22, 24, 32)
 CARD_INK = (236, 236, 240)
 CARD_MUTED = (160, 166, 182)
 STATUS_COLOURS = {"failed": (200, 56, 42), "uncertain": (214, 120, 20), "pending": (110, 118, 136),
-                  "changed": (120, 86, 210)}
+                  "changed": (120, 86, 210), "blocked": (232, 163, 0)}
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class ReelEntry:
     first_frame: int  # in reel frames
     frames: int
     video: Path | None  # the take's video, or None for a title card
-    status: str  # done, failed, uncertain, pending, changed
+    status: str  # done, failed, uncertain, pending, changed, blocked
     reason: str | None = None
 
     @property
@@ -87,9 +88,10 @@ def collect(manifest: Manifest, endpoint: str, out_dir: Path,
             view: ledger.LedgerView | None = None) -> list[ReelEntry]:
     """The reel's entries for a manifest, from what the ledger says of each shot's chosen take."""
     view = ledger.load(out_dir) if view is None else view
-    chosen = [spec for spec in take_specs(manifest, endpoint) if spec.take == cut.chosen_take(spec.shot)]
-    return plan([(spec.shot, take_row(spec.take, status)) for spec, status in statuses(chosen, view, out_dir)],
-                out_dir)
+    # Every take is read (a dependant is blocked by its upstream's status), the cut's are kept.
+    read = statuses(resolved_specs(manifest, endpoint, out_dir, view), view, out_dir)
+    return plan([(spec.shot, take_row(spec.take, status)) for spec, status in read
+                 if cut.in_cut(spec.shot) and spec.take == cut.chosen_take(spec.shot)], out_dir)
 
 
 def build(manifest: Manifest, endpoint: str, out_dir: Path) -> tuple[Path, Path, list[ReelEntry]]:

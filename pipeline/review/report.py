@@ -6,6 +6,11 @@ and out timecode in the cut (review/cut.py: the reel's rule). The players and th
 open from the panel; a shot's earlier versions (history/) are linked from it. Printed, the page
 is a paper storyboard.
 
+Continuity: an image shot's panel shows its still (no timecode: a still is not in the cut); a
+shot made from another shot's output shows the frame actually cut for it (frames/), linked to
+that shot's panel, or says what it waits for; a take whose upstream will not be made (failed,
+uncertain, blocked itself) is "blocked", by the plan's rule.
+
 `collect()` reads the manifest, the ledger and the videos (and cuts thumbnails); `render_html()`
 (review/sheet_html.py) is a pure function from that data to the page; `write_report()` does both
 and writes the file. The page loads nothing from the network: inline CSS, relative links to the
@@ -21,25 +26,27 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal
 
 from pipeline import files
 from pipeline.manifest import imagefiles
 from pipeline.manifest import takes as naming
+from pipeline.manifest.models import IMAGE_FIELDS, IMAGE_MODE, upstream_take
 from pipeline.review import cut, thumbs
 from pipeline.run.endpoint import EndpointName, name_endpoint
 from pipeline.review.sheet_html import EAGER_PANELS, esc, highlight_prompt, render_html
 from pipeline.run import ledger, store
-from pipeline.run.specs import take_specs
-from pipeline.run.status import BILLED_MAY_EXIST, Standing, Status, TakeStatus, classify, uncertain_why
+from pipeline.run.plan import make_plan
+from pipeline.run.specs import resolved_specs
+from pipeline.run.status import BILLED_MAY_EXIST, Action, Standing, Status, TakeStatus, classify, uncertain_why
 
 if TYPE_CHECKING:
-    from pipeline.manifest.models import Manifest, Problem, Shot
+    from pipeline.manifest.models import FrameRef, Manifest, Problem, Shot
     from pipeline.run.plan import TakeSpec
 
 __all__ = ["REPORT_NAME", "EAGER_PANELS", "ReportData", "ShotRow", "TakeRow", "InputFrame", "EarlierVersion",
            "LastRun", "collect", "write_report", "render_html", "highlight_prompt", "esc", "statuses", "take_row",
-           "last_run"]
+           "last_run", "PageStatus", "BLOCKED", "input_role", "upstream_output"]
 
 log = logging.getLogger(__name__)
 
@@ -49,35 +56,43 @@ THUMB_WORKERS = min(4, os.cpu_count() or 1)
 # The manifest's image fields, as the page names them.
 INPUT_ROLES = {"first_frame_image": "first frame", "last_frame_image": "last frame", "subject_image": "subject"}
 
+PageStatus = Literal[Status, "blocked"]  # blocked: a pending take whose upstream will not be made
+BLOCKED: PageStatus = "blocked"
+_BLOCKED_PREFIX = "blocked: "
+
 
 @dataclass(frozen=True)
 class TakeRow:
     take: int
-    status: Status
+    status: PageStatus
     state: str  # the ledger's state for the take's current fingerprint
-    reason: str | None = None  # why it is not done (failed, uncertain, pending, changed)
+    reason: str | None = None  # why it is not done (failed, uncertain, pending, changed, blocked)
     task_id: str | None = None
-    video: str | None = None  # relative to the report
-    thumbs: tuple[str, ...] = ()  # first, middle, last; relative to the report
+    video: str | None = None  # the take's file (a still's too), relative to the report
+    thumbs: tuple[str, ...] = ()  # first, middle, last (a still: the one picture); relative to the report
     width: int | None = None
     height: int | None = None
-    seconds: float | None = None  # the video's own duration
+    seconds: float | None = None  # the video's own duration (a still has none)
     cost: float | None = None  # the task's price; None: unknown (or nothing was created)
     billed: bool = False  # a task was created and generated: its price counts as spent
 
 
 @dataclass(frozen=True)
 class InputFrame:
-    """An image the shot is made from: a local file (with a thumbnail next to the report) or a URL
-    (never loaded: the page names it)."""
+    """An image the shot is made from: a local file (with a thumbnail next to the report), a URL
+    (never loaded: the page names it), or another shot's output (`upstream`): the frame cut for
+    it in frames/, or, before that shot is made, nothing yet (`waiting`)."""
 
     role: str  # "first frame", "last frame", "subject"
-    ref: str  # as the manifest writes it
+    ref: str  # as the manifest writes it; another shot's: its frame's file, relative to the report
     thumb: str | None = None  # relative to the report
     width: int | None = None
     height: int | None = None
     url: bool = False
     problem: str | None = None  # why a local image has no thumbnail
+    upstream: str | None = None  # the shot whose output it is
+    frame: str | None = None  # which of its outputs: "last frame", "still", "frame at 2.5 s, take 2"
+    waiting: bool = False  # the upstream take is not made yet: no frame to show
 
 
 @dataclass(frozen=True)
@@ -106,10 +121,16 @@ class ShotRow:
     inputs: tuple[InputFrame, ...] = ()
     history: tuple[EarlierVersion, ...] = ()
     errors: tuple[str, ...] = ()  # the manifest's errors in this shot: a run with --only left it out
+    aspect_ratio: str | None = None  # an image shot's
 
     @property
     def broken(self) -> bool:
         return bool(self.errors)
+
+    @property
+    def is_still(self) -> bool:
+        """An image shot: its takes are stills, and it has no place in the cut (cut.in_cut)."""
+        return self.mode == IMAGE_MODE
 
     @property
     def chosen_take(self) -> TakeRow | None:
@@ -162,11 +183,19 @@ class ReportData:
 
 def statuses(specs: Iterable[TakeSpec], view: ledger.LedgerView, out_dir: Path) -> list[tuple[TakeSpec, TakeStatus]]:
     """What the ledger (`ledger.load(out_dir)`) says of each take, its video checked on disk:
-    the contact sheet's and the reel's one reading of a run."""
+    the contact sheet's and the reel's one reading of a run. A dependant whose upstream take will
+    not be made (failed, uncertain, blocked) is BLOCKED, by the plan's rule; so pass every take,
+    upstreams too, and pick the ones to show afterwards."""
     def intact(state: ledger.TakeState) -> str | None:
         return store.check_intact(out_dir, state)
 
-    return [(spec, classify(spec, view, intact)) for spec in specs]
+    specs = list(specs)
+    found = [(spec, classify(spec, view, intact)) for spec in specs]
+    if not any(spec.waits_for for spec in specs):
+        return found
+    blocked = {t.spec.key: t.reason for t in make_plan(specs, view, intact).takes if t.action is Action.BLOCKED}
+    return [(spec, status._replace(action=Action.BLOCKED, reason=blocked[spec.key]) if spec.key in blocked else status)
+            for spec, status in found]
 
 
 def collect(manifest: Manifest, endpoint: str, out_dir: Path, *, make_thumbs: bool = True) -> ReportData:
@@ -176,25 +205,27 @@ def collect(manifest: Manifest, endpoint: str, out_dir: Path, *, make_thumbs: bo
     are in its warnings): they are still the storyboard's, so they get panels that say so."""
     view = ledger.load(out_dir)
     notes: list[str] = []
-    rows = [(spec, take_row(spec.take, status), status.state)
-            for spec, status in statuses(take_specs(manifest, endpoint), view, out_dir)]
+    specs = resolved_specs(manifest, endpoint, out_dir, view)
+    rows = [(spec, take_row(spec.take, status), status.state) for spec, status in statuses(specs, view, out_dir)]
     if make_thumbs:
         rows = _cut_thumbs(out_dir, rows, notes)
     by_shot: dict[str, list[TakeRow]] = {}
     for spec, row, _ in rows:
         by_shot.setdefault(spec.shot.id, []).append(row)
     earlier = _earlier_versions(view, out_dir)
-    for spec, row, _ in rows:  # a changed take's video stays where it is until the next run replaces it
-        before = view.current(spec.shot.id, spec.take) if row.status == "changed" else None
+    for spec, row, _ in rows:  # a changed (or blocked) take's video stays where it is until a run replaces it
+        before = view.current(spec.shot.id, spec.take) if row.status in ("changed", BLOCKED) else None
         if before is not None and before.file and not before.file.startswith(store.HISTORY) and \
                 os.path.isfile(out_dir / before.file):
             earlier.setdefault(spec.shot.id, []).insert(
                 0, EarlierVersion(spec.take, before.file, prompt=_prompt_of(before), current=True))
-    stills = _InputStills(manifest.dir, out_dir, make_thumbs, notes)
+    stills = _InputStills(manifest, out_dir, make_thumbs, notes)
+    by_key = {spec.key: spec for spec in specs}
     placed = [(shot.line, ShotRow(shot.id, shot.mode, shot.model, shot.prompt or "", shot.duration, shot.resolution,
                                   shot.notes, tuple(shot.tags), tuple(by_shot.get(shot.id, ())),
-                                  chosen=cut.chosen_take(shot), inputs=stills.of(shot),
-                                  history=tuple(earlier.get(shot.id, ()))))
+                                  chosen=cut.chosen_take(shot),
+                                  inputs=stills.of(shot, by_key.get((shot.id, cut.chosen_take(shot)))),
+                                  history=tuple(earlier.get(shot.id, ())), aspect_ratio=shot.aspect_ratio))
               for shot in manifest.shots]
     placed += [(line, ShotRow(shot_id, "", "", "", None, None, errors=errors))
                for shot_id, (line, errors) in left_out(manifest).items()]
@@ -254,12 +285,31 @@ def _prompt_of(state: ledger.TakeState) -> str | None:
 class _InputStills:
     """The input frames of each shot, local images as thumbnails made once per image content."""
 
-    def __init__(self, manifest_dir: Path, out_dir: Path, make: bool, notes: list[str]) -> None:
-        self.manifest_dir, self.out_dir, self.make, self.notes = manifest_dir, out_dir, make, notes
+    def __init__(self, manifest: Manifest, out_dir: Path, make: bool, notes: list[str]) -> None:
+        self.manifest_dir, self.out_dir, self.make, self.notes = manifest.dir, out_dir, make, notes
+        self.stills = {shot.id for shot in manifest.shots if shot.is_still}
         self.made: dict[str, InputFrame] = {}  # real path -> frame (its role aside)
 
-    def of(self, shot: Shot) -> tuple[InputFrame, ...]:
-        return tuple(self._frame(shot, INPUT_ROLES[f], ref) for f, ref in shot.images().items())
+    def of(self, shot: Shot, spec: TakeSpec | None = None) -> tuple[InputFrame, ...]:
+        """Its files and URLs, then the inputs that are other shots' outputs, as `spec` (the
+        resolved chosen take: every take of a shot is made from the same frames) has them."""
+        found = [(f, self._frame(shot, INPUT_ROLES[f], ref)) for f, ref in shot.images().items()]
+        found += [(f, self._upstream(shot, f, ref, spec)) for f, ref in shot.frame_refs()]
+        return tuple(frame for _, frame in sorted(found, key=lambda item: _field_rank(item[0])))
+
+    def _upstream(self, shot: Shot, field: str, ref: FrameRef, spec: TakeSpec | None) -> InputFrame:
+        role = input_role(field)
+        frame = upstream_output(ref, ref.shot in self.stills)
+        cut_for = dict(spec.inputs) if spec is not None else {}
+        if field in cut_for:
+            path = Path(cut_for[field])
+            rel = os.path.relpath(path, self.out_dir).replace(os.sep, "/")
+            found = self._local(shot, role, rel, str(path))
+            return replace(found, upstream=ref.shot, frame=frame)
+        waiting = spec is None or (ref.shot, upstream_take(ref)) in spec.waits_for
+        problem = None if waiting else spec.problem
+        return InputFrame(role, f"{ref.shot}, {frame}", upstream=ref.shot, frame=frame, waiting=waiting,
+                          problem=problem)
 
     def _frame(self, shot: Shot, role: str, ref: str) -> InputFrame:
         if imagefiles.kind(ref) != "path":
@@ -270,6 +320,12 @@ class _InputStills:
             path = imagefiles.real_path(ref, self.manifest_dir)
         except imagefiles.ImageRefError as exc:
             return InputFrame(role, ref, problem=str(exc))
+        return self._local(shot, role, ref, path)
+
+    def _local(self, shot: Shot, role: str, ref: str, path: str) -> InputFrame:
+        """A local image's thumbnail, made once per file (`ref`: how the page names it)."""
+        if not self.make:
+            return InputFrame(role, ref)
         known = self.made.get(path)
         if known is None:
             try:
@@ -286,6 +342,34 @@ class _InputStills:
         return replace(known, role=role, ref=ref)
 
 
+def _field_rank(field: str) -> tuple[int, int]:
+    """The order the shot's fields are sent in: first frame, last frame, subject, references."""
+    name, _, index = field.partition("[")
+    if name in IMAGE_FIELDS:
+        return IMAGE_FIELDS.index(name), 0
+    return len(IMAGE_FIELDS), int(index.rstrip("]") or 0)
+
+
+def input_role(field: str) -> str:
+    """How the page names an image field: 'first frame', 'reference image 2' (reference_images[1])."""
+    name, _, index = field.partition("[")
+    if index:
+        return f"reference image {int(index.rstrip(']')) + 1}"
+    return INPUT_ROLES.get(name, name.replace("_", " "))
+
+
+def upstream_output(ref: FrameRef, still: bool) -> str:
+    """Which output of its shot a reference means, in a few words: 'last frame', 'frame at
+    2.5 s', 'still', 'still, take 2'."""
+    if still:
+        what = "still"
+    elif isinstance(ref.frame, (int, float)) and not isinstance(ref.frame, bool):
+        what = f"frame at {ref.frame:g} s"
+    else:
+        what = f"{ref.selector} frame"
+    return what + (f", take {ref.take}" if ref.take not in (None, 1) else "")
+
+
 _Row = tuple["TakeSpec", "TakeRow", ledger.TakeState]
 
 
@@ -295,7 +379,8 @@ def _cut_thumbs(out_dir: Path, rows: list[_Row], notes: list[str]) -> list[_Row]
     out = list(rows)
     with ThreadPoolExecutor(max_workers=THUMB_WORKERS) as pool:
         # The ledger's sha256 is the file's: the take is done only if its file was found intact against it.
-        futures = {i: pool.submit(index.ensure, row.video, spec.shot.id, spec.take, state.sha256)
+        futures = {i: pool.submit(index.ensure, row.video, spec.shot.id, spec.take, state.sha256,
+                                  still=spec.shot.is_still)
                    for i, (spec, row, state) in enumerate(rows) if row.status == "done"}
         for i, future in futures.items():
             spec, row, state = rows[i]
@@ -322,6 +407,8 @@ CHANGED_REASON = "the shot changed since its last run; the next run regenerates 
 def take_row(take: int, status: TakeStatus) -> TakeRow:
     """One take's row on the page, from what the ledger says of it (`statuses`)."""
     state, standing = status.state, status.standing
+    if status.action is Action.BLOCKED:  # never submitted: nothing of it in the ledger to show
+        return TakeRow(take, BLOCKED, state.state, reason=status.reason.removeprefix(_BLOCKED_PREFIX))
     if status.changed:
         return TakeRow(take, "changed", "changed", reason=CHANGED_REASON)
     if standing is Standing.NEW:
@@ -339,7 +426,7 @@ def _code(state: ledger.TakeState) -> str:
 
 def _with_meta(row: TakeRow, made: thumbs.Thumbs) -> TakeRow:
     m = made.meta
-    return replace(row, thumbs=made.files, width=m.width, height=m.height, seconds=m.duration)
+    return replace(row, thumbs=made.files, width=m.width, height=m.height, seconds=None if made.still else m.duration)
 
 
 def last_run(events: Iterable[dict[str, Any]]) -> LastRun | None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 CSS = """
 :root{--ink:#1d2230;--muted:#5d6577;--line:#d9dce3;--paper:#fff;--bg:#eef0f4;--slate:#161922;
---done:#1f7a4d;--failed:#b42318;--uncertain:#b54708;--pending:#475467;--changed:#6941c6;--errors:#9e1c4f}
+--done:#1f7a4d;--failed:#b42318;--uncertain:#b54708;--pending:#475467;--changed:#6941c6;--errors:#9e1c4f;
+--blocked:#e8a300;--hazard:repeating-linear-gradient(135deg,var(--blocked) 0 6px,var(--slate) 6px 12px)}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--ink);font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,
 "Helvetica Neue",Arial,sans-serif}
@@ -31,6 +32,7 @@ letter-spacing:.08em;font-size:13px}
 .chip.st-done b{color:var(--done)}.chip.st-failed b{color:var(--failed)}
 .chip.st-uncertain b{color:var(--uncertain)}.chip.st-pending b{color:var(--pending)}
 .chip.st-not-run b{color:var(--errors)}
+.chip.st-blocked{border-color:var(--blocked)}.chip.st-blocked b{color:#8a5d00}
 dl.summary{display:grid;grid-template-columns:max-content 1fr;gap:1px 14px;margin:0 0 6px}
 dl.summary dt{color:var(--muted)}dl.summary dd{margin:0;overflow-wrap:anywhere}
 .problems{color:var(--failed);margin:4px 0;padding-left:20px}
@@ -44,6 +46,7 @@ page-break-inside:avoid;scroll-margin-top:12px}
 .panel.st-failed{border-top-color:var(--failed)}.panel.st-uncertain{border-top-color:var(--uncertain)}
 .panel.st-pending{border-top-color:var(--pending)}.panel.st-changed{border-top-color:var(--changed)}
 .panel.st-errors{border-top-color:var(--errors);background:#fdf6f8}
+.panel.st-blocked{border-top-color:transparent;background:var(--hazard) top/100% 4px no-repeat border-box,var(--paper)}
 .ph-head{display:flex;align-items:center;gap:8px;min-width:0}
 .ph-head .n{font-size:20px;font-weight:700;color:var(--muted);font-variant-numeric:tabular-nums;line-height:1}
 .ph-head .id{font-weight:600;font-size:14px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;min-width:0;
@@ -53,11 +56,13 @@ background:var(--done);white-space:nowrap}
 .pill.st-failed{background:var(--failed)}.pill.st-uncertain{background:var(--uncertain)}
 .pill.st-pending{background:var(--pending)}.pill.st-changed{background:var(--changed)}
 .pill.st-errors{background:var(--errors)}
+.pill.st-blocked{background:var(--slate);color:var(--blocked);box-shadow:inset 0 0 0 1px var(--blocked)}
 .dots{display:flex;gap:3px}
 .dot{display:inline-block;width:18px;height:18px;border-radius:50%;font-size:10.5px;line-height:18px;
 text-align:center;color:#fff;background:var(--done);text-decoration:none;font-weight:600}
 .dot.st-failed{background:var(--failed)}.dot.st-uncertain{background:var(--uncertain)}
 .dot.st-pending{background:var(--pending)}.dot.st-changed{background:var(--changed)}
+.dot.st-blocked{background:var(--slate);color:var(--blocked);box-shadow:inset 0 0 0 1.5px var(--blocked)}
 .dot.chosen{box-shadow:0 0 0 2px #fff,0 0 0 3.5px var(--ink)}
 .key{position:relative;display:block;aspect-ratio:16/9;background:var(--slate);border-radius:5px;overflow:hidden;
 color:#eceef3;text-decoration:none}
@@ -71,9 +76,11 @@ border-left:7px solid var(--pending);overflow:hidden}
 .key.st-failed .card{border-left-color:var(--failed)}.key.st-uncertain .card{border-left-color:var(--uncertain)}
 .key.st-changed .card{border-left-color:var(--changed)}.key.st-errors .card{border-left-color:var(--errors)}
 .key.st-done .card{border-left-color:var(--done)}
+.key.st-blocked .card{border-left-color:transparent;background:var(--hazard) left/7px 100% no-repeat border-box}
 .card-status{font-weight:700;text-transform:uppercase;letter-spacing:.06em;font-size:13px}
 .key.st-failed .card-status{color:#ff8f80}.key.st-uncertain .card-status{color:#ffb766}
 .key.st-changed .card-status{color:#c7b0ff}.key.st-errors .card-status{color:#ff9cc3}
+.key.st-blocked .card-status{color:#ffc940}
 .card-why{font-size:12.5px;color:#c9cdd8;overflow:hidden;display:-webkit-box;-webkit-box-orient:vertical;
 -webkit-line-clamp:5;overflow-wrap:anywhere}
 .inputs{display:flex;gap:6px;flex-wrap:wrap}
@@ -88,12 +95,22 @@ line-height:1.25;overflow:hidden;color:var(--muted);background:repeating-linear-
 .ph-ref{overflow-wrap:anywhere;font-family:ui-monospace,Menlo,Consolas,monospace;max-height:3.8em;overflow:hidden}
 .input figcaption{font-size:10.5px;color:var(--muted);text-align:center;text-transform:uppercase;
 letter-spacing:.05em;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.input.chained{width:calc((100% - 6px)/2)}
+.input.chained figcaption{white-space:normal;line-height:1.3}
+.input.chained figcaption .src{display:block;text-transform:none;letter-spacing:0;overflow-wrap:anywhere}
+.input.chained .from{font:600 10.5px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;color:#1d4ed8}
+.input.chained .which{color:var(--muted)}
+.input a.up{display:block;border-radius:3px;text-decoration:none;color:inherit}
+.input a.up:hover img{filter:brightness(1.08);outline:2px solid #1d63b8}
+.input .ph.wait{border-style:dashed;background:#f6f7f9;align-items:center;text-align:center}
 .timing{display:flex;flex-wrap:wrap;align-items:baseline;gap:2px 10px;margin:0;padding:3px 7px;border-radius:4px;
 background:var(--slate);color:#eceef3;font:12px/1.5 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 .timing .dur{font-weight:700;color:#fff}
 .timing .lbl{color:#9aa3b5;text-transform:uppercase;font-size:10px;letter-spacing:.06em}
 .timing .fit{color:#ffcf80;font-size:11px}
 .timing.out-of-cut{background:#f3e1e8;color:var(--errors)}
+.timing.still-frame{background:#e9ecf2;color:var(--muted)}
+.timing.still-frame .dur{color:var(--ink);text-transform:uppercase;font-size:10.5px;letter-spacing:.06em}
 .prompt{margin:0;font-size:13.5px;overflow-wrap:anywhere}
 .notes{margin:0;color:var(--muted);font-size:12.5px;font-style:italic}
 .meta{margin:auto 0 0;color:var(--muted);font-size:12px;display:flex;flex-wrap:wrap;gap:3px 6px;align-items:center}
@@ -132,6 +149,10 @@ padding:3px 10px;color:var(--ink)}
 .reason{padding:12px;border-radius:4px;background:#fff;border:1px dashed var(--line);min-height:70px}
 .take.st-failed .reason{border-color:var(--failed);color:var(--failed)}
 .take.st-uncertain .reason{border-color:var(--uncertain);color:var(--uncertain)}
+.take.st-blocked .reason{border:1px solid var(--blocked);border-left:7px solid transparent;
+background:var(--hazard) left/7px 100% no-repeat border-box,#fffaeb;color:#6b4700}
+.take a.still{display:block}
+.take a.still img{display:block;width:100%;height:auto;border-radius:4px;background:#222}
 .take dl{display:grid;grid-template-columns:max-content 1fr;gap:0 10px;margin:6px 0 0;font-size:12.5px}
 .take dt{color:var(--muted)}.take dd{margin:0;overflow-wrap:anywhere}
 .sheet h3{font-size:14px;margin:14px 0 6px}
@@ -185,8 +206,10 @@ white-space:normal;overflow-wrap:anywhere}
  .panel .inputs{flex-direction:column;flex-wrap:nowrap;gap:1mm;overflow:hidden}
  .panel .inputs.none{display:flex;justify-content:center;text-align:center;font-size:6.5pt;color:var(--muted);
   border:.3mm dashed var(--line);border-radius:1mm;padding:1mm}
- .input{width:100%}
+ .input,.input.chained{width:100%}
  .input figcaption{font-size:5.5pt;line-height:1.2}
+ .input.chained .from{font-size:5.5pt}
+ .input.chained .src{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
  .input .ph{font-size:5.5pt;padding:.5mm 1mm}
  .ph-why{font-size:5pt}
  .timing{font-size:7.5pt;padding:.5mm 2mm}

@@ -2,9 +2,11 @@
 gives the same page.
 
 A board of panels, one per shot in manifest order. A panel's key frame opens the shot's sheet,
-an overlay (a `:target`, no script needed) with every take's player, frames and facts, the input
-frames at a readable size and the earlier versions in history/. Every string that came from the
-manifest, the ledger or the server goes through `esc`; the only script is the constant one below.
+an overlay (a `:target`, no script needed) with every take's player, frames and facts (an image
+shot's: every take's still, no player), the input frames at a readable size and the earlier
+versions in history/. An input that is another shot's output links to that shot's panel. Every
+string that came from the manifest, the ledger or the server goes through `esc`; the only script
+is the constant one below.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ PROMPT_TITLE_CHARS = 300  # an earlier version's prompt, shown whole in its shee
 
 STATUS_LABELS: dict[str, str] = {
     "done": "done", "failed": "failed", "uncertain": "uncertain", "pending": "pending", "changed": "changed",
-    "errors": "not run",
+    "blocked": "blocked", "errors": "not run",
 }
+UPSTREAM_ARROW = "\u2190"  # "first frame ← s01 (last frame)": made from that shot's output
 
 # Closes a shot's sheet with Escape and stops its players when it closes. The page works without
 # it (the sheet's close link and backdrop are links); nothing in it comes from the data.
@@ -125,6 +128,8 @@ def cost_text(take: TakeRow, simulated: bool) -> str:
         return "unknown (see why above)"
     if take.status == "failed":
         return "unknown (the task failed)" if take.task_id else "not billed (no task was made)"
+    if take.status == "blocked":
+        return "nothing (never submitted)"
     if take.state == "submitted":
         return f"{price} when done"
     return "&ndash;"
@@ -162,7 +167,8 @@ def _key_frame(shot: ShotRow, n: int, eager: bool) -> str:
         return f'<div class="key st-errors">{inner}</div>'
     if chosen is not None and chosen.status == "done" and chosen.thumbs:
         key = chosen.thumbs[1] if len(chosen.thumbs) > 1 else chosen.thumbs[0]
-        inner = (f'<img src="{esc(key)}" alt="{esc(label)}, middle frame" loading="{"eager" if eager else "lazy"}"'
+        what = "still" if shot.is_still else "middle frame"
+        inner = (f'<img src="{esc(key)}" alt="{esc(label)}, {what}" loading="{"eager" if eager else "lazy"}"'
                  f'{_dims(*_thumb_size(chosen))}>')
     elif chosen is not None and chosen.status == "done":
         inner = '<span class="card"><span class="card-status">done</span><span class="card-why">no thumbnail</span></span>'
@@ -171,9 +177,13 @@ def _key_frame(shot: ShotRow, n: int, eager: bool) -> str:
         inner = (f'<span class="card"><span class="card-status">{esc(STATUS_LABELS.get(status, status))}</span>'
                  f'<span class="card-why">{esc(why or "")}</span></span>')
     count = len(shot.takes)
-    badge = f"&#9654; {count} takes" if count > 1 else ("&#9654; play" if chosen and chosen.video else "details")
+    if shot.is_still:  # nothing to play
+        badge, title = (f"{count} takes" if count > 1 else "details"), "stills and takes"
+    else:
+        badge = f"&#9654; {count} takes" if count > 1 else ("&#9654; play" if chosen and chosen.video else "details")
+        title = "players and takes"
     return (f'<a class="key st-{esc(status)}" href="#{_anchor("takes", shot, n)}" '
-            f'title="{esc(shot.id)}: players and takes">{inner}<span class="badge">{badge}</span></a>')
+            f'title="{esc(shot.id)}: {title}">{inner}<span class="badge">{badge}</span></a>')
 
 
 def _thumb_size(take: TakeRow) -> tuple[int, int]:
@@ -182,8 +192,11 @@ def _thumb_size(take: TakeRow) -> tuple[int, int]:
     return thumbs.THUMB_WIDTH, round(thumbs.THUMB_WIDTH * 9 / 16)
 
 
-def _input_html(frame: InputFrame, eager: bool, large: bool = False) -> str:
-    """An input frame: its thumbnail, or a labelled placeholder (a URL is named, never loaded)."""
+def _input_html(frame: InputFrame, eager: bool, large: bool = False, anchors: dict[str, str] | None = None) -> str:
+    """An input frame: its thumbnail, or a labelled placeholder (a URL is named, never loaded).
+    Another shot's output links to that shot's panel (`anchors`: shot id -> its panel's id)."""
+    if frame.upstream is not None:
+        return _upstream_input_html(frame, eager, large, (anchors or {}).get(frame.upstream))
     ref = f'<code class="ref">{esc(frame.ref)}</code>' if large else ""
     if frame.thumb:
         picture = (f'<img src="{esc(frame.thumb)}" alt="{esc(frame.role)}: {esc(frame.ref)}" title="{esc(frame.ref)}" '
@@ -201,6 +214,35 @@ def _input_html(frame: InputFrame, eager: bool, large: bool = False) -> str:
     return f'<figure class="input">{picture}<figcaption>{esc(frame.role)}{ref}</figcaption></figure>'
 
 
+def _upstream_input_html(frame: InputFrame, eager: bool, large: bool, anchor: str | None) -> str:
+    """An input cut from another shot's output: the frame cut for this shot (frames/), or a
+    placeholder naming the shot it waits for; captioned with where it comes from, linked to
+    that shot's panel."""
+    source = f"{frame.upstream} ({frame.frame})"
+    title = f"{frame.role} {UPSTREAM_ARROW} {source}"
+    if frame.thumb:
+        picture = (f'<img src="{esc(frame.thumb)}" alt="{esc(title)}" loading="{"eager" if eager else "lazy"}"'
+                   f'{_dims(frame.width, frame.height)}>')
+    else:
+        if frame.waiting:
+            why, what = "waits for", frame.upstream
+        elif frame.problem:
+            why, what = "cannot be used", frame.problem
+        else:
+            why, what = "no thumbnail", frame.ref
+        picture = (f'<span class="ph{" wait" if frame.waiting else ""}"><span class="ph-why">{esc(why)}</span> '
+                   f'<span class="ph-ref">{esc(what)}</span></span>')
+    if anchor:
+        picture = f'<a class="up" href="#{esc(anchor)}" title="{esc(title)}">{picture}</a>'
+        name = f'<a class="from" href="#{esc(anchor)}">{esc(frame.upstream)}</a>'
+    else:
+        name = f'<span class="from">{esc(frame.upstream)}</span>'
+    ref = f'<code class="ref">{esc(frame.ref)}</code>' if large and frame.thumb else ""
+    return (f'<figure class="input chained">{picture}<figcaption title="{esc(title)}">{esc(frame.role)} '
+            f'<span class="src">{UPSTREAM_ARROW} {name} <span class="which">({esc(frame.frame)})</span></span>'
+            f"{ref}</figcaption></figure>")
+
+
 def short_url(url: str) -> str:
     """'example.com/…/keeper.jpg' for a long URL: its host and its file, what a small box can show."""
     rest = url.split("://", 1)[-1]
@@ -212,6 +254,8 @@ def short_url(url: str) -> str:
 
 
 def _timing(shot: ShotRow, slot: cut.Slot | None) -> str:
+    if not shot.broken and not cut.in_cut(shot):  # a still: a keyframe, not footage; no time to give
+        return '<p class="timing still-frame"><span class="dur">still</span> a keyframe, not in the cut</p>'
     if slot is None:
         return '<p class="timing out-of-cut">not in the cut</p>'
     note = ""
@@ -232,16 +276,21 @@ def _take_dots(shot: ShotRow, n: int) -> str:
     dots = "".join(
         f'<a class="dot st-{esc(t.status)}{" chosen" if t.take == shot.chosen else ""}" '
         f'href="#{_anchor("takes", shot, n)}" title="take {t.take}: {esc(STATUS_LABELS[t.status])}'
-        f'{" (in the cut)" if t.take == shot.chosen else ""}">{t.take}</a>'
+        f'{f" ({_chosen_words(shot)})" if t.take == shot.chosen else ""}">{t.take}</a>'
         for t in shot.takes)
     return f'<span class="dots" aria-label="takes">{dots}</span>'
+
+
+def _chosen_words(shot: ShotRow) -> str:
+    """What the chosen take is: the cut's; a still's is the one its panel shows."""
+    return "in the cut" if cut.in_cut(shot) else "on the board"
 
 
 def _prompt_html(shot: ShotRow) -> str:
     return highlight_prompt(shot.prompt) if shot.prompt else "<em>(no prompt)</em>"
 
 
-def _panel(n: int, shot: ShotRow, slot: cut.Slot | None, eager: bool, prompt: str) -> str:
+def _panel(n: int, shot: ShotRow, slot: cut.Slot | None, eager: bool, prompt: str, anchors: dict[str, str]) -> str:
     status = _shot_status(shot)
     head = (f'<header class="ph-head"><span class="n">{n:02d}</span> <code class="id">{esc(shot.id)}</code>'
             f'{_take_dots(shot, n)}<span class="pill st-{esc(status)}">{esc(STATUS_LABELS[status])}</span></header>')
@@ -254,13 +303,17 @@ def _panel(n: int, shot: ShotRow, slot: cut.Slot | None, eager: bool, prompt: st
         return f'<li class="panel st-errors" id="{_anchor("shot", shot, n)}">{"".join(body)}</li>'
     body.append(_timing(shot, slot))
     if shot.inputs:
-        body.append('<div class="inputs">' + "".join(_input_html(f, eager) for f in shot.inputs) + "</div>")
+        body.append('<div class="inputs">' + "".join(_input_html(f, eager, anchors=anchors) for f in shot.inputs)
+                    + "</div>")
     else:  # paper keeps the place where input frames go: say why it is empty
         body.append('<div class="inputs none">no input frame: made from the prompt alone</div>')
     body.append(f'<p class="prompt">{prompt}</p>')
     if shot.notes:
         body.append(f'<p class="notes">{esc(shot.notes)}</p>')
-    meta = [shot.mode.replace("_", " "), shot.model, shot.resolution or "model's resolution"]
+    if shot.is_still:
+        meta = ["still", shot.model, shot.aspect_ratio or "model's aspect ratio"]
+    else:
+        meta = [shot.mode.replace("_", " "), shot.model, shot.resolution or "model's resolution"]
     tags = "".join(f' <span class="tag">{esc(t)}</span>' for t in shot.tags)
     links = ""
     if shot.history:
@@ -276,11 +329,16 @@ def _panel(n: int, shot: ShotRow, slot: cut.Slot | None, eager: bool, prompt: st
 
 def _take_html(shot: ShotRow, take: TakeRow, simulated: bool) -> str:
     label = f"take {take.take}"
-    chosen = ' <span class="in-cut">in the cut</span>' if take.take == shot.chosen else ""
+    chosen = f' <span class="in-cut">{_chosen_words(shot)}</span>' if take.take == shot.chosen else ""
     parts = [f'<article class="take st-{esc(take.status)}" id="take{take.take}-{esc(shot.id)}">',
              f'<header><span class="take-n">{esc(label)}</span>{chosen}'
              f'<span class="pill st-{esc(take.status)}">{esc(STATUS_LABELS[take.status])}</span></header>']
-    if take.status == "done" and take.video:
+    if take.status == "done" and take.video and shot.is_still:  # the still itself, full size a click away
+        picture = (f'<img src="{esc(take.thumbs[0])}" alt="{esc(shot.id)} {esc(label)}: still" loading="lazy"'
+                   f'{_dims(*_thumb_size(take))}>' if take.thumbs else
+                   '<span class="card-why">no thumbnail</span>')
+        parts.append(f'<a class="still" href="{esc(take.video)}" title="{esc(take.video)}: full size">{picture}</a>')
+    elif take.status == "done" and take.video:
         poster = f' poster="{esc(take.thumbs[1] if len(take.thumbs) > 1 else take.thumbs[0])}"' if take.thumbs else ""
         parts.append(f'<video controls preload="none"{poster} src="{esc(take.video)}"'
                      f' aria-label="{esc(shot.id)} {esc(label)}"></video>')
@@ -296,11 +354,14 @@ def _take_html(shot: ShotRow, take: TakeRow, simulated: bool) -> str:
     facts = []
     if take.video:
         facts.append(("file", f'<a href="{esc(take.video)}">{esc(take.video)}</a>'))
-    if take.width and take.height:
+    if take.width and take.height and shot.is_still:
+        facts.append(("image", f"{take.width}&times;{take.height}"))
+    elif take.width and take.height:
         facts.append(("video", f"{take.width}&times;{take.height}, {take.seconds:.2f} s"
                       if take.seconds is not None else f"{take.width}&times;{take.height}"))
     facts.append(("cost", cost_text(take, simulated)))
-    facts.append(("task", f"<code>{esc(take.task_id)}</code>" if take.task_id else "&ndash;"))
+    facts.append(("image id" if shot.is_still else "task",
+                  f"<code>{esc(take.task_id)}</code>" if take.task_id else "&ndash;"))
     parts.append("<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>")
     parts.append("</article>")
     return "".join(parts)
@@ -312,10 +373,11 @@ def _history_html(shot: ShotRow, n: int) -> str:
     items = []
     for v in shot.history:
         if v.current:
-            when = ", made before the shot changed; still in place: the next run moves it to history/"
+            when = (", made before the shot (or a shot it is made from) changed; still in place: the next run "
+                    "moves it to history/")
         else:
             when = f", replaced {esc(_when(v.replaced))}" if v.replaced else ""
-        take = f"take {v.take}" + (" (in the cut)" if v.take == shot.chosen else "")
+        take = f"take {v.take}" + (f" ({_chosen_words(shot)})" if v.take == shot.chosen else "")
         prompt = ""
         if v.prompt is not None:
             changed = "" if v.prompt != shot.prompt else " (the same prompt; another field changed)"
@@ -327,17 +389,22 @@ def _history_html(shot: ShotRow, n: int) -> str:
             f'<ul>{"".join(items)}</ul></section>')
 
 
-def _sheet(n: int, shot: ShotRow, slot: cut.Slot | None, simulated: bool, prompt: str) -> str:
+def _sheet(n: int, shot: ShotRow, slot: cut.Slot | None, simulated: bool, prompt: str, anchors: dict[str, str]) -> str:
     back = _anchor("shot", shot, n)
     status = _shot_status(shot)
-    meta = [("mode", shot.mode.replace("_", " ")), ("model", shot.model),
-            ("duration", f"{shot.duration} s" if shot.duration is not None else "model default"),
-            ("resolution", shot.resolution or "model default")]
+    if shot.is_still:
+        meta = [("mode", "image (a still)"), ("model", shot.model),
+                ("aspect ratio", shot.aspect_ratio or "model default")]
+    else:
+        meta = [("mode", shot.mode.replace("_", " ")), ("model", shot.model),
+                ("duration", f"{shot.duration} s" if shot.duration is not None else "model default"),
+                ("resolution", shot.resolution or "model default")]
     facts = '<ul class="facts">' + "".join(f'<li><span class="k">{k}</span> {esc(v)}</li>' for k, v in meta) + "</ul>"
     inputs = ""
     if shot.inputs:
         inputs = ('<section class="inputs-large"><h3>Made from</h3><div class="inputs">'
-                  + "".join(_input_html(f, eager=False, large=True) for f in shot.inputs) + "</div></section>")
+                  + "".join(_input_html(f, eager=False, large=True, anchors=anchors) for f in shot.inputs)
+                  + "</div></section>")
     notes = f'<p class="notes"><span class="k">notes</span> {esc(shot.notes)}</p>' if shot.notes else ""
     tags = "".join(f'<span class="tag">{esc(t)}</span>' for t in shot.tags)
     takes = '<div class="takes">' + "".join(_take_html(shot, t, simulated) for t in shot.takes) + "</div>"
@@ -355,9 +422,11 @@ def _sheet(n: int, shot: ShotRow, slot: cut.Slot | None, simulated: bool, prompt
 
 
 def slots(shots: tuple[ShotRow, ...]) -> list[cut.Slot | None]:
-    """Each shot's place in the cut (review/cut.py, as the reel places it); None for a shot left out."""
-    placed = iter(cut.place(cut.seconds_in_cut(s.duration, _probed(s)) for s in shots if not s.broken))
-    return [None if s.broken else next(placed) for s in shots]
+    """Each shot's place in the cut (review/cut.py, as the reel places it); None for a shot left
+    out, or not in the cut (a still)."""
+    kept = [not s.broken and cut.in_cut(s) for s in shots]
+    placed = iter(cut.place(cut.seconds_in_cut(s.duration, _probed(s)) for s, k in zip(shots, kept) if k))
+    return [next(placed) if k else None for k in kept]
 
 
 def _probed(shot: ShotRow) -> float | None:
@@ -396,6 +465,8 @@ def render_html(data: ReportData) -> str:
     where = data.where
     totals = [("done", data.count("done")), ("failed", data.count("failed")),
               ("uncertain", data.count("uncertain")), ("pending", data.count("pending") + data.count("changed"))]
+    if data.count("blocked"):
+        totals.append(("blocked", data.count("blocked")))
     broken = sum(1 for s in data.shots if s.broken)
     if broken:
         totals.append(("not run", broken))
@@ -415,14 +486,18 @@ def render_html(data: ReportData) -> str:
     problems = ""
     if data.notes:
         problems = '<ul class="problems">' + "".join(f"<li>{esc(p)}</li>" for p in data.notes) + "</ul>"
+    chained = any(s.is_still or any(f.upstream for f in s.inputs) for s in data.shots)
+    continuity = f"A still is a keyframe, not in the cut; {UPSTREAM_ARROW} names the shot an input frame comes from. "
     legend = ('<p class="legend">Prompt key: <mark class="cam">official camera command</mark> '
               '<mark class="cam-unknown">bracketed text the API does not know</mark>. '
               f"In and out: where each shot starts and ends in the cut (the reel), at {cut.FPS} fps. "
+              f"{continuity if chained else ''}"
               '<span class="screen-only">Click a frame for its players, takes and earlier versions.</span></p>')
     prompts = [_prompt_html(s) for s in data.shots]  # once each: the panel and the sheet show it
-    panels = "".join(_panel(i, s, p, i <= EAGER_PANELS, prompt)
+    anchors = {s.id: _anchor("shot", s, i) for i, s in enumerate(data.shots, start=1)}
+    panels = "".join(_panel(i, s, p, i <= EAGER_PANELS, prompt, anchors)
                      for i, (s, p, prompt) in enumerate(zip(data.shots, places, prompts), start=1))
-    sheets = "".join(_sheet(i, s, p, where.simulated, prompt)
+    sheets = "".join(_sheet(i, s, p, where.simulated, prompt, anchors)
                      for i, (s, p, prompt) in enumerate(zip(data.shots, places, prompts), start=1) if not s.broken)
     title = f"{data.name}: storyboard"
     return (
