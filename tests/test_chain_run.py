@@ -82,7 +82,8 @@ def test_a_chain_is_made_in_order_each_shot_from_the_frame_before(tmp_path, fram
     s02 = view.current("s02", 1)
     sent = s02.request["first_frame_image"]
     cut = [p for p in (out_dir / "frames").iterdir() if p.name.startswith("s01.last.")]
-    assert len(cut) == 1 and sent == "sha256:" + hashlib.sha256(cut[0].read_bytes()).hexdigest()
+    # Fingerprinted by the frame's identity: s01's exact video and which frame of it.
+    assert len(cut) == 1 and sent == f"frame:sha256:{view.current('s01', 1).sha256}@last"
     last = frames_of(out_dir / "s01.mp4")[-1]
     assert Image.open(cut[0]).convert("RGB").tobytes() == last.convert("RGB").tobytes()
     # ...and the previz starts on it: the cut is continuous (within the codec's error).
@@ -99,13 +100,16 @@ def test_a_failed_upstream_blocks_its_chain_which_runs_once_it_is_fixed(tmp_path
     by = {r.spec.shot.id: r for r in result.results}
     assert by["kf"].outcome == "done" and by["s01"].outcome == "failed"
     assert by["s02"].outcome == "pending" and by["s02"].detail.startswith("blocked: s01 failed (")
-    assert by["s03"].detail.startswith("blocked: s02 is blocked: s01 failed")
+    assert by["s03"].detail == by["s02"].detail  # the root of the block, named once
+    assert result.blocked == 2
+    text = summary.result_text(result, simulated=False, manifest="m.yaml")
+    assert "2 pending (2 blocked)" in text and "next: 2 blocked: each waits for the shot its detail names" in text
     assert sim.tasks() == []  # s01 refused at its create; s02 and s03 never sent, never billed
     # The next run plans them blocked again (s01 failed for good), without a key's help.
     again = plan_now(manifest, tmp_path / "out")
     blocked = {t.spec.shot.id: t for t in again.plan.takes}
     assert blocked["s02"].action == Action.BLOCKED and blocked["s02"].cost == 0
-    assert blocked["s03"].reason.startswith("blocked: s02 is blocked: s01 failed (")
+    assert blocked["s03"].reason == blocked["s02"].reason and "--retry-failed makes it again" in blocked["s02"].reason
     manifest_of(tmp_path, chain())  # the prompt fixed
     prepared, result = run_inprocess(manifest, sim, tmp_path / "out", monkeypatch)
     assert {r.spec.shot.id: r.outcome for r in result.results} == {"kf": "done", "s01": "done", "s02": "done",
@@ -236,6 +240,47 @@ def test_an_h3_chain_at_a_time_into_the_clip(tmp_path, framed_sim, monkeypatch):
     with av.open(str(prepared.out_dir / "h1.mp4")) as box:  # the frame shown at 2.5 s: 60 at 24 fps
         at = [f.to_image() for f in box.decode(video=0) if f.time is not None and f.time <= 2.5][-1]
     assert Image.open(cut[0]).convert("RGB").tobytes() == at.convert("RGB").tobytes()
-    content = ledger_view(prepared.out_dir).current("h2", 1).request["content"]
-    assert {"type": "image_url", "image_url": {"url": "sha256:" + hashlib.sha256(cut[0].read_bytes()).hexdigest()},
+    view = ledger_view(prepared.out_dir)
+    content = view.current("h2", 1).request["content"]
+    assert {"type": "image_url", "image_url": {"url": f"frame:sha256:{view.current('h1', 1).sha256}@2.5s"},
             "role": "first_frame"} in content
+
+
+def test_a_chain_finishes_when_a_429_lowers_the_cap_to_one(tmp_path, sim_factory, monkeypatch):
+    """The account takes one task at once and refuses the second (429): the run learns a cap of
+    1, and the dependant waiting for its upstream must not hold the only slot (it did: the run hung)."""
+    from pipeline.sim import V2Config
+
+    sim = sim_factory(v2=V2Config(conn_cap=1, over_cap="reject"), **FRAMED)
+    h3 = {"model": "MiniMax-H3", "resolution": "768P"}
+    shots = [{"id": "h01", "mode": "text_to_video", "ratio": "16:9", "duration": 4, "prompt": "Shot 1", **h3},
+             {"id": "h02", "mode": "text_to_video", "ratio": "16:9", "duration": 5, "prompt": "Shot 2", **h3},
+             {"id": "h03", "mode": "image_to_video", "duration": 6, "prompt": "Shot 3",
+              "first_frame_image": {"shot": "h02", "frame": "last"}, **h3}]
+    manifest = write_manifest(tmp_path, shots, name="capped")
+    _, result = run_inprocess(manifest, sim, tmp_path / "out", monkeypatch, rpm=600)
+    assert [r.outcome for r in result.results] == ["done"] * 3
+    assert result.rate_limited >= 1
+
+
+def test_a_lost_upstream_video_is_fetched_again_and_nothing_downstream_is_made(tmp_path, framed_sim, monkeypatch):
+    manifest = manifest_of(tmp_path, chain())
+    prepared, _ = run_inprocess(manifest, framed_sim, tmp_path / "out", monkeypatch)
+    (prepared.out_dir / "s01.mp4").unlink()
+    plan = {t.spec.shot.id: t for t in plan_now(manifest, tmp_path / "out").plan.takes}
+    assert plan["s01"].action == Action.DOWNLOAD  # the same task's video, no new charge
+    assert plan["s02"].action == plan["s03"].action == Action.UP_TO_DATE  # made from the frame already cut
+    tasks = len(framed_sim.tasks())
+    _, result = run_inprocess(manifest, framed_sim, tmp_path / "out", monkeypatch)
+    assert [r.outcome for r in result.results] == ["done"] * 4 and result.creates == 0
+    assert len(framed_sim.tasks()) == tasks and (prepared.out_dir / "s01.mp4").is_file()
+
+
+def test_spelling_a_reference_another_way_is_the_same_frame(tmp_path, framed_sim, monkeypatch):
+    manifest = manifest_of(tmp_path, chain())
+    run_inprocess(manifest, framed_sim, tmp_path / "out", monkeypatch)
+    shots = chain()
+    shots[2]["first_frame_image"] = {"shot": "s01"}  # 'last' is the default frame
+    shots[3]["first_frame_image"] = {"shot": "s02", "frame": "last", "take": 1}
+    manifest_of(tmp_path, shots)
+    assert plan_now(manifest, tmp_path / "out").plan.idle

@@ -5,7 +5,7 @@ again after it, with what that costs). Pure: strings out.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from pipeline.manifest import graph
 from pipeline.run.status import Action
@@ -63,10 +63,9 @@ def _node(shot: Shot, by_id: dict[str, Shot]) -> str:
     return f"{shot.id}{kind}  <- " + "; ".join(inputs)
 
 
-def cascade_lines(plan: Plan) -> list[str]:
+def cascade_lines(plan: Plan, money: Callable[[float], str]) -> list[str]:
     """Each edited shot whose dependants are made again after it, and the whole cost:
-    "s01 changed: s01 and 2 shots made from it (s02, s03) are made again, $0.84"; [] if none."""
-    takes = {t.spec.key: t for t in plan.takes}
+    "cascade: s01 changed: it and 2 shots made from it (s02, s03) are made again, $0.84"; [] if none."""
     shots = {t.spec.shot.id: t.spec.shot for t in plan.takes}
     edges = graph.edges_of(shots.values())
     if not any(edges.values()):
@@ -76,15 +75,15 @@ def cascade_lines(plan: Plan) -> list[str]:
     for shot_id in graph.order(edges):
         if shot_id not in again or any(u in again for u in edges[shot_id]):
             continue  # not edited, or made again because of its own upstream: counted under that one
-        down = [d for d in graph.downstream(edges, [shot_id]) if d in again or _creates(takes, d)]
+        down = [d for d in graph.downstream(edges, [shot_id]) if d in again]
         if not down:
             continue
-        cost = sum(t.cost or 0.0 for t in plan.takes if t.spec.shot.id in (shot_id, *down) and t.creates)
+        takes = [t for t in plan.takes if t.spec.shot.id in (shot_id, *down) and t.action is Action.REGENERATE]
+        cost = money(sum(t.cost or 0.0 for t in takes))
+        unknown = sum(1 for t in takes if t.cost is None)
+        if unknown:
+            cost += f" + {unknown} take{'s' if unknown > 1 else ''} of unknown price"
         names = ", ".join(down[:6]) + (f" and {len(down) - 6} more" if len(down) > 6 else "")
         lines.append(f"cascade: {shot_id} changed: it and {len(down)} shot{'s' if len(down) > 1 else ''} made "
-                     f"from it ({names}) are made again, ${cost:.2f}")
+                     f"from it ({names}) are made again, {cost}")
     return lines
-
-
-def _creates(takes: dict, shot_id: str) -> bool:
-    return any(t.creates for (s, _), t in takes.items() if s == shot_id)

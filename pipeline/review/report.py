@@ -302,7 +302,7 @@ class _InputStills:
         frame = upstream_output(ref, ref.shot in self.stills)
         cut_for = dict(spec.inputs) if spec is not None else {}
         if field in cut_for:
-            path = Path(cut_for[field])
+            path = Path(cut_for[field].path)
             rel = os.path.relpath(path, self.out_dir).replace(os.sep, "/")
             found = self._local(shot, role, rel, str(path))
             return replace(found, upstream=ref.shot, frame=frame)

@@ -9,7 +9,7 @@ from typing import Any
 
 from pipeline.review import chainview
 from pipeline.run.ledger import LedgerView
-from pipeline.run.plan import Budget, Plan, TakeSpec
+from pipeline.run.plan import Budget, Plan, TakeSpec, make_plan
 from pipeline.run.result import RunResult, TakeResult
 from pipeline.run.status import Action, classify
 
@@ -57,7 +57,7 @@ def plan_text(plan: Plan, *, reasons: bool, estimate_s: float, simulated: bool,
     order = chainview.order_lines({t.spec.shot.id: t.spec.shot for t in plan.takes}.values())
     lines = [*order, *([""] if order else []), table(rows, header), ""]
     lines.append("; ".join(f"{n} {action.label}" for action, n in counts.items()) or "nothing to do")
-    lines += chainview.cascade_lines(plan)
+    lines += chainview.cascade_lines(plan, money)
     lines.append(f"new tasks: {len(plan.creates)}, estimated cost: {cost}"
                  + (" (simulator: nothing is billed)" if simulated else ""))
     lines.append(f"estimated wall time: {duration(estimate_s)}" + (" (simulator)" if simulated else ""))
@@ -127,8 +127,12 @@ def what_it_did(action: Action, reason: str, res: TakeResult, *, had_video: bool
     if not res.task_made:
         return "not created"
     if action is Action.REGENERATE:
-        what = reason.removeprefix("changed since the last run: ")
-        return f"regenerated ({what} changed; the old video is in history/)"
+        why = reason.split("; ")[0]
+        if why.startswith("changed since the last run: "):
+            why = why.removeprefix("changed since the last run: ") + " changed"
+        kind = "still" if res.spec.shot.is_still else "video"
+        moved = f"; the old {kind} is in history/" if res.archived else ""
+        return f"regenerated ({why}{moved})"
     if action is Action.RETRY_FAILED:
         return "created again (it had failed)"
     if action is Action.RESUBMIT_UNCERTAIN:
@@ -145,9 +149,14 @@ def next_steps(result: RunResult, manifest: str) -> list[str]:
     if result.count("uncertain"):
         steps.append(f"{result.count('uncertain')} uncertain: a billed task may exist; check the MiniMax console, "
                      f"then `shots run {manifest} --resubmit-uncertain` (may pay twice)")
-    if result.count("pending"):
-        steps.append(f"{result.count('pending')} pending: `shots run {manifest}` again resumes them (no new charge "
+    waiting = result.count("pending") - result.blocked
+    if waiting:
+        steps.append(f"{waiting} pending: `shots run {manifest}` again resumes them (no new charge "
                      f"for tasks already created)")
+    if result.blocked:
+        steps.append(f"{result.blocked} blocked: each waits for the shot its detail names; make that one first (its "
+                     f"detail says how: fix it and --retry-failed, --resubmit-uncertain, or add it to --only), "
+                     f"then `shots run {manifest}` makes them")
     return steps
 
 
@@ -171,7 +180,8 @@ def result_text(result: RunResult, simulated: bool, *, plan: Plan | None = None,
     lines = [table(rows, header), ""]
     lines.append(
         f"{result.count('done')} done, {result.count('failed')} failed, {result.count('uncertain')} uncertain, "
-        f"{result.count('pending')} pending in {duration(result.seconds)}; "
+        f"{result.count('pending')} pending{f' ({result.blocked} blocked)' if result.blocked else ''} "
+        f"in {duration(result.seconds)}; "
         f"{result.creates} create request(s), {result.rate_limited} rate-limited; "
         + _spend(result, simulated)
     )
@@ -222,6 +232,7 @@ def result_json(result: RunResult, backend: str) -> dict[str, Any]:
         "failed": result.count("failed"),
         "uncertain": result.count("uncertain"),
         "pending": result.count("pending"),
+        "blocked": result.blocked,
         "interrupted": result.interrupted,
         "aborted": str(result.aborted) if result.aborted else None,
         "creates": result.creates,
@@ -244,17 +255,22 @@ def result_json(result: RunResult, backend: str) -> dict[str, Any]:
 
 def status_rows(specs: list[TakeSpec], view: LedgerView,
                 damaged: dict[tuple[str, int], str] | None = None) -> list[dict[str, Any]]:
-    """One row per take; `damaged` (from a --verify) says which finished videos differ, and how."""
+    """One row per take; `damaged` (from a --verify) says which finished videos differ, and how.
+    A take blocked by what it is made from (the plan's rule) says so, and why."""
+    blocked = _blocked(specs, view)
     rows = []
     for spec in specs:
         status = classify(spec, view)  # the ledger at its word: the files are --verify's (`damaged`)
         state = status.state
+        why_blocked = blocked.get(spec.key)
         row = {
             "shot": spec.shot.id, "take": spec.take,
-            "state": "changed" if status.changed else state.state,
+            "state": "blocked" if why_blocked else "changed" if status.changed else state.state,
             "task_id": state.task_id, "file": state.file, "cost": state.cost,
-            "last_error": state.reason, "fingerprint": spec.fingerprint,
+            "last_error": why_blocked or state.reason, "fingerprint": None if spec.waiting else spec.fingerprint,
         }
+        if spec.waits_for:
+            row["waits_for"] = [{"shot": s, "take": t} for s, t in spec.waits_for]
         if state.adopted:  # its create's answer was lost; the task was found in the v2 task list
             row["adopted"] = True
         if damaged is not None and state.state == "downloaded":
@@ -263,10 +279,18 @@ def status_rows(specs: list[TakeSpec], view: LedgerView,
     return rows
 
 
+def _blocked(specs: list[TakeSpec], view: LedgerView) -> dict[tuple[str, int], str]:
+    """(shot, take) -> why it is blocked, for the takes made from others (the plan's own rule)."""
+    if not any(spec.waits_for or spec.problem for spec in specs):
+        return {}
+    plan = make_plan(specs, view, lambda state: None)
+    return {t.spec.key: t.reason for t in plan.takes if t.action is Action.BLOCKED}
+
+
 def status_text(rows: list[dict[str, Any]]) -> str:
     body = [[r["shot"], str(r["take"]), r["state"] + (" (damaged)" if r.get("damaged") else ""),
              (r["task_id"] or "-") + (" (adopted)" if r.get("adopted") else ""), r["file"] or "-",
-             money(r["cost"]) if r["state"] != "new" else "-",
+             money(r["cost"]) if r["state"] not in ("new", "blocked") else "-",
              r.get("damaged") or r["last_error"] or ""] for r in rows]
     counts = Counter(r["state"] + (" (damaged)" if r.get("damaged") else "") for r in rows)
     adopted = sum(bool(r.get("adopted")) for r in rows)

@@ -13,13 +13,15 @@ from typing import TYPE_CHECKING, Callable, Mapping
 
 from pipeline.manifest.models import FrameRef, Shot, upstream_take
 from pipeline.minimax import catalogue
+from pipeline.run.frameinputs import FrameInput, frame_identity
 
 if TYPE_CHECKING:
     from pipeline.run.frames import FrameStore
 
 Key = tuple[str, int]  # (shot id, take)
-# An upstream take's verified output, (file, sha256), or None while it is not made (or not intact).
-Finished = Callable[[Key], "tuple[Path, str] | None"]
+# An upstream take's output as the ledger records it, (file, sha256, intact now), or None while it
+# is not made. Its sha256 alone decides a dependant's fingerprint; its file, to cut a frame from.
+Finished = Callable[[Key], "tuple[Path, str, bool] | None"]
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ class Resolution:
     """A dependant's inputs: the frames cut for it, the upstream takes it still waits for, or why
     a frame cannot be used."""
 
-    inputs: dict[str, str]
+    inputs: dict[str, FrameInput]
     waits_for: tuple[Key, ...] = ()
     problem: str | None = None
 
@@ -52,8 +54,11 @@ def resolve(shot: Shot, shots: Mapping[str, Shot], finished: Finished | None,
         if output is None:
             waits.append(key)
             continue
-        path, sha256 = output
+        path, sha256, intact = output
         still = up.is_still
+        if not intact and not frames.path_for(path, sha256, ref.frame, still=still).exists():
+            waits.append(key)  # its file is missing or damaged and nothing was cut from it: fetched again first
+            continue
         try:
             frame = frames.frame_of(path, sha256, ref.frame, still=still)
         except FrameError as exc:
@@ -61,7 +66,7 @@ def resolve(shot: Shot, shots: Mapping[str, Shot], finished: Finished | None,
         problem = image_problem(frame, api_of(shot), ref.describe(still))
         if problem is not None:
             return Resolution(inputs, tuple(dict.fromkeys(waits)), f"{problem} (as {field})")
-        inputs[field] = str(frame)
+        inputs[field] = FrameInput(str(frame), frame_identity(sha256, ref, still))
     return Resolution(inputs, tuple(dict.fromkeys(waits)))
 
 

@@ -5,13 +5,40 @@ names it. Shared by the three dialects' builders (request.py, request_v2.py, req
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import Callable, Mapping, NamedTuple
 
 from pipeline.manifest.models import FrameRef, upstream_take
 
-# A dependant's inputs cut from its upstream takes: field -> the frame's file, the fields named as
+
+class FrameInput(NamedTuple):
+    """One input cut (or copied) from an upstream take: the file sent, and what the canonical
+    request (so the fingerprint) holds for it."""
+
+    path: str
+    identity: str
+
+
+# A dependant's inputs from its upstream takes: field -> FrameInput, the fields named as
 # Shot.frame_refs names them ('first_frame_image', 'reference_images[1]').
-Frames = Mapping[str, str]
+Frames = Mapping[str, FrameInput]
+
+
+def frame_identity(upstream_sha256: str, ref: FrameRef, still: bool) -> str:
+    """The exact input, named by content: a still is sent whole, so its own hash
+    ("sha256:<hex>", as any local image); a video's frame is a pure function of the video's bytes
+    and which frame, so "frame:sha256:<video's hex>@last". Not the cut PNG's bytes: an encoder
+    of another build may write other bytes for the same picture, and a resume on another machine
+    must not take that for an upstream change (and pay for the chain again)."""
+    if still:
+        return f"sha256:{upstream_sha256}"
+    return f"frame:sha256:{upstream_sha256}@{ref.selector}"
+
+
+def canonical_frame(field: str, ref: FrameRef, frames: Frames) -> str:
+    """What the canonical request holds for a FrameRef: its identity once resolved, else a
+    placeholder naming the upstream ("frame:s01#1@last": not made yet)."""
+    found = frames.get(field)
+    return found.identity if found is not None else NoFrameYet(frame_source(ref)).placeholder
 
 
 def frame_source(ref: FrameRef) -> str:
@@ -32,10 +59,10 @@ def local_or_frame(field: str, value: str | FrameRef, frames: Frames,
     """The file behind an input: the frame cut for it (a FrameRef; NoFrameYet when there is none
     yet), else `local(value)` (None: a URL, sent as it is)."""
     if isinstance(value, FrameRef):
-        path = frames.get(field)
-        if path is None:
+        found = frames.get(field)
+        if found is None:
             raise NoFrameYet(frame_source(value))
-        return path
+        return found.path
     return local(value)
 
 

@@ -25,7 +25,7 @@ from pipeline.minimax.client import (
     UncertainCreateError,
 )
 from pipeline.run import retry, store
-from pipeline.run.job import TakeJob
+from pipeline.run.job import TakeJob, _OverBudget
 from pipeline.run.ledger import event
 
 log = logging.getLogger("shots.runner")
@@ -55,6 +55,8 @@ class ImageJob(TakeJob):
                     ctx.pacer.in_flight.release()
         except (AccountError, AbortError) as exc:
             ctx.abort(exc)
+        except _OverBudget as exc:
+            res.outcome, res.detail = "pending", str(exc)
         except asyncio.CancelledError:
             if res.outcome == "pending" and not res.detail:
                 res.detail = "interrupted; the next run makes it"
@@ -139,14 +141,19 @@ class ImageJob(TakeJob):
         final = ctx.out_dir / spec.filename
         try:
             size = await asyncio.to_thread(_write_still, data, final)
+            sha = hashlib.sha256(data).hexdigest()
+            await self._make_room(final, sha)
+            mtime_ns = await asyncio.to_thread(store.publish, store.part_path(final), final)
+        except OSError as exc:  # a full disk, a folder gone: the still was made and billed
+            reason = (f"the image API made the still (billed), but it could not be saved: {exc.strerror or exc}; "
+                      f"free the space, then --resubmit-uncertain asks for it again")
+            await ctx.writer.write(event("uncertain", *key, reason=reason))
+            raise UncertainCreateError(reason) from None
         except StillError as exc:
             reason = f"the image API's answer is not a picture ({exc}); it was billed: run with --retry-failed " \
                      f"to ask again"
             await ctx.writer.write(event("create_failed", *key, final=True, code="bad_image", reason=reason))
             raise StillError(reason) from None
-        sha = hashlib.sha256(data).hexdigest()
-        await self._make_room(final, sha)
-        mtime_ns = await asyncio.to_thread(store.publish, store.part_path(final), final)
         await ctx.writer.write(event("downloaded", *key, task_id=answer.id, file=spec.filename, bytes=len(data),
                                      sha256=sha, mtime_ns=mtime_ns))
         res.outcome, res.file, res.sha256 = "done", spec.filename, sha

@@ -608,6 +608,7 @@ class TakeJob:
         label = owners[0].fingerprint if owners else "unrecorded"
         moved = await asyncio.to_thread(store.archive, ctx.out_dir, final, label)
         rel = str(moved.relative_to(ctx.out_dir))
+        self.res.archived = rel
         for owner in owners:
             await ctx.writer.write(event("archived", owner.shot, owner.take, owner.fingerprint, to=rel))
         log.info("%s: previous video moved to %s", spec.label, rel)

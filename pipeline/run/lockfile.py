@@ -31,6 +31,11 @@ def lock_data(name: str, endpoint: str, specs: Iterable[TakeSpec], view: LedgerV
     output folder, relative to the manifest's folder when it is below the same project."""
     takes: dict[str, Any] = {}
     for spec in specs:
+        if spec.waiting or spec.problem:  # no fingerprint until what it is made from is made
+            entry = {"state": "blocked" if spec.problem else "waiting",
+                     "waits_for": [naming.lock_key(shot, take) for shot, take in spec.waits_for]}
+            takes[naming.lock_key(spec.shot.id, spec.take)] = entry
+            continue
         state = view.get(*spec.ledger_key)
         entry = {"fingerprint": spec.fingerprint, "state": state.state}
         for field in ("task_id", "file_id", "file", "sha256", "seconds"):

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from pipeline.manifest import graph
 from pipeline.manifest import takes as naming
-from pipeline.minimax import catalogue
+from pipeline.minimax import catalogue, imagespec
 from pipeline.run.gentime import GenTimes, Observation, task_class
 from pipeline.run.ledger import LedgerView, TakeState
-from pipeline.run.status import Action, classify, label, made_on, uncertain_why
+from pipeline.run.status import BLOCKED, Action, classify, label, made_on, uncertain_why
 from pipeline.run.store import HISTORY
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ class TakeSpec:
     fingerprint: str
     request: dict[str, Any]  # the canonical request (images by content hash)
     waits_for: tuple[tuple[str, int], ...] = ()
-    inputs: tuple[tuple[str, str], ...] = ()  # (field, frame file) for a resolved dependant
+    inputs: tuple[tuple[str, Any], ...] = ()  # (field, frameinputs.FrameInput) for a resolved dependant
     problem: str | None = None
 
     @property
@@ -182,6 +182,9 @@ def make_plan(
     removed = sorted(k for k in view.latest if k not in known)
     wanted = {t.spec.key: t.spec.fingerprint for t in takes}
     left_out = known - spec_keys  # by --only: not this run's business
+    # A dependant still waiting for its upstream has no fingerprint yet: its paid tasks are its
+    # own until it is resolved (in the run), never an earlier version's.
+    left_out |= {t.spec.key for t in takes if t.spec.waiting}
     orphans = [_follow(state) for (shot, take, fp), state in sorted(view.states.items())
                if state.state in PAID_UNFETCHED and (shot, take) not in left_out and wanted.get((shot, take)) != fp
                and made_on(state, endpoint)]
@@ -214,23 +217,24 @@ def _block_dependants(takes: list[PlannedTake], declared: set[tuple[str, int]]) 
             continue
         why = next(filter(None, (_why_blocked(up, by_key.get(up), declared) for up in planned.spec.waits_for)), None)
         if why is not None:
-            by_key[key] = replace(planned, action=Action.BLOCKED, reason=f"blocked: {why}", cost=0.0, price_how="")
+            by_key[key] = replace(planned, action=Action.BLOCKED, reason=f"{BLOCKED}{why}", cost=0.0, price_how="")
     return [by_key[t.spec.key] for t in takes]
 
 
 def _why_blocked(up: tuple[str, int], planned: PlannedTake | None, declared: set[tuple[str, int]]) -> str | None:
-    """Why an upstream take will not be made in this run; None when it will be (or is)."""
+    """Why an upstream take will not be made in this run, naming the take at the root of a
+    chain of blocks (what the user must fix); None when it will be made (or is)."""
     name = label(up)
     if planned is None:
         if up in declared:
-            return f"{name} is not made yet and --only leaves it out of this run"
+            return f"{name} is not made yet and --only leaves it out of this run (add it to --only)"
         return f"{name} is not in the manifest's checked shots (see shots validate)"
     if planned.action == Action.FAILED_SKIPPED:
-        return f"{name} failed ({planned.state.reason or 'failed before'})"
+        return f"{name} failed ({planned.state.reason or 'failed before'}; --retry-failed makes it again)"
     if planned.action == Action.UNCERTAIN_SKIPPED:
         return f"{name} is uncertain ({uncertain_why(planned.state)}; see shots status)"
     if planned.action == Action.BLOCKED:
-        return f"{name} is {planned.reason}"
+        return planned.reason.removeprefix(BLOCKED)  # the root's own words
     return None
 
 
@@ -283,18 +287,35 @@ def estimate_seconds(plan: Plan, rpm: float, concurrency: int | None, *,
     """Wall time at the given pace: creates limited by RPM and the in-flight cap, plus generation.
 
     A take's generation time is what the ledger has learned of its class (`history`, see
-    gentime.history_from_view), else the documented prior. `time_scale` is the run's clock: the
-    simulator's (backend.SIM_TIME_SCALE) runs pacing and generation alike that much faster.
+    gentime.history_from_view), else the documented prior. A chain of dependants takes one
+    generation per link at least; stills go at the image API's own pace. `time_scale` is the
+    run's clock: the simulator's (backend.SIM_TIME_SCALE) runs pacing and generation alike that
+    much faster.
     """
-    creates = plan.creates
+    creates = [t for t in plan.creates if not t.spec.shot.is_still]
+    stills = [t for t in plan.creates if t.spec.shot.is_still]
     polls = [t for t in plan.takes if t.action == Action.POLL]
-    if not creates and not polls:
+    if not creates and not polls and not stills:
         return 0.0
     learned = GenTimes(0.0, history)
     gen = max((generation_seconds(t.spec, learned) for t in creates + polls), default=0.0)
     by_rate = math.ceil(len(creates) / max(rpm, 1e-9)) * 60.0 if creates else 0.0
     by_slots = (len(creates) / concurrency) * gen if concurrency else 0.0
-    return (max(by_rate, by_slots) + gen) * time_scale
+    by_chain = (_chain_links(plan) - 1) * gen
+    by_stills = math.ceil(len(stills) / imagespec.RPM) * 60.0 if stills else 0.0
+    return (max(by_rate, by_slots, by_chain, by_stills) + gen) * time_scale
+
+
+def _chain_links(plan: Plan) -> int:
+    """The most videos to make one after another: the longest chain of dependants to create."""
+    made = {t.spec.key: t for t in plan.takes if t.creates or t.action == Action.POLL}
+    if not any(t.spec.waits_for for t in made.values()):
+        return 1
+    links: dict[tuple[str, int], int] = {}
+    for key in graph.order({k: list(t.spec.waits_for) for k, t in made.items()}):
+        own = 0 if made[key].spec.shot.is_still else 1
+        links[key] = own + max((links.get(up, 0) for up in made[key].spec.waits_for), default=0)
+    return max(links.values(), default=1)
 
 
 def generation_seconds(spec: TakeSpec, learned: GenTimes) -> float:

@@ -21,7 +21,7 @@ from pipeline.manifest import imagefiles
 from pipeline.manifest.models import FrameRef, Shot
 from pipeline.minimax import catalogue, images
 from pipeline.run import request_image, request_v2
-from pipeline.run.frameinputs import Frames, NoFrameYet, frame_source, local_or_frame, shown
+from pipeline.run.frameinputs import Frames, NoFrameYet, canonical_frame, frame_source, local_or_frame, shown
 
 __all__ = ["canonical_request", "fingerprint", "api_body", "FINGERPRINT_CHARS", "SIM_ENDPOINT", "INPUTS_FROM"]
 
@@ -51,7 +51,11 @@ def canonical_request(shot: Shot, manifest_dir: str | os.PathLike, frames: Frame
 
 
 def fingerprint(canonical: dict, endpoint: str) -> str:
-    """A stable hash of (endpoint, canonical request): equal exactly when the API is asked the same thing."""
+    """A stable hash of (endpoint, canonical request): equal exactly when the API is asked the same
+    thing. `inputs_from` is left out: the inputs' identities decide the video, not how the
+    manifest spells where they come from ({shot: s01} and {shot: s01, frame: last} are one frame)."""
+    if INPUTS_FROM in canonical:
+        canonical = {k: v for k, v in canonical.items() if k != INPUTS_FROM}
     text = _CANONICAL_JSON.encode({"endpoint": endpoint, "request": canonical})
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:FINGERPRINT_CHARS]
 
@@ -130,10 +134,9 @@ def _local(shot: Shot, field: str, value: str, base: str) -> str | None:
 
 
 def _image_digest(shot: Shot, field: str, value: str | FrameRef, base: str, frames: Frames) -> str:
-    try:
-        path = local_or_frame(field, value, frames, lambda v: _local(shot, field, v, base))
-    except NoFrameYet as exc:
-        return exc.placeholder
+    if isinstance(value, FrameRef):
+        return canonical_frame(field, value, frames)
+    path = _local(shot, field, value, base)
     if path is None:
         return str(value)
     try:
@@ -155,6 +158,8 @@ def _image_payload(shot: Shot, field: str, value: str | FrameRef, base: str, pla
     path = local_or_frame(field, value, frames, lambda v: _local(shot, field, v, base))
     if path is None:
         return str(value)
+    if isinstance(value, FrameRef):  # our own frame, checked when it was cut; planned by its identity
+        planned = None
     value = shown(value)
     try:
         with open(path, "rb") as fh:

@@ -20,7 +20,7 @@ from pipeline.errors import InputError
 from pipeline.manifest import imagefiles
 from pipeline.manifest.models import FrameRef, Shot
 from pipeline.minimax import images, imagespec
-from pipeline.run.frameinputs import Frames, NoFrameYet, local_or_frame, shown
+from pipeline.run.frameinputs import Frames, NoFrameYet, canonical_frame, local_or_frame, shown
 
 SUBJECT = "subject_image"
 
@@ -28,13 +28,12 @@ SUBJECT = "subject_image"
 def canonical_request(shot: Shot, manifest_dir: str | os.PathLike, frames: Frames) -> dict:
     """What decides the still: model, prompt, aspect ratio, flags, the subject by its hash."""
     body = _common(shot)
-    if shot.subject_image is not None:
-        try:
-            path = _local(shot, shot.subject_image, os.fspath(manifest_dir), frames)
-        except NoFrameYet as exc:
-            subject = exc.placeholder
-        else:
-            subject = str(shot.subject_image) if path is None else "sha256:" + imagefiles.facts(path).sha256
+    if isinstance(shot.subject_image, FrameRef):
+        body["subject_reference"] = [{"type": "character",
+                                      "image_file": canonical_frame(SUBJECT, shot.subject_image, frames)}]
+    elif shot.subject_image is not None:
+        path = _local(shot, shot.subject_image, os.fspath(manifest_dir), frames)
+        subject = str(shot.subject_image) if path is None else "sha256:" + imagefiles.facts(path).sha256
         body["subject_reference"] = [{"type": "character", "image_file": subject}]
     return body
 
@@ -80,6 +79,8 @@ def _subject_payload(shot: Shot, base: str, frames: Frames, planned: str | None)
     where = f"shot '{shot.id}' field '{SUBJECT}': '{shown(value)}'"
     if path is None:
         return str(value)
+    if isinstance(value, FrameRef):  # our own frame, checked when it was cut; planned by its identity
+        planned = None
     try:
         with open(path, "rb") as fh:
             data = fh.read(imagespec.SUBJECT_MAX_BYTES + 1)

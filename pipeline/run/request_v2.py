@@ -28,7 +28,7 @@ from pipeline.errors import InputError
 from pipeline.manifest import imagefiles, mediafiles
 from pipeline.manifest.models import FrameRef, Shot
 from pipeline.minimax.catalogue import V2_INPUTS
-from pipeline.run.frameinputs import NoFrameYet, local_or_frame, shown
+from pipeline.run.frameinputs import canonical_frame, local_or_frame, shown
 
 ADAPTIVE = "adaptive"
 MM_FILE = "mm_file://"  # a file uploaded to MiniMax: sent as it is
@@ -130,10 +130,9 @@ def _local(shot: Shot, field: str, value: str | FrameRef, base: str, frames: Map
 def _digest(shot: Shot, field: str, value: str | FrameRef, kind: Kind, base: str, frames: Mapping[str, str]) -> str:
     """The "sha256:<hex>" of a local file (read once per version of it: mediafiles' cache, shared
     with the manifest checker); a URL as it is; a frame not cut yet as its placeholder."""
-    try:
-        path = _local(shot, field, value, base, frames)
-    except NoFrameYet as exc:
-        return exc.placeholder
+    if isinstance(value, FrameRef):
+        return canonical_frame(field, value, frames)
+    path = _local(shot, field, value, base, frames)
     if path is None:
         return str(value)
     try:
@@ -152,6 +151,8 @@ def _payload(shot: Shot, field: str, value: str | FrameRef, kind: Kind, base: st
     path = _local(shot, field, value, base, frames)
     if path is None:
         return str(value)
+    if isinstance(value, FrameRef):  # our own frame, checked when it was cut; planned by its identity
+        planned = None
     value = shown(value)
     limits = V2_INPUTS.media[kind]
     try:

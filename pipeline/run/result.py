@@ -7,6 +7,7 @@ from typing import Literal
 
 from pipeline.errors import ShotsError
 from pipeline.run.plan import Plan, PlannedTake, TakeSpec, outcome_of
+from pipeline.run.status import BLOCKED
 
 Outcome = Literal["done", "failed", "uncertain", "pending"]
 
@@ -19,6 +20,7 @@ class TakeResult:
     task_id: str | None = None
     file: str | None = None
     sha256: str | None = None  # the file's, once downloaded in this run: a dependant's frame is cut from it
+    archived: str | None = None  # where this run moved the file it replaced (history/...), if any
     cost: float | None = None  # spent in this run (a successful task's price), None if unknown
     created: bool = False  # a task made in this run reached Success: it is billed
     task_made: bool = False  # a create in this run answered a task id: billed once it succeeds
@@ -42,6 +44,12 @@ class RunResult:
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome == outcome)
+
+    @property
+    def blocked(self) -> int:
+        """Pending takes never sent because a take they are made from was not made (or its frame
+        cannot be used): the next run makes them once it is."""
+        return sum(1 for r in self.results if r.outcome == "pending" and r.detail.startswith(BLOCKED))
 
     def __repr__(self) -> str:
         # Short on purpose: asyncio.run on Python 3.11 formats its result's repr twice

@@ -23,7 +23,7 @@ from pipeline.run.options import RunOptions
 from pipeline.run.pacer import Pacer
 from pipeline.run.plan import outcome_of
 from pipeline.run.result import RunResult, TakeResult, initial_result
-from pipeline.run.status import Action, label
+from pipeline.run.status import BLOCKED, Action, label
 
 if TYPE_CHECKING:
     from pipeline.errors import ShotsError
@@ -83,7 +83,7 @@ class Runner:
         self._waiting: dict[Key, PlannedTake] = {}
         self._dependants: dict[Key, list[Key]] = {}
         self._resolving: dict[Key, int] = {}  # dependants whose frames are being cut -> their place
-        self._finished: dict[Key, tuple[Path, str]] = {}
+        self._finished: dict[Key, tuple[Path, str, bool]] = {}
         self._ready: list[tuple[int, Key]] = []
         self._ready_takes: dict[Key, PlannedTake] = {}
         self._ready_news = asyncio.Event()
@@ -112,7 +112,7 @@ class Runner:
         creates = [t for t in plan.takes if t.creates]
         self._results = results
         self._order = {t.spec.key: i for i, t in enumerate(plan.takes)}
-        self._finished = {t.spec.key: (self.out_dir / t.state.file, t.state.sha256) for t in plan.takes
+        self._finished = {t.spec.key: (self.out_dir / t.state.file, t.state.sha256, True) for t in plan.takes
                           if t.action == Action.UP_TO_DATE and t.state.file and t.state.sha256}
         for t in creates:
             if t.spec.waiting:
@@ -162,6 +162,10 @@ class Runner:
             if res.outcome == "pending" and not res.detail:
                 ups = ", ".join(label(k) for k in planned.spec.waits_for if k not in self._finished)
                 res.detail = f"waits for {ups}; the next run makes it"
+        for key in (*self._ready_takes, *self._resolving):  # resolved (or being resolved), not started
+            res = self._results[key]
+            if res.outcome == "pending" and not res.detail:
+                res.detail = "not started: the run was stopped; the next run makes it"
 
     async def _job(self, planned: PlannedTake, res: TakeResult) -> None:
         """The take's job (a still's or a video's); when it ends, the takes waiting for it hear."""
@@ -186,13 +190,13 @@ class Runner:
         """A take ended: its dependants whose upstream takes are all on disk are planned again
         (resolve); if it did not end done, they are blocked (and theirs, down the chain)."""
         if res.outcome == "done" and res.file and res.sha256:
-            self._finished[key] = (self.out_dir / res.file, res.sha256)
+            self._finished[key] = (self.out_dir / res.file, res.sha256, True)
         for dep_key in self._dependants.pop(key, ()):
             dep = self._waiting.get(dep_key)
             if dep is None:
                 continue
             if key not in self._finished:
-                self._block(dep_key, f"{label(key)} {_ended_as(res)}")
+                self._block(dep_key, _why_blocked(key, res))
             elif all(k in self._finished for k in dep.spec.waits_for):
                 del self._waiting[dep_key]
                 self._resolving[dep_key] = self._order[dep_key]
@@ -202,7 +206,7 @@ class Runner:
     def _block(self, key: Key, why: str) -> None:
         planned = self._waiting.pop(key)
         res = self._results[key]
-        res.outcome, res.detail = "pending", f"blocked: {why}"
+        res.outcome, res.detail = "pending", f"{BLOCKED}{why}"
         self.jobs.on_phase(planned.spec, "pending")
         self.jobs.on_news(planned.spec, "pending", res.detail)
         self._ended(key, res)
@@ -217,7 +221,7 @@ class Runner:
                 planned = await asyncio.to_thread(self.replan, waiting.spec, self._finished.get)
             except Exception as exc:  # a frame that cannot be cut or read: this take's problem alone
                 log.exception("%s: its inputs could not be resolved", waiting.spec.label)
-                res.outcome, res.detail = "pending", f"blocked: its input frames could not be made ({exc})"
+                res.outcome, res.detail = "pending", f"{BLOCKED}its input frames could not be made ({exc})"
                 self._ended(waiting.spec.key, res)
                 return
             res.spec = planned.spec
@@ -253,27 +257,29 @@ class Runner:
             if not planned.spec.waiting:
                 heapq.heappush(self._ready, (self._order[planned.spec.key], planned.spec.key))
                 self._ready_takes[planned.spec.key] = planned
-        while self._ready or self._waiting or self._resolving:
+        while await self._next_ready():
+            # The slot is taken only once a create is ready: a slot held while waiting for a
+            # dependant would starve its upstream when the cap drops to 1 (a 429 lowers it).
             await self.pacer.in_flight.acquire()
-            key = await self._next_ready()
-            if key is None:
+            if self._stopping:
                 self.pacer.in_flight.release()
                 return
+            _, key = heapq.heappop(self._ready)  # the first ready one now: more may have joined
             self._spawn(self._job(self._ready_takes.pop(key), self._results[key]))
 
-    async def _next_ready(self) -> Key | None:
-        """The next create to start, once no dependant before it in the manifest is still being
-        resolved; None when the run stops or nothing is left to start."""
+    async def _next_ready(self) -> bool:
+        """Wait until a create is ready to start and no dependant before it in the manifest is
+        still being resolved. False when the run stops or nothing is left to start."""
         while not self._stopping:
             first = self._ready[0][0] if self._ready else None
             resolving = min(self._resolving.values(), default=None)
             if first is not None and (resolving is None or first < resolving):
-                return heapq.heappop(self._ready)[1]
+                return True
             if first is None and not self._waiting and not self._resolving:
-                return None
+                return False
             self._ready_news.clear()
             await self._ready_news.wait()
-        return None
+        return False
 
     def _ledger_full(self, exc: ShotsError) -> None:
         """From the ledger's writing thread: the disk is full, stop every take (exit 3)."""
@@ -292,12 +298,13 @@ def _no_phase(spec: TakeSpec, phase: str) -> None:
     pass
 
 
-def _ended_as(res: TakeResult) -> str:
-    """How a take that did not end done is named to the takes waiting for it: 'failed (flagged)'."""
+def _why_blocked(key: Key, res: TakeResult) -> str:
+    """Why the takes waiting for a take that did not end done are blocked, naming the take at the
+    root of a chain of blocks: 's01 failed (flagged; --retry-failed makes it again)'."""
+    if res.detail.startswith(BLOCKED):
+        return res.detail.removeprefix(BLOCKED)
     if res.outcome == "failed":
-        return f"failed ({res.detail or 'failed'})"
+        return f"{label(key)} failed ({res.detail or 'failed'}; --retry-failed makes it again)"
     if res.outcome == "uncertain":
-        return f"is uncertain ({res.detail})"
-    if res.detail.startswith("blocked: "):
-        return f"is {res.detail}"
-    return f"is not done ({res.detail or 'stopped'})"
+        return f"{label(key)} is uncertain ({res.detail})"
+    return f"{label(key)} is not done ({res.detail or 'stopped'})"

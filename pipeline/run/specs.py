@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from pipeline.run.ledger import LedgerView
 
 
-SpecFinished = Callable[[TakeSpec], "tuple[Path, str] | None"]  # a take's verified output, or None
+SpecFinished = Callable[[TakeSpec], "tuple[Path, str, bool] | None"]  # see chain.Finished
 
 
 def take_specs(manifest: Manifest, endpoint: str, only: Iterable[str] | None = None, *,
@@ -38,7 +38,7 @@ def take_specs(manifest: Manifest, endpoint: str, only: Iterable[str] | None = N
     by_id = {shot.id: shot for shot in manifest.shots}
     made: dict[chain.Key, TakeSpec] = {}
 
-    def upstream_done(key: chain.Key) -> tuple[Path, str] | None:
+    def upstream_done(key: chain.Key) -> tuple[Path, str, bool] | None:
         spec = made.get(key)
         return None if finished is None or spec is None or spec.waiting or spec.problem else finished(spec)
 
@@ -52,17 +52,18 @@ def take_specs(manifest: Manifest, endpoint: str, only: Iterable[str] | None = N
 def resolved_specs(manifest: Manifest, endpoint: str, out_dir: Path, view: LedgerView,
                    only: Iterable[str] | None = None) -> list[TakeSpec]:
     """`take_specs` with dependants resolved against what the output folder holds: an upstream
-    take downloaded (under its current fingerprint) and intact gives its frame, cut into frames/
-    (or found there, cut by an earlier run). What the plan, the views and the lock file all use."""
+    take downloaded (under its current fingerprint) gives its frame, cut into frames/ (or found
+    there, cut by an earlier run: then its file need not be intact). What the plan, the views and
+    the lock file all use."""
     if not any(shot.frame_refs() for shot in manifest.shots):
         return take_specs(manifest, endpoint, only)
     from pipeline.run.frames import FrameStore
 
-    def finished(spec: TakeSpec) -> tuple[Path, str] | None:
+    def finished(spec: TakeSpec) -> tuple[Path, str, bool] | None:
         state = view.get(*spec.ledger_key)
-        if state.state != "downloaded" or state.sha256 is None or store.check_intact(out_dir, state) is not None:
+        if state.state != "downloaded" or not state.sha256 or not state.file:
             return None
-        return out_dir / state.file, state.sha256
+        return out_dir / state.file, state.sha256, store.check_intact(out_dir, state) is None
 
     return take_specs(manifest, endpoint, only, finished=finished, frames=FrameStore(out_dir))
 

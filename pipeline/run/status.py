@@ -170,6 +170,10 @@ def classify(
             return TakeStatus(Standing.UNCERTAIN, Action.LOOK_UP, (
                 f"{why}; the run looks for its task in the v2 task list: followed if found "
                 f"(never paid twice), created again if the list shows none"), state)
+        if spec.shot.is_still:  # no task to look up: the answer was the picture
+            return TakeStatus(Standing.UNCERTAIN, Action.UNCERTAIN_SKIPPED, (
+                f"{why}; the still may have been made and billed, and its answer (the picture) is lost. "
+                f"--resubmit-uncertain asks for it again"), state)
         return TakeStatus(Standing.UNCERTAIN, Action.UNCERTAIN_SKIPPED, (
             f"{why}; {BILLED_MAY_EXIST}. Check the MiniMax console, then run with "
             f"--resubmit-uncertain to create it again"), state)
@@ -195,7 +199,7 @@ def _dependant(spec: TakeSpec, view: LedgerView, endpoint: str | None) -> TakeSt
     upstream or the shot changed), or blocked by a frame that cannot be used."""
     state = view.get(*spec.ledger_key)  # never written under a waiting fingerprint: 'new'
     if spec.problem:
-        return TakeStatus(Standing.NEW, Action.BLOCKED, f"blocked: {spec.problem}", state)
+        return TakeStatus(Standing.NEW, Action.BLOCKED, f"{BLOCKED}{spec.problem}", state)
     after = "after " + ", ".join(label(k) for k in spec.waits_for)
     previous = view.current(spec.shot.id, spec.take)
     if previous is None:
@@ -228,6 +232,7 @@ def listable(state: TakeState, now: float | None = None) -> bool:
 
 
 BILLED_MAY_EXIST = "a billed task may exist"
+BLOCKED = "blocked: "  # how a blocked take's reason (and its result's detail) begins: never sent, made later
 
 
 def uncertain_why(state: TakeState) -> str:
@@ -239,7 +244,7 @@ def uncertain_why(state: TakeState) -> str:
 def _what_changed(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
     if old is None:
         return "the shot or the endpoint changed since the last run"
-    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    keys = sorted(_MANIFEST_NAME.get(k, k) for k in set(old) | set(new) if old.get(k) != new.get(k))
     if not keys:
         return "the endpoint changed since the last run"
     upstream = _upstream_changed(old, new)
@@ -248,15 +253,45 @@ def _what_changed(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
     return "changed since the last run: " + ", ".join(keys)
 
 
+# A request key as the manifest names the field behind it.
+_MANIFEST_NAME = {"subject_reference": "subject_image", "extra": "prompt_expansion", "content": "prompt or inputs",
+                  request.INPUTS_FROM: "an input from another shot"}
+
+
 def _upstream_changed(old: dict[str, Any], new: dict[str, Any]) -> str | None:
-    """'s01' (or 's01, kf-01') when the requests differ only in inputs cut from the same upstream
-    outputs (their frames changed because the upstream was made again); else None."""
+    """'s01' (or 's01, kf-01') when the requests differ only in inputs taken from the same
+    upstream outputs (made again since); names only the upstreams whose input changed."""
     sources = new.get(request.INPUTS_FROM)
     if not sources or old.get(request.INPUTS_FROM) != sources:
         return None
     if _masked(old, sources) != _masked(new, sources):
         return None
-    return ", ".join(dict.fromkeys(source.split("#")[0] for source in sources.values()))
+    before, after = _inputs(old, sources), _inputs(new, sources)
+    changed = [src for field, src in sources.items() if before.get(field) != after.get(field)] or list(sources.values())
+    return ", ".join(dict.fromkeys(source.split("#")[0] for source in changed))
+
+
+def _inputs(canonical: dict[str, Any], sources: dict[str, str]) -> dict[str, Any]:
+    """Each upstream input's value in a canonical request: v1's and the image API's fields, v2's
+    `content` items by role and place."""
+    found: dict[str, Any] = {}
+    for field in sources:
+        if field in canonical:
+            found[field] = canonical[field]
+    if "subject_image" in sources:
+        found["subject_image"] = canonical.get("subject_reference")
+    if isinstance(canonical.get("content"), list):
+        places: dict[tuple[Any, int], str] = {}
+        for field in sources:
+            name, _, index = field.partition("[")
+            places[(_ROLES.get(name), int(index.rstrip("]")) if index else 0)] = field
+        seen: dict[Any, int] = {}
+        for item in canonical["content"]:
+            role = item.get("role") if isinstance(item, dict) else None
+            place = seen[role] = seen.get(role, -1) + 1
+            if (role, place) in places:
+                found[places[(role, place)]] = item
+    return found
 
 
 _ROLES = {"first_frame_image": "first_frame", "last_frame_image": "last_frame", "reference_images": "reference_image"}
