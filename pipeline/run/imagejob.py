@@ -30,8 +30,7 @@ from pipeline.run.ledger import event
 
 log = logging.getLogger("shots.runner")
 
-WITHHELD = "the image API withheld the still (failed_count 1: its safety check); change the prompt, " \
-           "or --retry-failed to ask again"
+WITHHELD = "the image API withheld the still (failed_count 1: its safety check); change the prompt"
 
 
 class StillError(Exception):
