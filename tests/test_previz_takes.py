@@ -296,6 +296,8 @@ def test_the_previz_size_follows_the_settings():
     assert SimConfig(render_width=1280).previz_size(1366, 768) == (1280, 720)
     assert SimConfig(render_width=1280).previz_size(512, 768) == (854, 1280)  # portrait: 1280 tall
     assert SimConfig(render_height=90).previz_size(1366, 768) == (160, 90)  # a fixed height wins
+    assert SimConfig().previz_size(1472, 640) == (736, 320)  # 21:9: the short side kept at 320 px...
+    assert SimConfig(render_width=640).previz_size(1472, 640) == (640, 278)  # ...unless a width is asked for
     for bad in ({"render_width": 8}, {"render_height": 0}, {"render_fps": 0}, {"render_width": 640.0}):
         with pytest.raises(ValueError):
             SimConfig(**bad)
@@ -304,3 +306,5 @@ def test_the_previz_size_follows_the_settings():
     bigger = config_from_args(parser.parse_args(["--render-width", "1280", "--render-fps", "30"]))
     assert (bigger.render_width, bigger.render_height, bigger.render_fps) == (1280, None, 30)
     assert config_from_args(parser.parse_args([])).previz_size(1366, 768) == (640, 360)
+    assert config_from_args(parser.parse_args([])).previz_size(1472, 640) == (736, 320)
+    assert config_from_args(parser.parse_args(["--render-width", "640"])).previz_size(1472, 640) == (640, 278)

@@ -2,6 +2,10 @@
 first frame, starts on exactly that picture (its own label over s01's, no more), so a chained
 storyboard previews as one continuous piece; a first-last clip likewise ends on its last image.
 
+A chain cascades: one more word in a prompt makes another clip (another last frame to start
+the next shot on), and the default previz of a wide clip is large enough for its last frame to
+pass the API's image rules.
+
 Over HTTP against the simulator (v1 and v2), with the frame cut from a real previz with PyAV as
 the runner cuts it (a lossless PNG at the video's size), at a previz size whose frames pass the
 API's image rules (640 px wide: 640x360 on v1, 640x366 for H3's 1344x768)."""
@@ -16,6 +20,7 @@ import httpx
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
+from pipeline.minimax import images
 from pipeline.sim import SimConfig, Simulator, render
 from pipeline.sim.render import Pose, RenderSpec
 
@@ -33,16 +38,27 @@ class Clock:
         return self.t
 
 
-@pytest.fixture
-def csim(tmp_path):
-    """(Simulator, Clock, httpx.Client): 640 px wide previz at 6 fps (v2: its own 24), a clock the test moves."""
+def serving(tmp_path, **sizes):
+    """(Simulator, Clock, httpx.Client) at 6 fps (v2: its own 24), a clock the test moves."""
     clock = Clock()
-    sim = Simulator(SimConfig(time_scale=1.0, render_width=640, render_fps=6, render_cache_dir=tmp_path / "renders"),
+    sim = Simulator(SimConfig(time_scale=1.0, render_fps=6, render_cache_dir=tmp_path / "renders", **sizes),
                     now=clock).start()
     client = httpx.Client(base_url=sim.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=120)
     yield sim, clock, client
     client.close()
     sim.stop()
+
+
+@pytest.fixture
+def csim(tmp_path):
+    """A previz 640 px wide."""
+    yield from serving(tmp_path, render_width=640)
+
+
+@pytest.fixture
+def dsim(tmp_path):
+    """The previz at the simulator's default size (as the embedded simulator of a keyless run makes it)."""
+    yield from serving(tmp_path)
 
 
 def scene(width: int = 1280, height: int = 720, hue: int = 0) -> bytes:
@@ -93,11 +109,12 @@ def v1_video(client: httpx.Client, clock: Clock, body: dict, shot: str) -> bytes
     return client.get(url).content
 
 
-def v2_video(client: httpx.Client, clock: Clock, images: list[tuple[str, bytes]], prompt: str, shot: str) -> bytes:
+def v2_video(client: httpx.Client, clock: Clock, images: list[tuple[str, bytes]], prompt: str, shot: str,
+             **body) -> bytes:
     content = [{"type": "text", "text": prompt}]
     content += [{"type": "image_url", "image_url": {"url": data_url(data)}, "role": role} for role, data in images]
     made = client.post("/v2/video_generation", json={"model": "MiniMax-H3", "content": content, "resolution": "768P",
-                                                     "duration": 4}, headers={"X-Shots-Shot": shot})
+                                                     "duration": 4, **body}, headers={"X-Shots-Shot": shot})
     assert made.status_code == 200, made.text
     clock.t += FINISHED
     task = client.get(f"/v2/query/video_generation/{made.json()['task_id']}").json()["task"]
@@ -183,6 +200,54 @@ def test_v2_a_clip_made_from_the_last_frame_starts_on_it_and_a_first_last_clip_e
     check_chain(s01, s02, s03)
 
 
+def test_a_wide_h3_clip_at_the_default_size_hands_on_a_frame_the_api_takes(dsim):
+    """A 21:9 picture makes a 21:9 H3 clip (frames set the ratio). 640 px wide it would be 640x274,
+    and its last frame (short side under 300 px) would block the next shot; the default previz
+    keeps its short side at 320 px."""
+    _, clock, client = dsim
+    s01 = v2_video(client, clock, [("first_frame", scene(1792, 768))], "The coast at dawn [Truck left]", shot=LONG)
+    frame = cut_last(s01)
+    info = images.inspect(frame)  # the API's image rules: ImageError if it would refuse the frame
+    assert (info.width, info.height) == (736, 320)  # H3's 768P 21:9 is 1472x640
+    s02 = v1_video(client, clock, {"model": "MiniMax-Hailuo-02", "prompt": "He looks out [Pan left]",
+                                   "first_frame_image": data_url(frame), "duration": 6}, shot=SHORT)
+    first = ends(s02)[0]
+    assert first.size == (736, 320)  # v1 at the frame's aspect: the same size, so it starts on the frame
+    x, y, w, h = render.label_box(*first.size)
+    assert mean_outside(ends(s01)[1], first, grown((x, y, x + w, y + h), 2, first.size)) < 3.0
+
+
+# --- the prompt's words change the clip ----------------------------------------------------------
+
+# One word apart: a real model makes another clip, so the previz does too, and a shot made from
+# this one's last frame is made again (the frame's sha256 changes) when the prompt is edited.
+WALKS, SLOWLY = "The keeper walks up the path [Push in].", "The keeper walks slowly up the path [Push in]."
+
+
+def assert_same_start_other_end(one: bytes, other: bytes) -> None:
+    """Both clips start on the picture they were given; they end on plainly different frames."""
+    (one_first, one_last), (other_first, other_last) = ends(one), ends(other)
+    assert one_first.size == other_first.size
+    assert mean_outside(one_first, other_first, (0, 0, 0, 0)) < 0.5  # the same picture (codec noise)
+    assert mean_outside(one_last, other_last, (0, 0, 0, 0)) > 1.0, "one more word, the same ending"
+
+
+def test_v1_one_more_word_in_the_prompt_makes_another_clip(csim):
+    _, clock, client = csim
+    body = {"model": "MiniMax-Hailuo-02", "first_frame_image": data_url(scene()), "duration": 6}
+    walks = v1_video(client, clock, {**body, "prompt": WALKS}, shot=SHORT)
+    slowly = v1_video(client, clock, {**body, "prompt": SLOWLY}, shot=SHORT)
+    assert_same_start_other_end(walks, slowly)
+    assert v1_video(client, clock, {**body, "prompt": WALKS}, shot=SHORT) == walks  # take 1 again: the same bytes
+
+
+def test_v2_one_more_word_in_the_prompt_makes_another_clip(csim):
+    _, clock, client = csim
+    walks = v2_video(client, clock, [("first_frame", scene())], WALKS, shot=SHORT)
+    slowly = v2_video(client, clock, [("first_frame", scene())], SLOWLY, shot=SHORT)
+    assert_same_start_other_end(walks, slowly)
+
+
 # --- the renderer, before the codec -------------------------------------------------------------
 
 W, H = 320, 180
@@ -209,6 +274,32 @@ def test_a_first_last_clip_ends_on_the_last_picture_exactly(take):
     assert lay.slide[-1] == 1.0 and lay.landing[-1] == Pose()
     assert render.view(lay.last, lay.landing[-1], W, H).tobytes() == last.tobytes()
     assert render.view(lay.first, lay.poses[0], W, H).tobytes() == first.tobytes()
+
+
+def test_the_words_around_the_commands_seed_the_clip():
+    assert render.prompt_words("The keeper walks up the path [Push in].") == "The keeper walks up the path ."
+    assert render.prompt_words("平移 [左摇]") == "平移" and render.prompt_words("[Pan left], then [Push in]") == ", then"
+    assert render.prompt_words("a [Pan left, slowly] b [not a move]") == "a slowly b [not a move]"
+    take = render.variation(5, 2)
+    assert render.nuance(take, "", drift=True) is take  # commands only: the take as it is
+    assert render.nuance(render.FIRST_TAKE, "The keeper walks", drift=False) == \
+        render.nuance(render.FIRST_TAKE, " The  keeper walks ", drift=False)  # spacing is not a word
+    shaded = [render.nuance(take, words, drift=True) for words in ("The keeper walks", "The keeper walks slowly")]
+    assert shaded[0] != shaded[1]
+    for v in shaded:  # calmly: a lively take stays lively, and the frame stays inside the picture
+        assert 0.92 * take.amount <= v.amount <= 1.08 * take.amount
+        assert abs(v.x) <= (1 - 1 / v.zoom) / 2 and abs(v.y) <= (1 - 1 / v.zoom) / 2
+
+
+def test_a_first_last_clip_of_other_words_moves_otherwise_and_ends_on_the_last_picture_exactly():
+    first = Image.open(io.BytesIO(scene(W, H, hue=9))).convert("RGB")
+    last = Image.open(io.BytesIO(scene(W, H, hue=33))).convert("RGB")
+    lays = [render.layout(RenderSpec("first_last_frame", prompt, W, H, fps=4, frames=24, first=png(first),
+                                     last=png(last))) for prompt in ("Night falls", "Night falls slowly")]
+    assert lays[0].poses != lays[1].poses or lays[0].slide != lays[1].slide
+    for lay in lays:
+        assert render.view(lay.first, lay.poses[0], W, H).tobytes() == first.tobytes()
+        assert render.view(lay.last, lay.landing[-1], W, H).tobytes() == last.tobytes()
 
 
 @pytest.mark.parametrize("size", [(640, 360), (640, 366), (360, 640), (1280, 720), (128, 72)])

@@ -9,7 +9,11 @@ import av
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
+from pipeline.minimax import images
+from pipeline.sim import SimConfig
 from pipeline.sim.render import RenderSpec, output_size, previz_size, render_video
+from pipeline.sim.sizes import MIN_SHORT_SIDE, default_previz_size
+from pipeline.sim.v2render import RATIOS, nominal_size
 
 MODES = ("text_to_video", "image_to_video", "first_last_frame", "subject_reference")
 
@@ -87,6 +91,34 @@ def test_the_default_previz_is_640_wide_at_24_fps(tmp_path):
 def test_previz_keeps_the_aspect_with_even_sides(vw, vh, width, expected):
     assert previz_size(vw, vh, width) == expected
     assert previz_size(vw, vh, width + 1) == expected
+
+
+@pytest.mark.parametrize("resolution", ["768P", "2K"])
+@pytest.mark.parametrize("ratio", list(RATIOS))
+def test_the_default_previz_of_every_h3_ratio_hands_on_frames_the_api_takes(resolution, ratio):
+    """A previz's last frame may start the next shot: its short side stays over the API's 300 px."""
+    vw, vh = nominal_size(resolution, ratio)
+    w, h = SimConfig().previz_size(vw, vh)
+    assert (w, h) == default_previz_size(vw, vh) and w % 2 == 0 and h % 2 == 0
+    assert min(w, h) >= MIN_SHORT_SIDE > images.MIN_SHORT_SIDE
+    assert max(w, h) == 640 or min(w, h) == MIN_SHORT_SIDE  # 640 on the long side, unless too thin
+    assert w / h == pytest.approx(vw / vh, rel=0.01)
+
+
+@pytest.mark.parametrize("vw, vh, expected", [
+    (1366, 768, (640, 360)), (1344, 768, (640, 366)), (768, 1344, (366, 640)), (1024, 1024, (640, 640)),  # as before
+    (1472, 640, (736, 320)),  # H3's 768P 21:9: 640x278 would be too small to send on
+    (1792, 768, (746, 320)), (768, 1792, (320, 746)),  # 21:9 and 9:21 at their true ratio
+    (1000, 400, (800, 320)),  # 5:2, the widest picture the API takes (an image_to_video's aspect)
+])
+def test_the_default_previz_is_640_on_the_long_side_and_320_at_least_on_the_short(vw, vh, expected):
+    assert default_previz_size(vw, vh) == SimConfig().previz_size(vw, vh) == expected
+
+
+def test_a_size_asked_for_is_honoured_as_it_is():
+    assert SimConfig(render_width=640).previz_size(1472, 640) == previz_size(1472, 640, 640) == (640, 278)
+    assert SimConfig(render_height=180).previz_size(1472, 640) == (414, 180)  # the tests' small previz
+    assert SimConfig(render_width=640, render_height=90).previz_size(1366, 768) == (160, 90)  # the height wins
 
 
 @pytest.mark.parametrize("vw, vh, expected", [(1366, 768, (320, 180)), (512, 768, (120, 180)),

@@ -13,7 +13,8 @@ pixels to scene points; everything else here is built on it.
 
 A take (Variation) changes how the prompt is played, never what it says: how far the moves go
 (amount), when they run (window), how the shot is framed (reframe), and how much the subject
-moves on its own (action).
+moves on its own (action). The prompt's words besides its commands (nuance) shade every take of
+a clip made from pictures a little, as a real model makes another clip for another prompt.
 """
 
 from __future__ import annotations
@@ -143,6 +144,38 @@ def variation(seed: int, take: int) -> Variation:
     t0 = rng.uniform(0.15, 0.4)
     t1 = min(0.92, t0 + rng.uniform(0.3, 0.5))
     return Variation(amount, (start, end), zoom, x, y, action, hz, rng.uniform(0, 2 * math.pi), slide, (t0, t1))
+
+
+def nuance(v: Variation, words: str, drift: bool) -> Variation:
+    """Take `v` shaded by the prompt's `words` (the prompt without its camera commands), calmly:
+    the moves a little farther or shorter (+-8%: a calm take stays calm, a lively one lively)
+    and done a little sooner, the subject swaying a little (or its take's sway in another phase),
+    a first-last slide a little earlier or later and, if `drift` (the prompt names no move), the
+    framing drifting slightly tighter and off centre, as a model's camera does of its own accord.
+    Seeded by the words alone: the same prompt always plays the same way, and one more word
+    changes where the clip ends. No words (a prompt of commands only): the take as it is."""
+    text = " ".join(words.split())
+    if not text:
+        return v
+    rng = random.Random(f"previz-words:{text}")
+    amount = v.amount * rng.uniform(0.92, 1.08)
+    w0, w1 = v.window
+    span = w1 - w0
+    window = (w0 + span * rng.uniform(0.0, 0.06), w1 - span * rng.uniform(0.0, 0.06))
+    if v.action:
+        action, hz = v.action * rng.uniform(0.85, 1.15), v.action_hz
+    else:
+        action, hz = rng.uniform(0.002, 0.004), (rng.uniform(0.2, 0.4), rng.uniform(0.12, 0.3))
+    phase = (v.action_phase + rng.uniform(0.0, 2 * math.pi)) % (2 * math.pi)
+    shift = rng.uniform(-0.05, 0.05)
+    t0, t1 = v.transition
+    transition = (max(0.05, t0 + shift), min(0.95, t1 + shift))
+    zoom, x, y = v.zoom, v.x, v.y
+    if drift:  # within a third of what keeps the tighter frame inside the picture, as a take is
+        zoom *= rng.uniform(1.02, 1.05)
+        room = (1 - 1 / zoom) / 2 / 3
+        x, y = x + rng.uniform(-room, room), y + rng.uniform(-room, room)
+    return Variation(amount, window, zoom, x, y, action, hz, phase, v.slide, transition)
 
 
 # --- the path ---------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Literal, Mapping
 from pipeline.errors import InputError
 from pipeline.sim.faults import FAULTS, check_faults, parse_faults
 from pipeline.sim.imageconfig import ImageConfig, add_image_arguments, image_config_from_args
-from pipeline.sim.sizes import DEFAULT_FPS, DEFAULT_WIDTH, output_size, previz_size
+from pipeline.sim.sizes import DEFAULT_FPS, DEFAULT_WIDTH, MIN_SHORT_SIDE, default_previz_size, output_size, previz_size
 from pipeline.sim.v2config import V2Config, add_v2_arguments, v2_config_from_args
 
 RATE_LIMITERS = ("window", "bucket")
@@ -40,8 +40,9 @@ class SimConfig:
     slow_seconds: float = 1.0  # real seconds, not scaled
     # The previz: `render_width` px wide (a portrait video's previz is that tall), its height from
     # the video's aspect; or, if `render_height` is given, that tall (tests and load runs ask
-    # for small, fast ones); at `render_fps`.
-    render_width: int = DEFAULT_WIDTH
+    # for small, fast ones); at `render_fps`. Neither given: DEFAULT_WIDTH wide, or wider for a
+    # ratio that would leave the short side under MIN_SHORT_SIDE (sizes.default_previz_size).
+    render_width: int | None = None
     render_height: int | None = None
     render_fps: int = DEFAULT_FPS
     render_cache_dir: str | Path | None = None
@@ -77,7 +78,7 @@ class SimConfig:
             raise ValueError(f"slow_seconds must be >= 0, not {self.slow_seconds}")
         for name in ("render_width", "render_height", "render_fps"):
             value = getattr(self, name)
-            if value is None and name == "render_height":
+            if value is None and name != "render_fps":
                 continue
             low = 1 if name == "render_fps" else 16
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -87,7 +88,9 @@ class SimConfig:
         """The rendered size of a video_width x video_height video (even sides, the same aspect)."""
         if self.render_height is not None:
             return output_size(video_width, video_height, self.render_height)
-        return previz_size(video_width, video_height, self.render_width)
+        if self.render_width is not None:
+            return previz_size(video_width, video_height, self.render_width)
+        return default_previz_size(video_width, video_height)
 
     def scaled(self, seconds: float) -> float:
         """Simulated seconds -> real seconds."""
@@ -129,7 +132,8 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
         help="real seconds the 'slow' fault delays an answer (default: %(default)s)")
     add("--render-width", type=int, default=d.render_width, metavar="PX",
         help="width of the rendered preview videos, height from the video's aspect ratio (a portrait "
-             "one is this tall); bigger is sharper and slower to render (default: %(default)s)")
+             "one is this tall); bigger is sharper and slower to render (default: "
+             f"{DEFAULT_WIDTH}, wider for a ratio whose short side would be under {MIN_SHORT_SIDE})")
     add("--render-height", type=int, default=None, metavar="PX",
         help="render the previews this tall instead, width from the aspect ratio (default: from --render-width)")
     add("--render-fps", type=int, default=d.render_fps, metavar="N", help="frame rate of the rendered previews (default: %(default)s)")

@@ -1,8 +1,9 @@
 """Previz renderer: a real H.264 MP4 that shows what the shot will be, not what it will look like.
 
-Image-to-video animates the first frame as the prompt's camera commands say; first-last frame
-does the same on the first image, then slides it out while the last one slides in, landing on
-the last image exactly; text-to-video is a title card with the prompt; subject reference is a
+Image-to-video animates the first frame as the prompt's camera commands say, shaded by the rest
+of its words (camerapath.nuance: another prompt, another clip); first-last frame does the same
+on the first image, then slides it out while the last one slides in, landing on the last image
+exactly; text-to-video is a title card with the prompt; subject reference is a
 portrait card. Moves past the picture reveal it mirrored, dimmed and blurred (cards.py), text
 is laid out where every frame of the clip sees it, and every frame is one warp of one canvas
 (camerapath.py has the camera).
@@ -32,7 +33,7 @@ from pipeline.minimax import camera
 from pipeline.sim import previz_audio
 # Re-exported (noqa: F401): the renderer's vocabulary for its callers and tests.
 from pipeline.sim.camerapath import (  # noqa: F401
-    FIRST_TAKE, MOVES, Pose, Variation, act, always_seen, camera_path, footprint, reframe, relative,
+    FIRST_TAKE, MOVES, Pose, Variation, act, always_seen, camera_path, footprint, nuance, reframe, relative,
     seen_anywhere, variation, warp_points,
 )
 from pipeline.sim.cards import (  # noqa: F401
@@ -132,6 +133,11 @@ def layout(spec: RenderSpec) -> Layout:
     moves = camera.moves(spec.prompt) if spec.camera else []
     fl2v = spec.mode == "first_last_frame"
     on_pictures = spec.mode in ("image_to_video", "first_last_frame")
+    # The words shade the take (a card shows them as they are). No drift on first-last frame: the
+    # last picture is seen from where the first one's camera ends, so it would come in framed
+    # wider than itself, its dimmed surroundings showing.
+    if on_pictures:
+        v = nuance(v, prompt_words(spec.prompt), drift=not moves and not fl2v)
     # A picture is the first frame the API was given: a take reframes it on the way (not from the
     # start), and not at all when the prompt says the camera holds.
     held = on_pictures and any("Static shot" in group for group in moves)
@@ -184,6 +190,18 @@ def layout(spec: RenderSpec) -> Layout:
     else:
         first = title_canvas(spec.prompt, w, h, seen, detail, room[0])
     return Layout(spec, first, poses, amount=k)
+
+
+def prompt_words(prompt: str) -> str:
+    """The prompt without its camera commands (a bracket's unknown items are words), spaces
+    collapsed: what it says about the scene, which seeds the clip's nuance."""
+    parts, at = [], 0
+    for bracket in camera.brackets(prompt):
+        if bracket.commands:
+            parts += [prompt[at:bracket.start], *bracket.unknown]
+            at = bracket.end
+    parts.append(prompt[at:])
+    return " ".join(" ".join(parts).split())
 
 
 def scaled_variation(v: Variation, k: float) -> Variation:
