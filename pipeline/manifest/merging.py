@@ -10,9 +10,9 @@ from __future__ import annotations
 from pipeline.manifest.models import IMAGE_MODE
 from pipeline.minimax import catalogue
 
-# What an image shot may set (the image API's fields, and ours: id, takes, notes, tags).
+# What an image shot may set (the image API's fields, and ours: id, takes, notes, tags, pick, status).
 IMAGE_SHOT_FIELDS = frozenset({"id", "mode", "prompt", "model", "subject_image", "aspect_ratio", "prompt_optimizer",
-                               "aigc_watermark", "takes", "notes", "tags"})
+                               "aigc_watermark", "takes", "notes", "tags", "pick", "status"})
 IMAGE_ONLY_FIELDS = frozenset({"aspect_ratio"})  # a still's: a default of these skips video shots
 
 

@@ -53,7 +53,7 @@ class FrameRef(BaseModel):
 
     `frame` is which frame of a video shot: "first", "last" or a time in seconds (None: "last");
     an image shot's still is used whole and takes no `frame`. `take` is the upstream take (None:
-    the shot's pick, else take 1; see `upstream_take`)."""
+    the upstream shot's pick, else take 1; see `upstream_take`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -81,12 +81,8 @@ class FrameRef(BaseModel):
 
 
 ImageInput = Union[str, FrameRef]  # a path or URL as written, or another shot's output
-
-
-def upstream_take(ref: FrameRef) -> int:
-    """Which take of the upstream shot a reference means: the one it names, else take 1.
-    (Issue 17's picks decide the default here, in one place.)"""
-    return ref.take if ref.take is not None else 1
+ReviewStatus = Literal["approved", "redo"]
+REVIEW_STATUSES: tuple[str, ...] = ("approved", "redo")
 
 
 class Shot(BaseModel):
@@ -121,6 +117,10 @@ class Shot(BaseModel):
     takes: int = 1
     notes: Optional[str] = None
     tags: tuple[str, ...] = ()
+    # Review decisions (issue 17): the take that represents the shot (None: take 1; read it through
+    # `picked_take`) and approved / redo. People's, like notes: never in a request or a fingerprint.
+    pick: Optional[int] = None
+    status: Optional[ReviewStatus] = None
     line: int = 0
 
     @property
@@ -147,6 +147,22 @@ class Shot(BaseModel):
         out = [(f, v) for f in IMAGE_FIELDS if isinstance(v := getattr(self, f), FrameRef)]
         out += [(f"reference_images[{i}]", v) for i, v in enumerate(self.reference_images) if isinstance(v, FrameRef)]
         return tuple(out)
+
+
+def picked_take(shot: Shot) -> int:
+    """The take that represents a shot: its `pick:`, else take 1. THE rule: the cut, the contact
+    sheet, the lock file, the export and finals read it, and so does an input that names the shot
+    without a take (`upstream_take`)."""
+    return shot.pick if shot.pick is not None else 1
+
+
+def upstream_take(ref: FrameRef, upstream: Shot | None = None) -> int:
+    """Which take of the upstream shot a reference means: the one it names, else the upstream's
+    pick, else take 1. A caller that does not know the upstream Shot gets take 1 for a reference
+    that names none: pass the upstream wherever it is at hand."""
+    if ref.take is not None:
+        return ref.take
+    return picked_take(upstream) if upstream is not None else 1
 
 
 class PriceEntry(BaseModel):

@@ -24,6 +24,8 @@ RESERVED_SUFFIXES = {
     ".mp4": "videos and the reel", ".part": "downloads in progress", ".srt": "the reel's captions",
     ".html": "the contact sheet", ".jsonl": "the ledger", ".json": "the ledger's snapshot and the thumbnail index",
     ".jpg": "thumbnails and stills", ".tmp": "files being written", ".lock": "the run lock",
+    # shot s01's 2K final is s01.final.mp4: a shot named s01.final would write its video there
+    ".final": "the 2K finals of shots finalize",
 }
 
 

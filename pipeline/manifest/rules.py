@@ -26,6 +26,7 @@ _LIMITED_FIELDS = tuple(f for f in dict.fromkeys(
     [f for fields in catalogue.API_FIELDS.values() for f in sorted(fields)]
     + [f for m in catalogue.MODELS.values() for f in sorted(m.own_fields)]) if f != "aspect_ratio")
 _VIDEO_MODELS = [n for n, m in catalogue.MODELS.items() if m.api != "image"]
+TAKES_MAX = 100  # the schema's most takes of a shot (and highest pick)
 
 
 def check_shots(ctx: RuleContext, shots: list, defaults: dict) -> list[ShotView]:
@@ -199,7 +200,25 @@ def rule_camera(ctx: RuleContext, shot: ShotView) -> None:
         ctx.problems.add(line, col, finding.message, "warning", name, field)
 
 
+def rule_pick(ctx: RuleContext, shot: ShotView) -> None:
+    """The picked take is one the shot makes (the schema says it is a whole number from 1)."""
+    pick, count = _whole(shot.merged.get("pick")), _whole(shot.merged.get("takes", 1))
+    if pick is None or count is None or not 1 <= count <= TAKES_MAX or not count < pick <= TAKES_MAX:
+        return
+    name = lint.show(shot.id) if shot.id is not None else "the shot"
+    fix = f"drop pick, or set takes: {pick}" if count == 1 else f"pick 1 to {count}, or set takes: {pick}"
+    shot.report("pick", f"{name} has {count} take{'s' if count > 1 else ''}, so no take {pick}; {fix}")
+
+
+def _whole(value: object) -> int | None:
+    """A whole number as the schema takes one (2.0 is 2), else None (the schema reported it)."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value if type(value) is int else None
+
+
 SHOT_RULES: tuple[Callable[[RuleContext, ShotView], None], ...] = (
     rule_mode, rule_model_known, rule_model_does_mode, rule_switched_mode, rule_options, rule_limited_fields,
     *imagerules.IMAGE_RULES, rule_fast_pretreatment, rule_ratio, *inputrules.INPUT_RULES, rule_prompt, rule_camera,
+    rule_pick,
 )

@@ -13,12 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Protocol
 
+from pipeline.manifest.models import picked_take
+
 if TYPE_CHECKING:
     from pipeline.manifest.models import Shot
 
 FPS = 24  # the reel's frame rate: timecodes count its frames
 DEFAULT_SECONDS = 6  # a shot that leaves its duration to an uncatalogued model: the API's default
-CHOSEN_TAKE = 1
+CHOSEN_TAKE = 1  # the take in the cut when the manifest picks none (models.picked_take)
 
 
 class _Placed(Protocol):
@@ -33,9 +35,9 @@ def in_cut(shot: _Placed) -> bool:
 
 
 def chosen_take(shot: Shot) -> int:
-    """The take of `shot` that goes into the cut. Take 1 until the manifest can pick another
-    (a `pick:` field); the one place to change when it does."""
-    return CHOSEN_TAKE
+    """The take of `shot` that goes into the cut: the manifest's pick (models.picked_take, the one
+    rule for which take represents a shot), else take 1."""
+    return picked_take(shot)
 
 
 def planned_seconds(duration: int | None) -> int:

@@ -34,8 +34,9 @@ class Resolution:
     problem: str | None = None
 
 
-def upstream_key(ref: FrameRef) -> Key:
-    return (ref.shot, upstream_take(ref))
+def upstream_key(ref: FrameRef, upstream: Shot | None = None) -> Key:
+    """The upstream take a reference means: the take it names, else `upstream`'s pick."""
+    return (ref.shot, upstream_take(ref, upstream))
 
 
 def resolve(shot: Shot, shots: Mapping[str, Shot], finished: Finished | None,
@@ -48,8 +49,8 @@ def resolve(shot: Shot, shots: Mapping[str, Shot], finished: Finished | None,
     inputs: dict[str, str] = {}
     waits: list[Key] = []
     for field, ref in shot.frame_refs():
-        key = upstream_key(ref)
         up = shots.get(ref.shot)
+        key = upstream_key(ref, up)
         output = finished(key) if (up is not None and finished is not None and frames is not None) else None
         if output is None:
             waits.append(key)

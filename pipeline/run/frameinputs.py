@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Callable, Mapping, NamedTuple
 
-from pipeline.manifest.models import FrameRef, upstream_take
+from pipeline.manifest.models import FrameRef, Shot, upstream_take
 
 
 class FrameInput(NamedTuple):
@@ -34,16 +34,18 @@ def frame_identity(upstream_sha256: str, ref: FrameRef, still: bool) -> str:
     return f"frame:sha256:{upstream_sha256}@{ref.selector}"
 
 
-def canonical_frame(field: str, ref: FrameRef, frames: Frames) -> str:
+def canonical_frame(field: str, ref: FrameRef, frames: Frames, upstream: Shot | None = None) -> str:
     """What the canonical request holds for a FrameRef: its identity once resolved, else a
-    placeholder naming the upstream ("frame:s01#1@last": not made yet)."""
+    placeholder naming the upstream take ("frame:s01#1@last": not made yet; `upstream`, the
+    upstream Shot, decides the take when the reference names none: its pick)."""
     found = frames.get(field)
-    return found.identity if found is not None else NoFrameYet(frame_source(ref)).placeholder
+    return found.identity if found is not None else NoFrameYet(frame_source(ref, upstream)).placeholder
 
 
-def frame_source(ref: FrameRef) -> str:
-    """An upstream output as the canonical request names it: 's01#1@last' (a still: 'kf-01#1')."""
-    return f"{ref.shot}#{upstream_take(ref)}" + (f"@{ref.selector}" if ref.frame is not None else "")
+def frame_source(ref: FrameRef, upstream: Shot | None = None) -> str:
+    """An upstream output as the canonical request names it: 's01#1@last' (a still: 'kf-01#1').
+    The take is the one the reference names, else `upstream`'s pick; without `upstream`, take 1."""
+    return f"{ref.shot}#{upstream_take(ref, upstream)}" + (f"@{ref.selector}" if ref.frame is not None else "")
 
 
 class NoFrameYet(Exception):
