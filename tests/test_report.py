@@ -152,7 +152,7 @@ def test_a_video_that_is_not_its_planned_length_is_cut_at_its_real_length_and_sa
 
 
 def test_the_chosen_take_is_the_panels_and_the_reels():
-    assert cut.chosen_take(SimpleNamespace(id="s01", takes=3)) == 1
+    assert cut.chosen_take(SimpleNamespace(id="s01", takes=3, pick=None)) == 1
     failed_first = shot(takes=[TakeRow(1, "failed", "failed", reason="input new_sensitive (1026)"), done_take(take=2)])
     page = render_html(data(failed_first))
     p = panel(page, "s01")

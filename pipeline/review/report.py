@@ -34,7 +34,7 @@ from pipeline.manifest import takes as naming
 from pipeline.manifest.models import IMAGE_FIELDS, IMAGE_MODE, upstream_take
 from pipeline.review import cut, thumbs
 from pipeline.run.endpoint import EndpointName, name_endpoint
-from pipeline.review.sheet_html import EAGER_PANELS, esc, highlight_prompt, render_html
+from pipeline.review.sheet_html import EAGER_PANELS, Review, esc, highlight_prompt, render_html
 from pipeline.run import ledger, store
 from pipeline.run.plan import make_plan
 from pipeline.run.specs import resolved_specs
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = ["REPORT_NAME", "EAGER_PANELS", "ReportData", "ShotRow", "TakeRow", "InputFrame", "EarlierVersion",
            "LastRun", "collect", "write_report", "render_html", "highlight_prompt", "esc", "statuses", "take_row",
-           "last_run", "PageStatus", "BLOCKED", "input_role", "upstream_output"]
+           "last_run", "PageStatus", "BLOCKED", "input_role", "upstream_output", "Review"]
 
 log = logging.getLogger(__name__)
 
@@ -117,11 +117,12 @@ class ShotRow:
     notes: str | None = None
     tags: tuple[str, ...] = ()
     takes: tuple[TakeRow, ...] = ()
-    chosen: int = cut.CHOSEN_TAKE  # the take in the cut
+    chosen: int = 1  # the take that represents the shot (the manifest's pick: cut.chosen_take)
     inputs: tuple[InputFrame, ...] = ()
     history: tuple[EarlierVersion, ...] = ()
     errors: tuple[str, ...] = ()  # the manifest's errors in this shot: a run with --only left it out
     aspect_ratio: str | None = None  # an image shot's
+    decision: str | None = None  # the manifest's `status:`: "approved", "redo" or none yet
 
     @property
     def broken(self) -> bool:
@@ -225,7 +226,8 @@ def collect(manifest: Manifest, endpoint: str, out_dir: Path, *, make_thumbs: bo
                                   shot.notes, tuple(shot.tags), tuple(by_shot.get(shot.id, ())),
                                   chosen=cut.chosen_take(shot),
                                   inputs=stills.of(shot, by_key.get((shot.id, cut.chosen_take(shot)))),
-                                  history=tuple(earlier.get(shot.id, ())), aspect_ratio=shot.aspect_ratio))
+                                  history=tuple(earlier.get(shot.id, ())), aspect_ratio=shot.aspect_ratio,
+                                  decision=shot.status))
               for shot in manifest.shots]
     placed += [(line, ShotRow(shot_id, "", "", "", None, None, errors=errors))
                for shot_id, (line, errors) in left_out(manifest).items()]
@@ -287,6 +289,7 @@ class _InputStills:
 
     def __init__(self, manifest: Manifest, out_dir: Path, make: bool, notes: list[str]) -> None:
         self.manifest_dir, self.out_dir, self.make, self.notes = manifest.dir, out_dir, make, notes
+        self.shots = {shot.id: shot for shot in manifest.shots}
         self.stills = {shot.id for shot in manifest.shots if shot.is_still}
         self.made: dict[str, InputFrame] = {}  # real path -> frame (its role aside)
 
@@ -299,14 +302,15 @@ class _InputStills:
 
     def _upstream(self, shot: Shot, field: str, ref: FrameRef, spec: TakeSpec | None) -> InputFrame:
         role = input_role(field)
-        frame = upstream_output(ref, ref.shot in self.stills)
+        take = upstream_take(ref, self.shots.get(ref.shot))  # the take it names, else its shot's pick
+        frame = upstream_output(ref, ref.shot in self.stills, take)
         cut_for = dict(spec.inputs) if spec is not None else {}
         if field in cut_for:
             path = Path(cut_for[field].path)
             rel = os.path.relpath(path, self.out_dir).replace(os.sep, "/")
             found = self._local(shot, role, rel, str(path))
             return replace(found, upstream=ref.shot, frame=frame)
-        waiting = spec is None or (ref.shot, upstream_take(ref)) in spec.waits_for
+        waiting = spec is None or (ref.shot, take) in spec.waits_for
         problem = None if waiting else spec.problem
         return InputFrame(role, f"{ref.shot}, {frame}", upstream=ref.shot, frame=frame, waiting=waiting,
                           problem=problem)
@@ -358,16 +362,18 @@ def input_role(field: str) -> str:
     return INPUT_ROLES.get(name, name.replace("_", " "))
 
 
-def upstream_output(ref: FrameRef, still: bool) -> str:
+def upstream_output(ref: FrameRef, still: bool, take: int | None = None) -> str:
     """Which output of its shot a reference means, in a few words: 'last frame', 'frame at
-    2.5 s', 'still', 'still, take 2'."""
+    2.5 s', 'still', 'still, take 2'. `take`: the take it resolves to (the one it names, else
+    the upstream's pick: models.upstream_take); the reference's own when not given."""
     if still:
         what = "still"
     elif isinstance(ref.frame, (int, float)) and not isinstance(ref.frame, bool):
         what = f"frame at {ref.frame:g} s"
     else:
         what = f"{ref.selector} frame"
-    return what + (f", take {ref.take}" if ref.take not in (None, 1) else "")
+    take = ref.take if take is None else take
+    return what + (f", take {take}" if take not in (None, 1) else "")
 
 
 _Row = tuple["TakeSpec", "TakeRow", ledger.TakeState]

@@ -1,6 +1,7 @@
 """The contact sheet's stylesheet: a responsive board of panels on screen (about four across at
 1400 px, two at 700 px), the shot sheets as overlays, and a paper storyboard in print (six
-panels to an A4 landscape page, no players or controls, never a panel split across pages)."""
+panels to an A4 landscape page, no players or controls, never a panel split across pages).
+REVIEW_CSS is added on the review page only (`shots review`): its controls, never printed."""
 
 from __future__ import annotations
 
@@ -64,6 +65,10 @@ text-align:center;color:#fff;background:var(--done);text-decoration:none;font-we
 .dot.st-pending{background:var(--pending)}.dot.st-changed{background:var(--changed)}
 .dot.st-blocked{background:var(--slate);color:var(--blocked);box-shadow:inset 0 0 0 1.5px var(--blocked)}
 .dot.chosen{box-shadow:0 0 0 2px #fff,0 0 0 3.5px var(--ink)}
+.decision{font-size:11px;text-transform:uppercase;letter-spacing:.05em;border-radius:4px;padding:0 6px;
+white-space:nowrap;border:1.5px solid currentColor;font-weight:700}
+.decision.d-approved{color:var(--done)}.decision.d-approved::before{content:"\\2713  "}
+.decision.d-redo{color:var(--failed)}.decision.d-redo::before{content:"\\21BB  "}
 .key{position:relative;display:block;aspect-ratio:16/9;background:var(--slate);border-radius:5px;overflow:hidden;
 color:#eceef3;text-decoration:none}
 .key img{display:block;width:100%;height:100%;object-fit:contain}
@@ -223,6 +228,43 @@ white-space:normal;overflow-wrap:anywhere}
  .errors{font-size:7.5pt}
  a{color:inherit;text-decoration:none}
 }
+"""
+
+REVIEW_CSS = """
+[hidden]{display:none!important}
+.review-bar{position:sticky;top:0;z-index:5;background:var(--slate);color:#eceef3;padding:7px 24px;font-size:13px;
+box-shadow:0 2px 8px rgba(0,0,0,.25)}
+.review-bar strong{display:inline-block;background:#1d63b8;color:#fff;padding:1px 9px;border-radius:4px;
+margin-right:8px;letter-spacing:.08em;font-size:12px}
+.review-bar code{color:#fff}
+.review-bar p{margin:6px 0 0;padding:5px 10px;border-radius:5px;font-weight:600}
+.review-bar .reloaded{background:#fff4d6;color:#5c3d00}
+.review-bar .review-error{background:#ffe0dc;color:#8a1c0f}
+button.dot{border:0;padding:0;cursor:pointer;font-family:inherit}
+button.dot:hover{filter:brightness(1.15)}
+button.dot:focus-visible,.review-controls button:focus-visible{outline:2px solid #1d63b8;outline-offset:2px}
+.review-controls{display:flex;flex-wrap:wrap;gap:6px;align-items:flex-start}
+.review-controls button,.redo summary{font:600 12px system-ui,sans-serif;border:1px solid var(--line);
+border-radius:5px;background:#fff;color:var(--ink);padding:3px 10px;cursor:pointer}
+.review-controls button.approve[aria-pressed=true]{background:var(--done);border-color:var(--done);color:#fff}
+.redo{flex:1;min-width:0}
+.redo summary{display:inline-block;list-style:none}
+.redo summary::-webkit-details-marker{display:none}
+.redo[open] summary{background:#fdecea;border-color:var(--failed);color:var(--failed)}
+.redo-form{display:flex;flex-wrap:wrap;gap:5px;margin-top:5px}
+.redo-form label{display:flex;flex-direction:column;width:100%;font-size:11px;color:var(--muted);
+text-transform:uppercase;letter-spacing:.04em}
+.redo-form textarea{font:13px system-ui,sans-serif;resize:vertical;border:1px solid var(--line);border-radius:4px;
+padding:3px 5px;text-transform:none;letter-spacing:0;color:var(--ink)}
+.redo-form button[type=submit]{background:var(--failed);border-color:var(--failed);color:#fff}
+.edited{margin:0;font:11.5px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;color:var(--done);
+white-space:pre-line;overflow-wrap:anywhere}
+.edited:empty{display:none}
+.edited.bad{color:var(--failed);font-family:system-ui,sans-serif}
+.panel.busy{opacity:.7}
+.problem{white-space:pre-wrap;background:#fff;border:1px solid var(--failed);border-radius:6px;padding:12px;
+color:var(--failed)}
+@media print{.review-bar,.review-controls,.edited{display:none}}
 """
 
 

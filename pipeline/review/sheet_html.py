@@ -7,6 +7,12 @@ shot's: every take's still, no player), the input frames at a readable size and 
 versions in history/. An input that is another shot's output links to that shot's panel. Every
 string that came from the manifest, the ledger or the server goes through `esc`; the only script
 is the constant one below.
+
+A manifest's decisions (`status: approved` / `redo`) are badges on the panels. In review mode
+(`Review`: `shots review`, review/serve.py) the page also carries the session's token and the
+manifest's sha256 in <meta> tags, the take dots become buttons, and each panel gets controls to
+approve or mark for redo, driven by the constant REVIEW_SCRIPT (data reaches it only through
+escaped attributes). Without a Review the page has no control and no token: `shots report`'s.
 """
 
 from __future__ import annotations
@@ -15,12 +21,13 @@ import functools
 import html
 import re
 import time
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from pipeline.minimax import camera
 from pipeline.review import cut, thumbs
 from pipeline.run.endpoint import EndpointName
-from pipeline.review.sheet_css import CSS, page_css
+from pipeline.review.sheet_css import CSS, REVIEW_CSS, page_css
 from pipeline.review.summary import duration as human_duration
 from pipeline.review.summary import money
 
@@ -35,6 +42,18 @@ STATUS_LABELS: dict[str, str] = {
     "blocked": "blocked", "errors": "not run",
 }
 UPSTREAM_ARROW = "\u2190"  # "first frame ← s01 (last frame)": made from that shot's output
+DECISION_LABELS = {"approved": "approved", "redo": "redo"}  # the manifest's `status:`, as a badge says it
+RELOADED_NOTE = "The manifest changed on disk; the page was reloaded"
+
+
+@dataclass(frozen=True)
+class Review:
+    """What makes the page a review page: the session's token (sent back with every action) and
+    the sha256 of the manifest the page was drawn from (an action names it; a change on disk
+    that the page did not make reloads it)."""
+
+    token: str
+    sha: str
 
 # Closes a shot's sheet with Escape and stops its players when it closes. The page works without
 # it (the sheet's close link and backdrop are links); nothing in it comes from the data.
@@ -49,6 +68,173 @@ SCRIPT = """<script>
     var open = document.querySelector(OPEN);
     if (e.key === "Escape" && open) location.hash = open.getAttribute("data-back");
   });
+})();
+</script>"""
+
+# The review page's controls (review mode only). It reads the token, the manifest's sha256 and its
+# name from <meta>, each panel's shot from data-shot; it posts an action, patches the panel from the
+# answer (the picked take's key frame from its <template>, the badges, the notes) and shows the
+# manifest lines that changed. Every 2 s it asks for the manifest's sha256: a change it did not
+# make reloads the page, which then says so. Nothing in it comes from the data.
+REVIEW_SCRIPT = """<script>
+(function () {
+  "use strict";
+  function meta(name) {
+    var m = document.querySelector('meta[name="' + name + '"]');
+    return m ? m.getAttribute("content") : "";
+  }
+  var TOKEN = meta("shots-token"), FILE = meta("shots-manifest"), POLL_MS = 2000, FLAG = "shots-review-reloaded";
+  var sha = meta("shots-sha"), busy = 0, actions = 0;
+
+  function call(path, body) {
+    var init = {method: body ? "POST" : "GET", cache: "no-store", credentials: "same-origin",
+                headers: {"X-Shots-Token": TOKEN}};
+    if (body) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(path, init).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (answer) {
+        if (!r.ok) throw new Error(answer.error || (r.status + " " + r.statusText));
+        return answer;
+      });
+    });
+  }
+  function say(el, text, bad) {
+    if (!el) return;
+    el.textContent = text;
+    el.classList.toggle("bad", !!bad);
+    el.hidden = !text;
+  }
+
+  function showPick(panel, take) {
+    var chosen = null;
+    panel.querySelectorAll("button.dot").forEach(function (dot) {
+      var on = dot.getAttribute("data-take") === String(take);
+      dot.classList.toggle("chosen", on);
+      dot.setAttribute("aria-pressed", on ? "true" : "false");
+      if (on) chosen = dot;
+    });
+    if (!chosen) return;
+    var key = panel.querySelector(".key"), alt = panel.querySelector('template.key-of[data-take="' + take + '"]');
+    if (key && alt) key.replaceWith(alt.content.cloneNode(true));
+    var status = chosen.getAttribute("data-status"), pill = panel.querySelector(".ph-head .pill");
+    panel.className = panel.className.replace(/\\bst-[\\w-]+/, "st-" + status);
+    if (pill) {
+      pill.className = "pill st-" + status;
+      pill.textContent = chosen.getAttribute("data-label");
+    }
+    var sheet = document.getElementById(panel.getAttribute("data-sheet"));
+    var mark = sheet && sheet.querySelector(".in-cut");
+    var article = document.getElementById("take" + take + "-" + panel.getAttribute("data-shot"));
+    var label = article && article.querySelector(".take-n");
+    if (mark && label) label.after(mark);
+  }
+  function showDecision(panel, status) {
+    var badge = panel.querySelector(".ph-head .decision");
+    if (status && !badge) {
+      badge = document.createElement("span");
+      panel.querySelector(".ph-head .pill").before(badge);
+    }
+    if (status) {
+      badge.className = "decision d-" + status;
+      badge.textContent = status;
+      badge.title = "status: " + status;
+    } else if (badge) {
+      badge.remove();
+    }
+    var approve = panel.querySelector("button.approve");
+    approve.setAttribute("aria-pressed", status === "approved" ? "true" : "false");
+    approve.textContent = status === "approved" ? "approved \\u2713 (undo)" : "approve";
+    panel.querySelector("button.unredo").hidden = status !== "redo";
+  }
+  function showNotes(panel, notes) {
+    var shown = panel.querySelector("p.notes");
+    if (shown) {
+      shown.textContent = notes || "";
+      shown.hidden = !notes;
+    }
+  }
+
+  // One action at a time, each sent with the sha256 the one before it left: two quick clicks on
+  // two panels are two edits, not a conflict with itself.
+  var queue = Promise.resolve();
+  function act(panel, path, body) {
+    var out = panel.querySelector(".edited");
+    body.shot = panel.getAttribute("data-shot");
+    busy++;
+    panel.classList.add("busy");
+    var done = queue.then(function () {
+      body.sha = sha;
+      return call(path, body);
+    }).then(function (answer) {
+      sha = answer.sha;
+      actions++;
+      showPick(panel, answer.shot.take);
+      showDecision(panel, answer.shot.status);
+      showNotes(panel, answer.shot.notes);
+      var lines = answer.edits.map(function (e) {
+        return FILE + ":" + e.line + "  " + (e.after ? e.after.trim() : "removed  " + e.before.trim());
+      });
+      if (!lines.length) lines.push("no change: " + FILE + " says so already");
+      if (answer.note) lines.push(answer.note);
+      say(out, lines.join("\\n"));
+      return true;
+    }, function (error) {
+      say(out, error.message, true);
+      return false;
+    }).then(function (ok) {
+      busy--;
+      panel.classList.remove("busy");
+      return ok;
+    });
+    queue = done;
+    return done;
+  }
+
+  document.addEventListener("click", function (e) {
+    var panel = e.target.closest(".panel[data-shot]");
+    if (!panel || panel.classList.contains("busy")) return;
+    var dot = e.target.closest("button.dot"), approve = e.target.closest("button.approve");
+    if (dot) act(panel, "/api/pick", {take: Number(dot.getAttribute("data-take"))});
+    else if (approve) act(panel, "/api/approve", {undo: approve.getAttribute("aria-pressed") === "true"});
+    else if (e.target.closest("button.unredo")) act(panel, "/api/redo", {undo: true});
+  });
+  document.addEventListener("submit", function (e) {
+    var form = e.target, panel = form.closest(".panel[data-shot]");
+    if (!panel) return;
+    e.preventDefault();
+    if (panel.classList.contains("busy")) return;
+    act(panel, "/api/redo", {note: form.elements.note.value}).then(function (ok) {
+      if (!ok) return;
+      form.elements.note.value = "";
+      form.closest("details").open = false;
+    });
+  });
+
+  function poll() {
+    var seen = actions, problem = document.querySelector(".review-error");
+    if (busy) return setTimeout(poll, POLL_MS);
+    call("/api/state").then(function (state) {
+      say(problem, "");
+      if (!busy && seen === actions && state.sha && state.sha !== sha) {
+        try { sessionStorage.setItem(FLAG, "1"); } catch (err) { /* the note is lost, not the reload */ }
+        location.reload();
+        return;
+      }
+      setTimeout(poll, POLL_MS);
+    }, function (error) {
+      say(problem, "shots review does not answer (" + error.message + "); decisions cannot be saved", true);
+      setTimeout(poll, POLL_MS);
+    });
+  }
+  try {
+    if (sessionStorage.getItem(FLAG)) {
+      sessionStorage.removeItem(FLAG);
+      document.querySelector(".reloaded").hidden = false;
+    }
+  } catch (err) { /* no storage: no note */ }
+  setTimeout(poll, POLL_MS);
 })();
 </script>"""
 
@@ -269,16 +455,53 @@ def _timing(shot: ShotRow, slot: cut.Slot | None) -> str:
             f"{note}</p>")
 
 
-def _take_dots(shot: ShotRow, n: int) -> str:
-    """Each take's status at a glance, the chosen one ringed; all open the shot's sheet."""
+def _take_dots(shot: ShotRow, n: int, review: bool = False) -> str:
+    """Each take's status at a glance, the chosen one ringed; all open the shot's sheet. In review
+    mode each is a button that picks its take."""
     if len(shot.takes) < 2:
         return ""
+    if review:
+        dots = "".join(
+            f'<button type="button" class="dot st-{esc(t.status)}{" chosen" if t.take == shot.chosen else ""}" '
+            f'data-take="{t.take}" data-status="{esc(t.status)}" data-label="{esc(STATUS_LABELS[t.status])}" '
+            f'aria-pressed="{"true" if t.take == shot.chosen else "false"}" '
+            f'title="pick take {t.take} ({esc(STATUS_LABELS[t.status])})">{t.take}</button>'
+            for t in shot.takes)
+        return f'<span class="dots" role="group" aria-label="pick a take">{dots}</span>'
     dots = "".join(
         f'<a class="dot st-{esc(t.status)}{" chosen" if t.take == shot.chosen else ""}" '
         f'href="#{_anchor("takes", shot, n)}" title="take {t.take}: {esc(STATUS_LABELS[t.status])}'
         f'{f" ({_chosen_words(shot)})" if t.take == shot.chosen else ""}">{t.take}</a>'
         for t in shot.takes)
     return f'<span class="dots" aria-label="takes">{dots}</span>'
+
+
+def _decision(shot: ShotRow) -> str:
+    """The manifest's decision on the shot (`status:`) as a badge; nothing when it has none."""
+    label = DECISION_LABELS.get(shot.decision or "")
+    if label is None:
+        return ""
+    return f'<span class="decision d-{esc(shot.decision)}" title="status: {esc(shot.decision)}">{esc(label)}</span>'
+
+
+def _review_controls(shot: ShotRow, n: int, eager: bool) -> str:
+    """Approve (or undo it), mark for redo with a note (it becomes the shot's `notes`, as with
+    `shots redo`; none leaves them), the lines the last action changed; and each take's key
+    frame, ready for a pick."""
+    approved = shot.decision == "approved"
+    approve = (f'<button type="button" class="approve" aria-pressed="{"true" if approved else "false"}">'
+               f'{"approved &#10003; (undo)" if approved else "approve"}</button>')
+    redo = (f'<details class="redo"><summary>redo&hellip;</summary><form class="redo-form">'
+            f'<label>note <textarea name="note" rows="2" placeholder="what to change (becomes the notes)">'
+            f'</textarea></label><button type="submit">mark for redo</button>'
+            f'<button type="button" class="unredo"{"" if shot.decision == "redo" else " hidden"}>clear redo</button>'
+            f"</form></details>")
+    keys = ""
+    if len(shot.takes) > 1:
+        keys = "".join(f'<template class="key-of" data-take="{t.take}">'
+                       f"{_key_frame(replace(shot, chosen=t.take), n, eager)}</template>" for t in shot.takes)
+    return (f'<div class="review-controls">{approve}{redo}</div>'
+            f'<p class="edited" aria-live="polite"></p>{keys}')
 
 
 def _chosen_words(shot: ShotRow) -> str:
@@ -290,11 +513,16 @@ def _prompt_html(shot: ShotRow) -> str:
     return highlight_prompt(shot.prompt) if shot.prompt else "<em>(no prompt)</em>"
 
 
-def _panel(n: int, shot: ShotRow, slot: cut.Slot | None, eager: bool, prompt: str, anchors: dict[str, str]) -> str:
+def _panel(n: int, shot: ShotRow, slot: cut.Slot | None, eager: bool, prompt: str, anchors: dict[str, str],
+           review: bool = False) -> str:
     status = _shot_status(shot)
+    review = review and not shot.broken  # a shot with errors is not in the manifest's shots: nothing to decide
     head = (f'<header class="ph-head"><span class="n">{n:02d}</span> <code class="id">{esc(shot.id)}</code>'
-            f'{_take_dots(shot, n)}<span class="pill st-{esc(status)}">{esc(STATUS_LABELS[status])}</span></header>')
+            f'{_take_dots(shot, n, review)}{_decision(shot)}'
+            f'<span class="pill st-{esc(status)}">{esc(STATUS_LABELS[status])}</span></header>')
     body = [head, _key_frame(shot, n, eager)]
+    if review:
+        body.append(_review_controls(shot, n, eager))
     if shot.broken:
         more = len(shot.errors) - 1
         body.append('<p class="errors">Runs leave this shot out (<code>--only</code>) until its errors are fixed'
@@ -308,8 +536,8 @@ def _panel(n: int, shot: ShotRow, slot: cut.Slot | None, eager: bool, prompt: st
     else:  # paper keeps the place where input frames go: say why it is empty
         body.append('<div class="inputs none">no input frame: made from the prompt alone</div>')
     body.append(f'<p class="prompt">{prompt}</p>')
-    if shot.notes:
-        body.append(f'<p class="notes">{esc(shot.notes)}</p>')
+    if shot.notes or review:
+        body.append(f'<p class="notes"{"" if shot.notes else " hidden"}>{esc(shot.notes or "")}</p>')
     if shot.is_still:
         meta = ["still", shot.model, shot.aspect_ratio or "model's aspect ratio"]
     else:
@@ -321,7 +549,8 @@ def _panel(n: int, shot: ShotRow, slot: cut.Slot | None, eager: bool, prompt: st
         links = (f' <a class="hist" href="#{_anchor("history", shot, n)}">{count} earlier '
                  f'version{"s" if count > 1 else ""}</a>')
     body.append(f'<p class="meta">{" &middot; ".join(esc(m) for m in meta)}{tags}{links}</p>')
-    return f'<li class="panel st-{esc(status)}" id="{_anchor("shot", shot, n)}">{"".join(body)}</li>'
+    mark = f' data-shot="{esc(shot.id)}" data-sheet="{_anchor("takes", shot, n)}"' if review else ""
+    return f'<li class="panel st-{esc(status)}" id="{_anchor("shot", shot, n)}"{mark}>{"".join(body)}</li>'
 
 
 # -- the shot's sheet (players, takes, history) ---------------------------------------------------
@@ -460,8 +689,9 @@ def _spend(data: ReportData, where: EndpointName) -> str:
     return f"{esc(money(spent))}{more} at MiniMax API prices"
 
 
-def render_html(data: ReportData) -> str:
-    """The whole page for `data`. Pure: the same data gives the same page."""
+def render_html(data: ReportData, review: Review | None = None) -> str:
+    """The whole page for `data`. Pure: the same data gives the same page. With `review`, the
+    review page of `shots review` (controls, token); without, the static contact sheet."""
     where = data.where
     totals = [("done", data.count("done")), ("failed", data.count("failed")),
               ("uncertain", data.count("uncertain")), ("pending", data.count("pending") + data.count("changed"))]
@@ -477,7 +707,7 @@ def render_html(data: ReportData) -> str:
     summary = (
         f'<dl class="summary"><dt>takes</dt><dd>{data.takes} in {len(data.shots)} shot(s)</dd>'
         f"<dt>cut</dt><dd>{cut.timecode(end)} ({esc(_seconds(end / cut.FPS))}) in {in_cut} shot(s), "
-        f"take {cut.CHOSEN_TAKE} of each</dd>"
+        f"{_which_takes(data.shots)}</dd>"
         f"<dt>spend</dt><dd>{_spend(data, where)}</dd>"
         f"<dt>last run</dt><dd>{esc(_run_text(data.last_run))}</dd>"
         f"<dt>endpoint</dt><dd>{esc(where.text)}</dd>"
@@ -495,21 +725,72 @@ def render_html(data: ReportData) -> str:
               '<span class="screen-only">Click a frame for its players, takes and earlier versions.</span></p>')
     prompts = [_prompt_html(s) for s in data.shots]  # once each: the panel and the sheet show it
     anchors = {s.id: _anchor("shot", s, i) for i, s in enumerate(data.shots, start=1)}
-    panels = "".join(_panel(i, s, p, i <= EAGER_PANELS, prompt, anchors)
+    panels = "".join(_panel(i, s, p, i <= EAGER_PANELS, prompt, anchors, review is not None)
                      for i, (s, p, prompt) in enumerate(zip(data.shots, places, prompts), start=1))
     sheets = "".join(_sheet(i, s, p, where.simulated, prompt, anchors)
                      for i, (s, p, prompt) in enumerate(zip(data.shots, places, prompts), start=1) if not s.broken)
     title = f"{data.name}: storyboard"
+    command = "shots review" if review else "shots report"
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="en"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<meta name="generator" content="shots report">'
-        f"<title>{esc(title)}</title><style>{CSS}{page_css(data.name, where.text)}</style></head>"
-        f'<body class="ep-{where.kind}">'
+        f'<meta name="generator" content="{command}">{_review_meta(data, review)}'
+        f"<title>{esc(title)}</title><style>{CSS}{REVIEW_CSS if review else ''}"
+        f"{page_css(data.name, where.text)}</style></head>"
+        f'<body class="ep-{where.kind}{" review" if review else ""}">{_review_bar(data, review)}'
         f'<header class="page"><h1>{esc(data.name)} <span class="sub">storyboard</span></h1>{_banner(where)}'
         f'<ul class="chips">{chips}</ul>{summary}{problems}{legend}'
-        f'<p class="generated">Generated {esc(_when(data.generated))} by <code>shots report</code>.</p></header>'
+        f'<p class="generated">Generated {esc(_when(data.generated))} by <code>{command}</code>.</p></header>'
         f'<main><ol class="board">{panels}</ol></main>'
-        f'<div class="sheets">{sheets}</div>{SCRIPT}</body></html>\n'
+        f'<div class="sheets">{sheets}</div>{SCRIPT}{REVIEW_SCRIPT if review else ""}</body></html>\n'
+    )
+
+
+def _which_takes(shots: tuple[ShotRow, ...]) -> str:
+    """Which take of each shot the cut uses, in words: take 1 until the manifest picks another."""
+    if all(s.chosen == 1 for s in shots):
+        return "take 1 of each"
+    return "the picked take of each"
+
+
+# -- review mode ------------------------------------------------------------------------------------
+
+
+def _review_meta(data: ReportData, review: Review | None) -> str:
+    """What REVIEW_SCRIPT reads: the token, the manifest's sha256 and its name as the page shows it."""
+    if review is None:
+        return ""
+    return (f'<meta name="shots-token" content="{esc(review.token)}">'
+            f'<meta name="shots-sha" content="{esc(review.sha)}">'
+            f'<meta name="shots-manifest" content="{esc(data.manifest)}">')
+
+
+def _review_bar(data: ReportData, review: Review | None) -> str:
+    """The review page's strip on top: what the controls do, where they write, and the note that
+    says the page was reloaded for a change on disk (REVIEW_SCRIPT shows it)."""
+    if review is None:
+        return ""
+    return (f'<div class="review-bar" role="region" aria-label="review"><strong>REVIEW</strong> '
+            f'Decisions are written to <code>{esc(data.manifest)}</code>, one line each: click a take&rsquo;s '
+            f"number to pick it, approve a shot, or mark it for redo with a note."
+            f'<p class="reloaded" role="status" hidden>{esc(RELOADED_NOTE)}</p>'
+            f'<p class="review-error" role="alert" hidden></p></div>')
+
+
+def render_review_problem(manifest: str, message: str, review: Review) -> str:
+    """The review page while the manifest cannot be read (edited by hand into an error): what is
+    wrong; it reloads itself once the file changes again."""
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<meta name="generator" content="shots review">'
+        f'<meta name="shots-token" content="{esc(review.token)}"><meta name="shots-sha" content="{esc(review.sha)}">'
+        f'<meta name="shots-manifest" content="{esc(manifest)}">'
+        f"<title>{esc(manifest)}: cannot be read</title><style>{CSS}{REVIEW_CSS}</style></head>"
+        f'<body class="review"><div class="review-bar" role="region" aria-label="review"><strong>REVIEW</strong> '
+        f'<code>{esc(manifest)}</code> cannot be read; fix it and this page reloads.'
+        f'<p class="reloaded" role="status" hidden>{esc(RELOADED_NOTE)}</p></div>'
+        f'<main><pre class="problem">{esc(message)}</pre></main>{REVIEW_SCRIPT}</body></html>\n'
     )
