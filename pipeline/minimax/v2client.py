@@ -11,10 +11,21 @@ Success, failed -> Fail, cancelled -> Fail (message "cancelled"); any other word
 in one client) is kept as it is, as the v1 client keeps a status it does not know. The server's
 word stays in TaskStatus.raw_status. Errors are read by v2errors.py into the one error tree;
 HTTP and the key are the shared Transport's.
+
+A 2K regeneration (A11) is created through the same `create`: a body carrying `source_task_id`
+or a `base_video` goes to /v2/video_regeneration, and its task is queried like any other. The
+`source_task_id` form needs whitelist access, and a source inside the 7-day window; the content
+form (the original inputs plus the 768P video as `base_video`) works for every account. A body
+may carry both: the short form is sent first, and when the server refuses it with a 400 (proof
+that no task was made) the content form is sent instead, within the same create, so that the
+runner's one intent covers whichever form made the task. An answer lost on the way (5xx,
+timeout) is never followed by the other form: a task may exist. A refusal that names the
+whitelist is remembered, so later regenerations go straight to the content form.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterable
 from urllib.parse import quote
@@ -22,7 +33,7 @@ from urllib.parse import quote
 import httpx
 
 from pipeline.minimax import v2errors
-from pipeline.minimax.apierrors import MalformedAnswerError, ShotRejectedError, UncertainCreateError
+from pipeline.minimax.apierrors import MalformedAnswerError, ShotRejectedError, TaskNotFoundError, UncertainCreateError
 from pipeline.minimax.client import FileInfo, TaskStatus
 from pipeline.minimax.transport import (
     Download,
@@ -39,6 +50,8 @@ from pipeline.minimax.transport import (
 )
 
 CREATE_PATH = "/v2/video_generation"
+REGENERATION_PATH = "/v2/video_regeneration"
+BASE_VIDEO = "base_video"  # the content role only a regeneration takes
 QUERY_PATH = "/v2/query/video_generation"
 DEFAULT_PAGE_SIZE = 20  # the notes' example; the maximum is undocumented (one client caps at 100)
 MAX_PAGES = 10_000  # a list that never ends is the server's fault: stop somewhere
@@ -58,13 +71,34 @@ class V2Client(OnTransport):
     def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
                  transport: Transport | None = None, **settings: Any):
         self._use(transport, lambda: Transport(api_key, base_url, **settings))
+        self.not_whitelisted = False  # the server said so: regenerate by the content form at once
 
     # -- the v2 calls --------------------------------------------------------------------
 
     async def create(self, body: dict[str, Any], *, hints: Hints | None = None) -> str:
-        """POST a generation task; return its task_id. Never resubmit on UncertainCreateError:
-        v2 has no idempotency key; reconcile through list_tasks instead."""
-        response = await self._transport.create(CREATE_PATH, body, hints)
+        """POST a generation task (or a 2K regeneration: see the module's docstring); return its
+        task_id. Never resubmit on UncertainCreateError: v2 has no idempotency key; reconcile
+        through list_tasks instead."""
+        if is_regeneration(body):
+            return await self._regenerate(body, hints)
+        return await self._create(CREATE_PATH, body, hints)
+
+    async def _regenerate(self, body: dict[str, Any], hints: Hints | None) -> str:
+        """The source_task_id form, then (refused with proof that no task was made) the content form."""
+        shared = {k: v for k, v in body.items() if k not in ("source_task_id", "content")}
+        source, content = body.get("source_task_id"), body.get("content")
+        if source is not None and (content is None or not self.not_whitelisted):
+            try:
+                return await self._create(REGENERATION_PATH, {**shared, "source_task_id": source}, hints)
+            except ShotRejectedError as exc:
+                if content is None or not refuses_source_form(exc):
+                    raise
+                if WHITELIST.search(str(exc)):
+                    self.not_whitelisted = True
+        return await self._create(REGENERATION_PATH, {**shared, "content": content}, hints)
+
+    async def _create(self, path: str, body: dict[str, Any], hints: Hints | None) -> str:
+        response = await self._transport.create(path, body, hints)
         if not 200 <= response.status_code < 300:
             raise self._error(response, "create")
         try:
@@ -179,6 +213,23 @@ class V2Client(OnTransport):
     def _error(self, response: httpx.Response, call: v2errors.Call, task_id: str = "") -> Exception:
         return v2errors.error_for(v2errors.read(response), call=call, path=response.request.url.path,
                                   ident=task_id, base_url=self.base_url, trace_id=trace_of(response))
+
+
+WHITELIST = re.compile(r"white[- ]?list", re.IGNORECASE)
+
+
+def is_regeneration(body: dict[str, Any]) -> bool:
+    """A body for /v2/video_regeneration: it names a source task, or its content holds a base_video."""
+    content = body.get("content")
+    return "source_task_id" in body or (isinstance(content, list) and any(
+        isinstance(item, dict) and item.get("role") == BASE_VIDEO for item in content))
+
+
+def refuses_source_form(exc: ShotRejectedError) -> bool:
+    """The server refused a regeneration by source_task_id with a 400: the account is not
+    whitelisted, or the source is not its succeeded task of the last 7 days. The content form
+    works in every such case; a 422 (sensitive content) would refuse it as well."""
+    return exc.http_status == 400 and not isinstance(exc, TaskNotFoundError)
 
 
 def task_status(task: dict[str, Any], asked: str, response: httpx.Response) -> TaskStatus:

@@ -631,7 +631,7 @@ def _expected(spec: TakeSpec) -> video.Expected | None:
     """The clip the shot's model makes for its duration (None: the duration is not known)."""
     if spec.shot.duration is None:
         return None
-    return video.Expected.of(catalogue.api_of(spec.shot.model), float(spec.shot.duration))
+    return video.Expected.of(catalogue.api_of(spec.shot.model), float(spec.shot.duration), spec.shot.resolution)
 
 
 def _has_audio(spec: TakeSpec) -> bool:

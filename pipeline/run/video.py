@@ -13,21 +13,33 @@ DURATION_TOLERANCE = 0.5  # seconds; encoders round to whole frames and GOPs
 V2_FPS = 24
 V2_FRAME_COUNTS = frozenset(range(107, 363, 17))
 
+# A 2K H3 clip (a final, regenerated from a 768P take: minimax-api-v2.md A10, A11) is 2560x1440 at
+# 16:9 [S]. Other ratios' sizes are undocumented: such a clip need only be larger than the 768P
+# tier (not the draft sent back), so that a paid video is never refused on a guess. A picture
+# under the 768P tier's short side is no real H3 output: it is the simulator's previz (smaller by
+# design), whose size is not the API's to promise.
+TIER_SIZES = {"2K": frozenset({(2560, 1440), (1440, 2560)})}  # 16:9 and 9:16 [S]
+SMALLEST_H3_SIDE = 768  # the 768P tier's short side
+
 
 @dataclass(frozen=True)
 class Expected:
-    """What a model's clip of `seconds` looks like: a duration range, and the frame grid (v2)."""
+    """What a model's clip of `seconds` looks like: a duration range, the frame grid (v2), and
+    the picture's tier when one is promised (`tier`: "2K")."""
 
     seconds: float
     low: float
     high: float
     frame_grid: frozenset[int] | None = None
+    tier: str | None = None
 
     @classmethod
-    def of(cls, api: str, seconds: float) -> Expected:
+    def of(cls, api: str, seconds: float, resolution: str | None = None) -> Expected:
+        """`resolution`: the one asked for; only a tier with a known picture size ("2K") is checked."""
+        tier = resolution if api == "v2" and resolution in TIER_SIZES else None
         if api == "v2":
             frame = 1 / V2_FPS
-            return cls(seconds, seconds - frame, seconds + 17 * frame + frame, V2_FRAME_COUNTS)
+            return cls(seconds, seconds - frame, seconds + 17 * frame + frame, V2_FRAME_COUNTS, tier)
         return cls(seconds, seconds - DURATION_TOLERANCE, seconds + DURATION_TOLERANCE)
 
 
@@ -163,4 +175,27 @@ def verify(path: Path, expected_duration: float | Expected | None, *, expected_b
         raise VideoError(f"{path.name}: {info.frames} frames, not on the model's grid (107 + 17k at 24 fps)")
     if audio and not info.audio:
         raise VideoError(f"{path.name}: no audio track, and this model makes one")
+    problem = picture_problem(info, expected.tier if expected is not None else None)
+    if problem:
+        raise VideoError(f"{path.name}: {problem}")
     return info
+
+
+def picture_problem(info: VideoInfo, tier: str | None) -> str | None:
+    """Why a clip's picture is not the `tier` asked for (None: it is, or nothing is promised):
+    at 16:9 (or 9:16) the tier's size, at another ratio larger than the 768P tier; a clip under
+    the 768P tier is a previz."""
+    if tier not in TIER_SIZES:
+        return None
+    size, short = (info.width, info.height), min(info.width, info.height)
+    if short < SMALLEST_H3_SIDE:
+        return None
+    if size in TIER_SIZES[tier] or (not _near_16_9(size) and short > SMALLEST_H3_SIDE):
+        return None
+    known = " or ".join(f"{w}x{h}" for w, h in sorted(TIER_SIZES[tier], reverse=True))
+    return f"{info.width}x{info.height}, not a {tier} picture ({known} at 16:9 or 9:16; larger than 768P otherwise)"
+
+
+def _near_16_9(size: tuple[int, int]) -> bool:
+    wide, narrow = max(size), min(size)
+    return abs(wide / narrow - 16 / 9) < 0.02

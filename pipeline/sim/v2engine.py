@@ -119,7 +119,7 @@ class V2Engine:
                             take: str | None = None) -> V2Task:
         """POST /v2/video_regeneration: a 2K video from a succeeded task, or from the inputs and a base_video."""
         key, body = self._begin(key, raw)
-        regen = validate_regeneration(body, self.v2)
+        regen = validate_regeneration(body, self.v2, self.videos.size if self.videos is not None else None)
         if regen.source_task_id is not None:
             source = self._regeneration_source(key, regen.source_task_id)
             previz = replace(source.previz, **dict(zip(("width", "height"), nominal_size("2K", source.ratio))))
