@@ -194,10 +194,53 @@ def build_parser(json_errors: bool = False) -> argparse.ArgumentParser:
     _folder_options(p, backend="whose results to show")
     p.set_defaults(handler=cmd_report)
 
-    p = command("reel", "cut each shot's take 1 into OUT/<name>/reel.mp4 (storyboard timing) with reel.srt",
-                "shots reel manifests/example.yaml")
+    p = command("reel", "cut each shot's picked take into OUT/<name>/reel.mp4 (storyboard timing, the clips' "
+                        "sound) with reel.srt", "shots reel manifests/example.yaml --burn-ids")
     _folder_options(p, backend="whose videos to use")
+    p.add_argument("--burn-ids", action="store_true",
+                   help="draw each clip's shot id and take in a corner of its frames")
+    p.add_argument("--final", action="store_true",
+                   help="use each shot's 2K final where one is downloaded (shots finalize), else its draft")
     p.set_defaults(handler=cmd_reel)
+
+    from pipeline.review.export import add_export_parser  # light: the standard library only
+
+    add_export_parser(sub, cmd_export, epilog=EXIT_CODES, formatter_class=_Formatter)
+
+    from pipeline.review.serve import add_review_parser  # light: the standard library and errors only
+
+    add_review_parser(sub, epilog=EXIT_CODES, formatter_class=_Formatter)
+
+    from pipeline.run.finalize import add_finalize_parser
+
+    add_finalize_parser(sub, epilog=EXIT_CODES, formatter_class=_Formatter)
+
+    p = command("pick", "choose the take that represents a shot (in the reel, the sheet, the export, and for "
+                        "shots that start from it): writes pick: N into the manifest, changing only that line",
+                "shots pick manifests/example.yaml s04-hero 2")
+    p.add_argument("manifest", metavar="MANIFEST")
+    p.add_argument("shot", metavar="SHOT", help="the shot's id")
+    p.add_argument("take", metavar="N", type=_take, help="the take, 1 to the shot's takes")
+    p.add_argument("--json", action="store_true", help="print the changed lines as JSON on stdout")
+    p.set_defaults(handler=cmd_pick)
+
+    p = command("approve", "mark shots approved: writes status: approved into the manifest, changing only those "
+                           "lines (an approved shot is never remade by an edit elsewhere unless --force)",
+                "shots approve manifests/example.yaml s01-cliff s02-keeper")
+    p.add_argument("manifest", metavar="MANIFEST")
+    p.add_argument("shots", metavar="SHOT", nargs="+", help="the shots' ids")
+    p.add_argument("--undo", action="store_true", help="remove the shots' status instead")
+    p.add_argument("--json", action="store_true", help="print the changed lines as JSON on stdout")
+    p.set_defaults(handler=cmd_approve)
+
+    p = command("redo", "mark a shot to be made again: writes status: redo (and, with --note, why as its notes) "
+                        "into the manifest; spends nothing by itself",
+                "shots redo manifests/example.yaml s03-dawn --note 'the sea is too dark'")
+    p.add_argument("manifest", metavar="MANIFEST")
+    p.add_argument("shot", metavar="SHOT", help="the shot's id")
+    p.add_argument("--note", metavar="TEXT", help="why: becomes the shot's notes, replacing what they said")
+    p.add_argument("--json", action="store_true", help="print the changed lines as JSON on stdout")
+    p.set_defaults(handler=cmd_redo)
 
     p = command("repair", "set damaged ledger lines aside so runs can go on (videos are untouched)",
                 "shots repair manifests/example.yaml")
@@ -266,6 +309,9 @@ def _manifest_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--retry-failed", action="store_true", help="create again the takes that failed for good")
     p.add_argument("--resubmit-uncertain", action="store_true",
                    help="create again the takes whose create answer was lost (may pay twice)")
+    p.add_argument("--force", action="store_true",
+                   help="make an approved shot again when a shot it is made from changed (else it keeps "
+                        "the video it was approved as)")
     p.add_argument("--rpm", type=float, help="creates per minute (manifest or user config: rpm; default: 5, the free tier)")
     p.add_argument("--concurrency", type=int, metavar="N",
                    help="tasks in flight at once (manifest or user config: concurrency; default: no cap beyond the rate)")
@@ -283,6 +329,17 @@ def _ids(text: str) -> list[str]:
     if not ids:
         raise argparse.ArgumentTypeError(f"no shot id in {text!r}")
     return ids
+
+
+def _take(text: str) -> int:
+    """A take number: a whole number from 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a take number from 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a take number from 1, got {text!r}")
+    return value
 
 
 def _budget(text: str) -> float:
@@ -365,6 +422,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     settings = _settings(args, manifest)
     endpoint = backend.endpoint_for(args.backend)
     prepared = workflow.prepare(manifest, endpoint, args.out, only=_only(args), retry_failed=args.retry_failed,
+                                force=args.force,
                                 resubmit_uncertain=args.resubmit_uncertain, verify=args.verify)
     simulated = endpoint == backend.SIM_ENDPOINT  # not resolve(): plan --backend api needs no key
     time_scale = backend.SIM_TIME_SCALE if simulated else 1.0
@@ -419,7 +477,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             manifest, out_root=args.out, backend=args.backend, options=options, only=_only(args),
             retry_failed=args.retry_failed, resubmit_uncertain=args.resubmit_uncertain,
             max_cost=settings.max_cost, max_cost_source=settings.max_cost_source, verify=args.verify,
-            write_lock_file=not args.no_lock_file and not broken, on_start=on_start,
+            force=args.force, write_lock_file=not args.no_lock_file and not broken, on_start=on_start,
         ))
     finally:
         if progress:
@@ -618,12 +676,66 @@ def cmd_reel(args: argparse.Namespace) -> int:
 
     manifest = load(args.manifest)
     video, captions, entries = reel.build(manifest, backend.endpoint_for(args.backend),
-                                          workflow.output_dir(args.out, manifest))
+                                          workflow.output_dir(args.out, manifest), burn_ids=args.burn_ids,
+                                          final=args.final)
     cards = [f"{e.shot} ({e.status})" for e in entries if e.video is None]
     if cards:
         print(f"{len(cards)} shot(s) as title cards: {', '.join(cards)}", file=sys.stderr)
     print(video)
     print(captions)
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """`shots export`: review/export.py does it; the endpoint and the folder are resolved here
+    (review/ may not import run/backend or run/workflow)."""
+    from pipeline.manifest.cache import load
+    from pipeline.review import export
+    from pipeline.run import backend, workflow
+
+    manifest = load(args.manifest)
+    return export.cmd_export(args, manifest, backend.endpoint_for(args.backend), workflow.output_dir(args.out, manifest))
+
+
+def cmd_pick(args: argparse.Namespace) -> int:
+    from pipeline.manifest import decisions
+
+    edits = decisions.pick(args.manifest, args.shot, args.take)
+    return _say_edits(args, edits, {args.shot: f"already has pick: {args.take}"})
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    from pipeline.manifest import decisions
+
+    edits = decisions.approve(args.manifest, args.shots, undo=args.undo)
+    said = "has no status" if args.undo else "is approved already"
+    return _say_edits(args, edits, dict.fromkeys(args.shots, said))
+
+
+def cmd_redo(args: argparse.Namespace) -> int:
+    from pipeline.manifest import decisions
+
+    edits = decisions.redo(args.manifest, args.shot, args.note)
+    return _say_edits(args, edits, {args.shot: "is marked redo already" + (" with that note" if args.note else "")})
+
+
+def _say_edits(args: argparse.Namespace, edits: list, unchanged: dict[str, str]) -> int:
+    """Each changed line as `manifests/x.yaml:12: pick: 2  (was: pick: 1)`; a shot the edit left
+    as it was, as saying so already."""
+    if args.json:
+        _print_json({"manifest": args.manifest, "edits": [e.to_json() for e in edits],
+                     "unchanged": [s for s in unchanged if not any(e.shot == s for e in edits)]})
+        return EXIT_OK
+    for e in edits:
+        if not e.after:
+            print(f"{args.manifest}:{e.line}: removed {e.before.strip()}")
+        elif e.before:
+            print(f"{args.manifest}:{e.line}: {e.after.strip()}  (was: {e.before.strip()})")
+        else:
+            print(f"{args.manifest}:{e.line}: {e.after.strip()}")
+    for shot, said in unchanged.items():
+        if not any(e.shot == shot for e in edits):
+            print(f"{args.manifest}: shot '{shot}' {said}; nothing to change")
     return EXIT_OK
 
 

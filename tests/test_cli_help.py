@@ -27,7 +27,8 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     ("rnu", "did you mean 'run'?"),
     ("stauts", "did you mean 'status'?"),
     ("validat", "did you mean 'validate'?"),
-    ("xyzzy", "commands: validate, plan, run, status, cancel, report, reel, repair, sim, config, completion, help"),
+    ("xyzzy", "commands: validate, plan, run, status, cancel, report, reel, export, review, finalize, pick, approve, redo, "
+              "repair, sim, config, completion, help"),
 ])
 def test_a_mistyped_command_gets_one_line_with_the_nearest_one(capsys, typed, hint):
     code, out, err = run(capsys, typed, EXAMPLE)

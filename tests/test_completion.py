@@ -169,7 +169,7 @@ def test_the_bash_script_is_valid_bash(scripts):
 
 @pytest.mark.parametrize("words, offered", [
     (("shots", "ru"), ["run"]),
-    (("shots", "re"), ["reel", "repair", "report"]),
+    (("shots", "re"), ["redo", "reel", "repair", "report", "review"]),
     (("shots", "--v"), ["--version"]),
     (("shots", "run", "--re"), ["--resubmit-uncertain", "--retry-failed"]),
     (("shots", "run", "--backend", ""), ["api", "auto", "sim"]),

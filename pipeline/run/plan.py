@@ -43,6 +43,7 @@ class TakeSpec:
     waits_for: tuple[tuple[str, int], ...] = ()
     inputs: tuple[tuple[str, Any], ...] = ()  # (field, frameinputs.FrameInput) for a resolved dependant
     problem: str | None = None
+    kept: str | None = None  # an approved take kept as it was though its upstream changed: why
 
     @property
     def waiting(self) -> bool:
@@ -179,7 +180,7 @@ def make_plan(
                                endpoint=endpoint, prices=prices))
     known = spec_keys if declared is None else set(declared)
     takes = _block_dependants(takes, known)
-    removed = sorted(k for k in view.latest if k not in known)
+    removed = sorted(k for k in view.latest if k not in known and not _final(k[0]))
     wanted = {t.spec.key: t.spec.fingerprint for t in takes}
     left_out = known - spec_keys  # by --only: not this run's business
     # A dependant still waiting for its upstream has no fingerprint yet: its paid tasks are its
@@ -187,8 +188,14 @@ def make_plan(
     left_out |= {t.spec.key for t in takes if t.spec.waiting}
     orphans = [_follow(state) for (shot, take, fp), state in sorted(view.states.items())
                if state.state in PAID_UNFETCHED and (shot, take) not in left_out and wanted.get((shot, take)) != fp
-               and made_on(state, endpoint)]
+               and made_on(state, endpoint) and not _final(shot)]
     return Plan(takes, removed, orphans)
+
+
+def _final(ledger_shot: str) -> bool:
+    """A 2K final's ledger key (`<id>@final`, run/finals.py): `shots finalize` plans those; no
+    manifest id has an '@'."""
+    return "@" in ledger_shot
 
 
 def plan_take(spec: TakeSpec, view: LedgerView, intact: Callable[[TakeState], str | None], *,

@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 from types import ModuleType
-from typing import Callable
+from typing import Callable, Mapping
 
 from pipeline.errors import InputError
 from pipeline.manifest import imagefiles
@@ -39,14 +39,16 @@ _CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure
 INPUTS_FROM = "inputs_from"
 
 
-def canonical_request(shot: Shot, manifest_dir: str | os.PathLike, frames: Frames | None = None) -> dict:
+def canonical_request(shot: Shot, manifest_dir: str | os.PathLike, frames: Frames | None = None,
+                      shots: Mapping[str, Shot] | None = None) -> dict:
     """The create body that decides the shot's video, local images as "sha256:<hex>"; pure but for
     reading images. An input that is another shot's output is its frame's hash when `frames` has
     it, else a placeholder ("frame:s01#1@last": the upstream is not made yet)."""
     canonical = _dialect(shot).canonical_request(shot, manifest_dir, frames or {})
     refs = shot.frame_refs()
     if refs:
-        canonical[INPUTS_FROM] = {field: frame_source(ref) for field, ref in refs}
+        shots = shots or {}  # the upstream shots by id: their picks decide the take a reference means
+        canonical[INPUTS_FROM] = {field: frame_source(ref, shots.get(ref.shot)) for field, ref in refs}
     return canonical
 
 

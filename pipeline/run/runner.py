@@ -164,7 +164,7 @@ class Runner:
                 res.detail = f"waits for {ups}; the next run makes it"
         for key in (*self._ready_takes, *self._resolving):  # resolved (or being resolved), not started
             res = self._results[key]
-            if res.outcome == "pending" and not res.detail:
+            if res.outcome == "pending" and not res.detail and self.result.aborted is None:
                 res.detail = "not started: the run was stopped; the next run makes it"
 
     async def _job(self, planned: PlannedTake, res: TakeResult) -> None:

@@ -9,12 +9,13 @@ fingerprint is known before its dependants'.
 from __future__ import annotations
 
 import difflib
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from pipeline.errors import InputError
 from pipeline.manifest import graph
-from pipeline.run import chain, request, store
+from pipeline.run import chain, request, status, store
 from pipeline.run.plan import PENDING, TakeSpec
 
 if TYPE_CHECKING:
@@ -27,10 +28,13 @@ SpecFinished = Callable[[TakeSpec], "tuple[Path, str, bool] | None"]  # see chai
 
 
 def take_specs(manifest: Manifest, endpoint: str, only: Iterable[str] | None = None, *,
-               finished: SpecFinished | None = None, frames: FrameStore | None = None) -> list[TakeSpec]:
+               finished: SpecFinished | None = None, frames: FrameStore | None = None,
+               keep: Callable[[TakeSpec], TakeSpec] | None = None) -> list[TakeSpec]:
     """Every take the manifest declares (or the --only ones), with its request and fingerprint,
     in manifest order. Dependants are resolved against `finished` (upstream takes on disk, their
-    frames cut into `frames`); without them, every dependant waits."""
+    frames cut into `frames`); without them, every dependant waits. `keep` may give a dependant
+    its earlier version instead (an approved shot: see `resolved_specs`); its own dependants are
+    then made from that."""
     wanted = _check_only(manifest, only)
     if not any(shot.frame_refs() for shot in manifest.shots):  # the common case: no graph
         return [spec for shot in manifest.shots if wanted is None or shot.id in wanted
@@ -44,17 +48,20 @@ def take_specs(manifest: Manifest, endpoint: str, only: Iterable[str] | None = N
 
     for shot_id in graph.order(graph.edges_of(manifest.shots)):
         for spec in shot_specs(manifest, by_id[shot_id], endpoint, by_id, upstream_done, frames):
-            made[spec.key] = spec
+            made[spec.key] = keep(spec) if keep is not None and spec.shot.frame_refs() else spec
     return [made[(shot.id, take)] for shot in manifest.shots if wanted is None or shot.id in wanted
             for take in range(1, shot.takes + 1)]
 
 
 def resolved_specs(manifest: Manifest, endpoint: str, out_dir: Path, view: LedgerView,
-                   only: Iterable[str] | None = None) -> list[TakeSpec]:
+                   only: Iterable[str] | None = None, *, force: bool = False) -> list[TakeSpec]:
     """`take_specs` with dependants resolved against what the output folder holds: an upstream
     take downloaded (under its current fingerprint) gives its frame, cut into frames/ (or found
     there, cut by an earlier run: then its file need not be intact). What the plan, the views and
-    the lock file all use."""
+    the lock file all use.
+
+    An approved shot (`status: approved`) is never made again because a shot it is made from
+    changed: it keeps its video (and its dependants theirs), unless `force`."""
     if not any(shot.frame_refs() for shot in manifest.shots):
         return take_specs(manifest, endpoint, only)
     from pipeline.run.frames import FrameStore
@@ -65,7 +72,25 @@ def resolved_specs(manifest: Manifest, endpoint: str, out_dir: Path, view: Ledge
             return None
         return out_dir / state.file, state.sha256, store.check_intact(out_dir, state) is None
 
-    return take_specs(manifest, endpoint, only, finished=finished, frames=FrameStore(out_dir))
+    def keep(spec: TakeSpec) -> TakeSpec:
+        return spec if force else kept_if_approved(spec, view, lambda state: store.check_intact(out_dir, state))
+
+    return take_specs(manifest, endpoint, only, finished=finished, frames=FrameStore(out_dir), keep=keep)
+
+
+def kept_if_approved(spec: TakeSpec, view: LedgerView, intact: Callable[[Any], str | None]) -> TakeSpec:
+    """An approved dependant whose upstream changed keeps the version it was approved as: that
+    version's spec (its fingerprint and request), when its video is on disk and intact and only
+    its inputs from other shots differ."""
+    if getattr(spec.shot, "status", None) != "approved" or view.get(*spec.ledger_key).state != "new":
+        return spec
+    previous = view.current(spec.shot.id, spec.take)
+    if previous is None or previous.state != "downloaded" or previous.request is None \
+            or intact(previous) is not None or not status.only_upstream_changed(previous.request, spec.request):
+        return spec
+    return replace(spec, fingerprint=previous.fingerprint, request=previous.request, waits_for=(), inputs=(),
+                   problem=None, kept="approved: kept as approved although what it is made from changed "
+                                      "(--force makes it again)")
 
 
 def shot_specs(manifest: Manifest, shot: Shot, endpoint: str, shots: dict[str, Shot] | None = None,
@@ -77,7 +102,7 @@ def shot_specs(manifest: Manifest, shot: Shot, endpoint: str, shots: dict[str, S
         fp = request.fingerprint(canonical, endpoint)
         return [TakeSpec(shot, take, fp, canonical) for take in range(1, shot.takes + 1)]
     found = chain.resolve(shot, shots or {}, finished, frames)
-    canonical = request.canonical_request(shot, manifest.dir, found.inputs)
+    canonical = request.canonical_request(shot, manifest.dir, found.inputs, shots)
     fp = request.fingerprint(canonical, endpoint)
     if found.waits_for or found.problem:
         fp = PENDING + fp

@@ -142,7 +142,7 @@ def classify(
     if kind == "downloaded":
         problem = intact(state) if intact is not None else None
         if problem is None:
-            return TakeStatus(_DONE, _UP_TO_DATE, f"downloaded {state.file}", state)
+            return TakeStatus(_DONE, _UP_TO_DATE, spec.kept or f"downloaded {state.file}", state)
         if spec.shot.is_still:  # the image API keeps nothing to fetch again
             return TakeStatus(Standing.DAMAGED, Action.SUBMIT, f"{problem}; a still cannot be fetched again, "
                                                                f"so a new one is made", state, problem)
@@ -256,6 +256,16 @@ def _what_changed(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
 # A request key as the manifest names the field behind it.
 _MANIFEST_NAME = {"subject_reference": "subject_image", "extra": "prompt_expansion", "content": "prompt or inputs",
                   request.INPUTS_FROM: "an input from another shot"}
+
+
+def only_upstream_changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether two requests of a take differ only in what it takes from other shots (their
+    frames, or which take of them: an upstream made again, or its pick changed)."""
+    sources = {**(old.get(request.INPUTS_FROM) or {}), **(new.get(request.INPUTS_FROM) or {})}
+    if not sources or old == new:
+        return False
+    strip = {request.INPUTS_FROM: None}
+    return {**_masked(old, sources), **strip} == {**_masked(new, sources), **strip}
 
 
 def _upstream_changed(old: dict[str, Any], new: dict[str, Any]) -> str | None:

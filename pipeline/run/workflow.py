@@ -109,11 +109,13 @@ def prepare(
     retry_failed: bool = False,
     resubmit_uncertain: bool = False,
     verify: bool = False,
+    force: bool = False,
 ) -> Prepared:
-    """The takes, the ledger and the plan. `verify` hashes every finished video (slow, thorough)."""
+    """The takes, the ledger and the plan. `verify` hashes every finished video (slow, thorough).
+    `force`: an approved shot is made again when what it is made from changed."""
     out_dir = output_dir(out_root, manifest)
     view = ledgerlib.load(out_dir)
-    specs = resolved_specs(manifest, endpoint, out_dir, view, only)
+    specs = resolved_specs(manifest, endpoint, out_dir, view, only, force=force)
     declared = None if not only else [(s.id, t) for s in manifest.shots for t in range(1, s.takes + 1)]
     if declared is not None:  # shots left out of an --only run for their errors are still the manifest's
         broken = {p.shot for p in manifest.warnings if p.severity == "error" and p.shot is not None}
@@ -147,6 +149,7 @@ async def run(
     max_cost: float | None = None,
     max_cost_source: str | None = None,
     verify: bool = False,
+    force: bool = False,
     write_lock_file: bool = True,
     on_start: Callable[[Prepared, str], Callable[[TakeSpec, str], None] | None] | None = None,
 ) -> tuple[Prepared, RunResult, str]:
@@ -163,7 +166,7 @@ async def run(
     kind = resolve(backend)
     endpoint = endpoint_for(backend)
     with RunLock(out_dir):
-        prepared = prepare(manifest, endpoint, out_root, only=only, verify=verify,
+        prepared = prepare(manifest, endpoint, out_root, only=only, verify=verify, force=force,
                            retry_failed=retry_failed, resubmit_uncertain=resubmit_uncertain)
         if kind == "api":  # the simulator bills nothing
             check_budget(prepared.plan, max_cost, max_cost_source)
@@ -182,7 +185,7 @@ async def run(
             view = prepared.view if idle else ledgerlib.load(out_dir)
             chained = any(spec.shot.frame_refs() for spec in prepared.specs)  # resolved anew as they ran
             all_specs = prepared.specs if not only and (idle or not chained) else \
-                resolved_specs(manifest, endpoint, out_dir, view)
+                resolved_specs(manifest, endpoint, out_dir, view, force=force)
             lock = lockfile.lock_path(manifest.path)
             lockfile.write_lock(lock, lockfile.lock_data(manifest.name, endpoint, all_specs, view,
                                                          outputs=lockfile.outputs_field(lock, out_dir)))
