@@ -79,8 +79,9 @@ def test_a_still_deleted_from_disk_is_asked_for_again(tmp_path, sim, monkeypatch
 
 
 def test_a_keyless_run_interrupted_mid_chain_resumes_from_another_folder(tmp_path):
-    """SIGINT once the chain's second shot is on disk (read from the ledger): exit 130, then the
-    same command from another folder finishes the chain; every take was created once."""
+    """The continuity example, keyless: SIGINT once the chain's second shot is on disk (read from
+    the ledger): exit 130, then the same command from another folder finishes the chain; every
+    take was created once, and the reel plays the chain continuously."""
     root = Path(__file__).resolve().parent.parent
     manifest = root / "manifests" / "continuity.yaml"
     out = tmp_path / "out"
@@ -107,6 +108,27 @@ def test_a_keyless_run_interrupted_mid_chain_resumes_from_another_folder(tmp_pat
         if e.get("e") == "intent":
             intents[(e["shot"], e["take"])] = intents.get((e["shot"], e["take"]), 0) + 1
     assert len(intents) == 6 and set(intents.values()) == {1}, intents
+    folder = out / "keepers-round"
+    assert {p.name for p in folder.glob("*.jpg")} == {"kf-01.jpg", "kf-01.take2.jpg"}
+    # The reel plays the chain as one piece: each cut lands on the frame the last shot ended on.
+    reel = subprocess.run([sys.executable, "-m", "pipeline", "reel", str(manifest), "--out", str(out)],
+                          cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
+    assert reel.returncode == 0, reel.stderr
+    for up, down in (("s01-path", "s02-door"), ("s02-door", "s03-stairs")):
+        assert _difference(_frames(folder / f"{up}.mp4")[-1], _frames(folder / f"{down}.mp4")[0]) < 6
+
+
+def _frames(path: Path) -> list[Image.Image]:
+    import av
+
+    with av.open(str(path)) as box:
+        return [f.to_image() for f in box.decode(video=0)]
+
+
+def _difference(a: Image.Image, b: Image.Image) -> float:
+    from PIL import ImageChops, ImageStat
+
+    return sum(ImageStat.Stat(ImageChops.difference(a.convert("RGB"), b.convert("RGB"))).mean) / 3
 
 
 def _events(ledger: Path) -> list[dict]:
