@@ -96,7 +96,7 @@ def build_timeline(manifest: Manifest, endpoint: str, out_dir: Path, view: Ledge
                    final: bool = False) -> otio.schema.Timeline:
     """The cut as an OTIO Timeline (see the module's docstring). Reads the ledger's view and
     probes the videos for sound and length; writes nothing."""
-    return _timeline(manifest, *_cut(manifest, endpoint, out_dir, view, final))
+    return _timeline(manifest, *_cut(manifest, endpoint, out_dir, view, final), view)
 
 
 def _cut(manifest: Manifest, endpoint: str, out_dir: Path, view: LedgerView,
@@ -112,7 +112,7 @@ def _cut(manifest: Manifest, endpoint: str, out_dir: Path, view: LedgerView,
 
 
 def _timeline(manifest: Manifest, chosen: list[tuple[TakeSpec, TakeRow]],
-              entries: list[ReelEntry]) -> otio.schema.Timeline:
+              entries: list[ReelEntry], view: LedgerView | None = None) -> otio.schema.Timeline:
     import opentimelineio as otio
 
     timeline = otio.schema.Timeline(name=manifest.name, global_start_time=_frames(0))
@@ -122,7 +122,7 @@ def _timeline(manifest: Manifest, chosen: list[tuple[TakeSpec, TakeRow]],
     audio = otio.schema.Track(name=AUDIO_TRACK, kind=otio.schema.TrackKind.Audio)
     reels = reel_names([spec.shot.id for spec, _ in chosen])
     for (spec, row), entry in zip(chosen, entries):
-        facts = _facts(spec, row, entry)
+        facts = _facts(spec, row, entry, view)
         span = otio.opentime.TimeRange(_frames(0), _frames(entry.frames))
         if entry.video is None:
             gap = otio.schema.Gap(name=spec.shot.id, source_range=span)
@@ -144,10 +144,17 @@ def _timeline(manifest: Manifest, chosen: list[tuple[TakeSpec, TakeRow]],
     return timeline
 
 
-def _facts(spec: TakeSpec, row: TakeRow, entry: ReelEntry) -> dict[str, Any]:
-    """The clip's metadata["shots"]: which shot and take, the task that made it, what it was asked."""
-    return {"shot": spec.shot.id, "take": entry.take, "task_id": row.task_id, "prompt": spec.shot.prompt or "",
-            "model": spec.shot.model, "fingerprint": spec.fingerprint, "final": entry.final}
+def _facts(spec: TakeSpec, row: TakeRow, entry: ReelEntry, view: LedgerView | None) -> dict[str, Any]:
+    """The clip's metadata["shots"]: which shot and take, the task that made its file (a final's
+    own, with the draft's beside it), what it was asked."""
+    facts = {"shot": spec.shot.id, "take": entry.take, "task_id": row.task_id, "prompt": spec.shot.prompt or "",
+             "model": spec.shot.model, "fingerprint": spec.fingerprint, "final": entry.final}
+    if entry.final and view is not None:
+        from pipeline.run.finals import final_id
+
+        made = view.current(final_id(spec.shot.id), entry.take)
+        facts.update(task_id=made.task_id if made is not None else None, draft_task_id=row.task_id)
+    return facts
 
 
 def _clip(video: Path, span: otio.opentime.TimeRange, length: int, facts: dict[str, Any]) -> otio.schema.Clip:
@@ -270,7 +277,7 @@ def export(manifest: Manifest, endpoint: str, out_dir: Path, formats: list[str],
         raise ValueError(f"unknown export format(s): {', '.join(unknown)}")
     view = ledger.load(out_dir)
     chosen, entries = _cut(manifest, endpoint, out_dir, view, final)
-    timeline = _timeline(manifest, chosen, entries)
+    timeline = _timeline(manifest, chosen, entries, view)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for name in dict.fromkeys(formats):

@@ -74,3 +74,30 @@ def resolve(shot: Shot, shots: Mapping[str, Shot], finished: Finished | None,
 def api_of(shot: Shot) -> str:
     """Which API's image rules a shot's inputs meet: 'image' (an image shot's subject), 'v1', 'v2'."""
     return "image" if shot.is_still else catalogue.api_of(shot.model)
+
+
+def kept_inputs(canonical: dict, frames: "FrameStore") -> "tuple[tuple[str, FrameInput], ...] | None":
+    """The frames an earlier version of a dependant was made from, found again in frames/ by the
+    identities its request recorded; None when one is gone (or a still's copy was never kept)."""
+    from pipeline.manifest import takes as naming
+    from pipeline.run import request as requests, status
+
+    sources = canonical.get(requests.INPUTS_FROM) or {}
+    found = []
+    for field, identity in status.inputs_of(canonical).items():
+        shot, _, rest = sources.get(field, "").partition("#")
+        take = int(rest.partition("@")[0] or 1)
+        stem = naming.stem(shot, take)
+        if identity.startswith("frame:sha256:"):
+            sha, _, selector = identity.removeprefix("frame:sha256:").partition("@")
+            name = f"{stem}.{selector}.{sha[:16]}.png"
+        elif identity.startswith("sha256:"):
+            sha = identity.removeprefix("sha256:")
+            name = f"{stem}.{sha[:16]}{naming.STILL_SUFFIX}"
+        else:
+            return None
+        path = frames.folder / name
+        if not path.is_file():
+            return None
+        found.append((field, FrameInput(str(path), identity)))
+    return tuple(sorted(found))

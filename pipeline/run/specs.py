@@ -72,23 +72,33 @@ def resolved_specs(manifest: Manifest, endpoint: str, out_dir: Path, view: Ledge
             return None
         return out_dir / state.file, state.sha256, store.check_intact(out_dir, state) is None
 
+    frames = FrameStore(out_dir)
+
     def keep(spec: TakeSpec) -> TakeSpec:
-        return spec if force else kept_if_approved(spec, view, lambda state: store.check_intact(out_dir, state))
+        if force:
+            return spec
+        return kept_if_approved(spec, view, lambda state: store.check_intact(out_dir, state), endpoint, frames)
 
-    return take_specs(manifest, endpoint, only, finished=finished, frames=FrameStore(out_dir), keep=keep)
+    return take_specs(manifest, endpoint, only, finished=finished, frames=frames, keep=keep)
 
 
-def kept_if_approved(spec: TakeSpec, view: LedgerView, intact: Callable[[Any], str | None]) -> TakeSpec:
+def kept_if_approved(spec: TakeSpec, view: LedgerView, intact: Callable[[Any], str | None], endpoint: str,
+                     frames: FrameStore) -> TakeSpec:
     """An approved dependant whose upstream changed keeps the version it was approved as: that
-    version's spec (its fingerprint and request), when its video is on disk and intact and only
-    its inputs from other shots differ."""
+    version's spec (its fingerprint, request and the frames it was made from), when that version
+    was made on this endpoint (a simulator previz never stands for the API's video), its video is
+    on disk and intact, and only what it takes from the same other shots differs."""
     if getattr(spec.shot, "status", None) != "approved" or view.get(*spec.ledger_key).state != "new":
         return spec
     previous = view.current(spec.shot.id, spec.take)
     if previous is None or previous.state != "downloaded" or previous.request is None \
-            or intact(previous) is not None or not status.only_upstream_changed(previous.request, spec.request):
+            or not status.made_on(previous, endpoint) or intact(previous) is not None \
+            or not status.only_upstream_changed(previous.request, spec.request):
         return spec
-    return replace(spec, fingerprint=previous.fingerprint, request=previous.request, waits_for=(), inputs=(),
+    inputs = chain.kept_inputs(previous.request, frames)
+    if inputs is None:  # a frame it was made from is gone from frames/: it cannot be sent again
+        return spec
+    return replace(spec, fingerprint=previous.fingerprint, request=previous.request, waits_for=(), inputs=inputs,
                    problem=None, kept="approved: kept as approved although what it is made from changed "
                                       "(--force makes it again)")
 

@@ -259,13 +259,22 @@ _MANIFEST_NAME = {"subject_reference": "subject_image", "extra": "prompt_expansi
 
 
 def only_upstream_changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """Whether two requests of a take differ only in what it takes from other shots (their
-    frames, or which take of them: an upstream made again, or its pick changed)."""
-    sources = {**(old.get(request.INPUTS_FROM) or {}), **(new.get(request.INPUTS_FROM) or {})}
-    if not sources or old == new:
+    """Whether two requests of a take differ only in what it takes from other shots: the same
+    inputs from the same shots and frames, whose content (an upstream made again) or take (an
+    upstream's pick) changed; not the shot's own edit of what it takes."""
+    before, after = old.get(request.INPUTS_FROM) or {}, new.get(request.INPUTS_FROM) or {}
+    if not after or old == new or set(before) != set(after):
+        return False
+    if any(_without_take(before[f]) != _without_take(after[f]) for f in after):
         return False
     strip = {request.INPUTS_FROM: None}
-    return {**_masked(old, sources), **strip} == {**_masked(new, sources), **strip}
+    return {**_masked(old, after), **strip} == {**_masked(new, after), **strip}
+
+
+def _without_take(source: str) -> str:
+    """'s01#2@last' -> 's01@last': which shot and frame, whatever the take."""
+    shot, _, rest = source.partition("#")
+    return shot + ("@" + rest.partition("@")[2] if "@" in rest else "")
 
 
 def _upstream_changed(old: dict[str, Any], new: dict[str, Any]) -> str | None:
@@ -279,6 +288,22 @@ def _upstream_changed(old: dict[str, Any], new: dict[str, Any]) -> str | None:
     before, after = _inputs(old, sources), _inputs(new, sources)
     changed = [src for field, src in sources.items() if before.get(field) != after.get(field)] or list(sources.values())
     return ", ".join(dict.fromkeys(source.split("#")[0] for source in changed))
+
+
+def inputs_of(canonical: dict[str, Any]) -> dict[str, str]:
+    """Each input a canonical request takes from another shot: field -> its identity (the
+    'frame:sha256:...' or 'sha256:...' it was fingerprinted with)."""
+    sources = canonical.get(request.INPUTS_FROM) or {}
+    out = {}
+    for field, value in _inputs(canonical, sources).items():
+        if isinstance(value, dict) and "type" in value:  # a v2 content item
+            value = (value.get(value["type"]) or {}).get("url")
+        elif isinstance(value, list) and value and isinstance(value[0], dict):  # a subject reference
+            ref = value[0]
+            value = ref.get("image_file") or (ref.get("image") or [None])[0]
+        if isinstance(value, str):
+            out[field] = value
+    return out
 
 
 def _inputs(canonical: dict[str, Any], sources: dict[str, str]) -> dict[str, Any]:
