@@ -121,3 +121,12 @@ def test_the_simulator_takes_its_own_previz_as_a_768p_base_video(drafted, client
     else:
         status, _, _, message = error_of(answer)
         assert status == 400 and "the base_video must be a 768P H3 output" in message and "98x54" in message
+
+
+def test_a_768p_sized_picture_is_not_taken_for_a_2k_final():
+    from pipeline.run.video import VideoInfo, picture_problem
+
+    for width, height in ((992, 992), (1344, 768), (1024, 1008)):  # 768P-sized pictures
+        assert picture_problem(VideoInfo("h264", width, height, 6.0, 158), "2K") is not None, (width, height)
+    for width, height in ((2560, 1440), (1440, 2560), (1664, 1664)):
+        assert picture_problem(VideoInfo("h264", width, height, 6.0, 158), "2K") is None, (width, height)

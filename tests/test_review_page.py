@@ -215,19 +215,20 @@ def test_a_stale_sha_is_a_409_that_writes_nothing(served):
         assert http.get("/api/state").json()["sha"] == manifest_sha256(manifest) != seen
 
 
-def test_a_manifest_that_no_longer_validates_is_a_409(served):
+def test_a_shot_with_errors_leaves_the_others_decidable(served):
+    """As `shots approve` does: a shot broken by hand (s02's takes) does not stop a decision on
+    another; the page still draws every panel."""
     server, session, manifest = served
     broken = MANIFEST.replace("takes: 3", "takes: many")
     manifest.write_text(broken, encoding="utf-8")
     sha = manifest_sha256(manifest)
     answer = post(server, session, "/api/approve", {"shot": "s01-open", "sha": sha})
-    assert answer.status_code == 409 and "takes" in answer.json()["error"]
-    assert manifest.read_text(encoding="utf-8") == broken
+    assert answer.status_code == 200, answer.text
+    changed = [line for line in manifest.read_text(encoding="utf-8").splitlines() if line not in broken.splitlines()]
+    assert [line.strip() for line in changed] == ["status: approved"]
     with client(server, session.token) as http:
-        state = http.get("/api/state").json()
         page = http.get("/").text
-    assert state["sha"] == sha and "takes" in state["error"] and state["shots"] == {}
-    assert 'class="review-controls"' in page  # the page still shows the board, the broken shot as a panel
+    assert 'class="review-controls"' in page
 
 
 def test_while_the_manifest_cannot_be_read_the_page_says_why_and_comes_back(served):

@@ -15,6 +15,7 @@ its sha256) and the one this module read, up to the atomic rename that replaces 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import json
@@ -25,7 +26,7 @@ import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from pipeline.errors import InputError
 from pipeline.files import replacing, sha256_file
@@ -415,11 +416,30 @@ def _write(real: Path, name: str, read: bytes, data: bytes, validate: Callable[[
     except OSError as exc:
         raise InputError(f"cannot read the manifest {name}: {exc.strerror or exc}") from None
     tmp = real.with_name(f"{real.name}.{secrets.token_hex(4)}.tmp")  # two writers never share one
-    with replacing(real, tmp, durable=True) as out:
-        out.write_bytes(data)
-        os.chmod(out, mode)
-        if validate is not None:
-            validate(out)
-        if _read(real, name) != read:
-            raise EditConflict(name)
+    try:
+        with _edit_lock(real), replacing(real, tmp, durable=True) as out:
+            out.write_bytes(data)
+            os.chmod(out, mode)
+            if validate is not None:
+                validate(out)
+            if _read(real, name) != read:
+                raise EditConflict(name)
+    except OSError as exc:  # a read-only folder, a full disk: the manifest is as it was
+        raise InputError(f"cannot write the manifest {name}: {exc.strerror or exc}; it was not changed") from None
+
+
+@contextlib.contextmanager
+def _edit_lock(real: Path) -> Iterator[None]:
+    """One edit of a manifest at a time across processes (the review page and the CLI): the
+    check that the file is still what was read, and the rename, happen under a lock on the
+    manifest itself (no lock file beside it). A writer that waited finds the file replaced, and
+    its check refuses (EditConflict)."""
+    import fcntl
+
+    with open(real, "rb") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 

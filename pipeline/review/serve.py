@@ -143,7 +143,8 @@ class ReviewSession:
         sha = self._sha()
         if self._facts is None or self._facts[0] != sha:
             try:
-                shots: dict[str, Shot] | str = {s.id: s for s in cache.load(self.path).shots}
+                # As the page is drawn: a shot with errors is left out, the others can still be decided
+                shots: dict[str, Shot] | str = {s.id: s for s in cache.load(self.path, []).shots}
             except (InputError, OSError) as exc:
                 shots = _why(exc)
             self._facts = (sha, shots)

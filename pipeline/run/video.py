@@ -181,16 +181,19 @@ def verify(path: Path, expected_duration: float | Expected | None, *, expected_b
     return info
 
 
+MAX_768P_AREA = 1_032_192  # the 768P tier's largest picture (minimax-api-v2.md A10): a 2K one is larger
+
+
 def picture_problem(info: VideoInfo, tier: str | None) -> str | None:
     """Why a clip's picture is not the `tier` asked for (None: it is, or nothing is promised):
-    at 16:9 (or 9:16) the tier's size, at another ratio larger than the 768P tier; a clip under
-    the 768P tier is a previz."""
+    at 16:9 (or 9:16) the tier's size, at another ratio larger in area than any 768P picture; a
+    clip whose short side is under the 768P tier's is a previz."""
     if tier not in TIER_SIZES:
         return None
     size, short = (info.width, info.height), min(info.width, info.height)
     if short < SMALLEST_H3_SIDE:
         return None
-    if size in TIER_SIZES[tier] or (not _near_16_9(size) and short > SMALLEST_H3_SIDE):
+    if size in TIER_SIZES[tier] or (not _near_16_9(size) and info.width * info.height > MAX_768P_AREA):
         return None
     known = " or ".join(f"{w}x{h}" for w, h in sorted(TIER_SIZES[tier], reverse=True))
     return f"{info.width}x{info.height}, not a {tier} picture ({known} at 16:9 or 9:16; larger than 768P otherwise)"
