@@ -437,7 +437,26 @@ def cmd_plan(args: argparse.Namespace) -> int:
     else:
         print(summary.plan_text(prepared.plan, reasons=args.reason, estimate_s=estimate, simulated=simulated,
                                 out_dir=prepared.out_dir, budget=budget))
+        finals = _finals_line(manifest, endpoint, prepared)
+        if finals:
+            print(finals)
     return EXIT_OK
+
+
+def _finals_line(manifest: Manifest, endpoint: str, prepared: Prepared) -> str | None:
+    """What `shots finalize` would make now (picked H3 takes at 768P, in 2K), and its cost; None
+    when there is nothing to finalize."""
+    if not any(shot.model == "MiniMax-H3" for shot in manifest.shots):
+        return None
+    from pipeline.review.summary import money
+    from pipeline.run import finals
+
+    plan = finals.finalize_plan(finals.final_specs(manifest, endpoint, prepared.out_dir, prepared.view),
+                                prepared.view, prepared.out_dir, endpoint=endpoint)
+    if not plan.creates:
+        return None
+    return (f"finals: {len(plan.creates)} picked MiniMax-H3 take(s) could be made at 2K for "
+            f"{money(plan.known_cost)} (`shots finalize {manifest.path}`; --dry-run lists them)")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
