@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,8 @@ def readme_sim():
     try:
         line = proc.stderr.readline()  # the banner comes once the port is bound: an event, not a sleep
         assert f"127.0.0.1:{port}" in line, line
+        # Keep reading its log: a full pipe (64 KB, some 500 requests) would stop the simulator.
+        threading.Thread(target=proc.stderr.read, daemon=True).start()
         yield env, run_argv
     finally:
         proc.send_signal(signal.SIGINT)
