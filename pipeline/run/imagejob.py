@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import AbortError, InputError
+from pipeline.errors import InputError
 from pipeline.minimax.client import (
     AccountError,
     RateLimitError,
@@ -25,7 +25,7 @@ from pipeline.minimax.client import (
     UncertainCreateError,
 )
 from pipeline.run import retry, store
-from pipeline.run.job import TakeJob, _OverBudget
+from pipeline.run.job import TakeJob
 from pipeline.run.ledger import event
 
 log = logging.getLogger("shots.runner")
@@ -40,32 +40,16 @@ class StillError(Exception):
 class ImageJob(TakeJob):
     """An image shot's take: one request, one still. Shares TakeJob's budget and history rules."""
 
-    async def run(self) -> None:
+    async def _work(self) -> None:
         ctx, res = self.ctx, self.res
-        res.began = ctx.clock.now()
         try:
-            try:
-                if self.planned.creates:
-                    await self._make_still()
-                else:  # nothing else can be done for a still: classify makes a missing one a create
-                    res.outcome, res.detail = "pending", f"{self.planned.action}: nothing to do for a still"
-            finally:
-                if self.planned.creates:
-                    ctx.pacer.in_flight.release()
-        except (AccountError, AbortError) as exc:
-            ctx.abort(exc)
-        except _OverBudget as exc:
-            res.outcome, res.detail = "pending", str(exc)
-        except asyncio.CancelledError:
-            if res.outcome == "pending" and not res.detail:
-                res.detail = "interrupted; the next run makes it"
-            raise
-        except Exception as exc:  # a bug, not the shot's fault: report it, keep the other takes going
-            log.exception("%s: unexpected error", self.spec.label)
-            res.outcome, res.detail = "pending", f"unexpected error ({type(exc).__name__}: {exc}); run again"
+            if self.planned.creates:
+                await self._make_still()
+            else:  # nothing else can be done for a still: classify makes a missing one a create
+                res.outcome, res.detail = "pending", f"{self.planned.action}: nothing to do for a still"
         finally:
-            ctx.on_phase(self.spec, res.outcome)
-            ctx.on_news(self.spec, res.outcome, res.detail)
+            if self.planned.creates:
+                ctx.pacer.in_flight.release()
 
     async def _make_still(self) -> None:
         ctx, res, spec = self.ctx, self.res, self.spec

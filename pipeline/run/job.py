@@ -148,33 +148,12 @@ class TakeJob:
         self.sent_at: float | None = None  # wall time of this run's last create intent
 
     async def run(self) -> None:
-        ctx, planned, res = self.ctx, self.planned, self.res
-        state = planned.state
+        """The take's work (`_work`), with what every kind of take does when it ends: an account
+        problem stops the run, a spent budget or a bug leaves the take pending, saying why."""
+        ctx, res = self.ctx, self.res
         res.began = ctx.clock.now()
-        live = False  # a task of this run's on the server, counted in pacer.live
         try:
-            try:
-                if planned.creates:
-                    task_id = await self._create()
-                    if task_id is None:
-                        return
-                    ctx.pacer.live, live = ctx.pacer.live + 1, True
-                    file_id = await self._poll(task_id, fresh=not self.adopted)
-                elif planned.action == Action.POLL:
-                    ctx.pacer.in_flight.force_acquire()
-                    ctx.pacer.live, live = ctx.pacer.live + 1, True
-                    task_id = state.task_id
-                    ctx.on_news(self.spec, "resumed", f"polling task {task_id} (submitted in an earlier run)")
-                    file_id = await self._poll(task_id, fresh=False)
-                else:
-                    task_id, file_id = state.task_id, state.file_id
-            finally:
-                if planned.creates or planned.action == Action.POLL:
-                    ctx.pacer.in_flight.release()
-                if live:
-                    ctx.pacer.live -= 1
-            if file_id is not None:
-                await self._download(task_id, file_id)
+            await self._work()
         except (AccountError, AbortError) as exc:
             ctx.abort(exc)
         except _OverBudget as exc:
@@ -187,8 +166,36 @@ class TakeJob:
             log.exception("%s: unexpected error", self.spec.label)
             res.outcome, res.detail = "pending", f"unexpected error ({type(exc).__name__}: {exc}); run again"
         finally:
-            ctx.on_phase(self.spec, res.outcome if res.outcome != "pending" else "pending")
+            ctx.on_phase(self.spec, res.outcome)
             ctx.on_news(self.spec, res.outcome, res.detail)
+
+    async def _work(self) -> None:
+        """create -> poll -> download, or the part of it the plan leaves."""
+        ctx, planned = self.ctx, self.planned
+        state = planned.state
+        live = False  # a task of this run's on the server, counted in pacer.live
+        try:
+            if planned.creates:
+                task_id = await self._create()
+                if task_id is None:
+                    return
+                ctx.pacer.live, live = ctx.pacer.live + 1, True
+                file_id = await self._poll(task_id, fresh=not self.adopted)
+            elif planned.action == Action.POLL:
+                ctx.pacer.in_flight.force_acquire()
+                ctx.pacer.live, live = ctx.pacer.live + 1, True
+                task_id = state.task_id
+                ctx.on_news(self.spec, "resumed", f"polling task {task_id} (submitted in an earlier run)")
+                file_id = await self._poll(task_id, fresh=False)
+            else:
+                task_id, file_id = state.task_id, state.file_id
+        finally:
+            if planned.creates or planned.action == Action.POLL:
+                ctx.pacer.in_flight.release()
+            if live:
+                ctx.pacer.live -= 1
+        if file_id is not None:
+            await self._download(task_id, file_id)
 
     def _charge(self, what: str) -> None:
         """Count one request of the take; past its budget the take stops, pending, saying why."""

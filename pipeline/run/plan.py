@@ -79,6 +79,7 @@ class EarlierShot:
     duration: int | None = None
     model: str = ""
     is_still: bool = False  # image shots leave no paid task to follow: the answer is the image
+    resolution: str | None = None  # what its video is checked against (a 2K final's size)
 
 
 @dataclass(frozen=True)
@@ -249,7 +250,9 @@ def _follow(state: TakeState) -> PlannedTake:
     request = state.request or {}
     duration = request.get("duration") if isinstance(request.get("duration"), int) else None
     model = request.get("model") if isinstance(request.get("model"), str) else ""
-    spec = OrphanSpec(EarlierShot(state.shot, duration, model), state.take, state.fingerprint, request)
+    resolution = request.get("resolution") if isinstance(request.get("resolution"), str) else None
+    spec = OrphanSpec(EarlierShot(state.shot, duration, model, resolution=resolution), state.take,
+                      state.fingerprint, request)
     if state.state == "succeeded":
         return PlannedTake(spec, Action.DOWNLOAD, "an earlier version's paid video, not fetched yet: "
                                                   "it goes to history/", state, 0.0)
