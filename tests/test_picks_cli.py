@@ -196,3 +196,26 @@ def test_the_library_refuses_what_the_command_refuses(manifest):
     with pytest.raises(InputError, match="name at least one shot"):
         decisions.approve(manifest, [])
     assert manifest.read_text(encoding="utf-8") == MANIFEST
+
+
+def test_a_redo_mark_is_said_by_the_plan_and_carried_to_the_editor(tmp_path, sim, monkeypatch):
+    """`status: redo` spends nothing on its own: the plan says the shot is unchanged, and the
+    export's notes carry the decision and the note."""
+    from pipeline.manifest.checker import load
+    from pipeline.review import export, summary
+    from pipeline.run import ledger, workflow
+    from pipeline.run.backend import endpoint_for
+    from runs import run_inprocess, t2v_shots, write_manifest
+
+    shots = t2v_shots(2)
+    manifest = write_manifest(tmp_path, shots)
+    run_inprocess(manifest, sim, tmp_path / "out", monkeypatch)
+    shots[1].update(status="redo", notes="more gulls")
+    write_manifest(tmp_path, shots)
+    prepared = workflow.prepare(load(manifest), endpoint_for("api"), tmp_path / "out")
+    text = summary.plan_text(prepared.plan, reasons=False, estimate_s=0, simulated=False)
+    assert "redo: s002 (more gulls) is marked for redo but unchanged, so nothing is made" in text
+    timeline = export.build_timeline(load(manifest), endpoint_for("api"), prepared.out_dir,
+                                     ledger.load(prepared.out_dir))
+    (_, second) = [c for c in timeline.tracks[0] if c.name.startswith("s00")]
+    assert second.metadata["shots"]["status"] == "redo" and "notes: more gulls" in export._note(second.metadata["shots"])

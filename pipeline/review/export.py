@@ -149,6 +149,9 @@ def _facts(spec: TakeSpec, row: TakeRow, entry: ReelEntry, view: LedgerView | No
     own, with the draft's beside it), what it was asked."""
     facts = {"shot": spec.shot.id, "take": entry.take, "task_id": row.task_id, "prompt": spec.shot.prompt or "",
              "model": spec.shot.model, "fingerprint": spec.fingerprint, "final": entry.final}
+    for decision in ("status", "notes"):  # the director's decision and notes, when the shot has them
+        if getattr(spec.shot, decision, None):
+            facts[decision] = getattr(spec.shot, decision)
     if entry.final and view is not None:
         from pipeline.run.finals import final_id
 
@@ -229,7 +232,8 @@ def reel_names(shot_ids: list[str]) -> dict[str, str]:
 def _edl_comment(facts: dict[str, Any]) -> str:
     """A comment line under the event (the EDL reader keeps it in the clip's metadata)."""
     final = " FINAL" if facts["final"] else ""
-    return f"SHOT {facts['shot']} TAKE {facts['take']}{final} TASK {facts['task_id'] or '-'}"
+    decided = f" {facts['status'].upper()}" if facts.get("status") else ""
+    return f"SHOT {facts['shot']} TAKE {facts['take']}{final}{decided} TASK {facts['task_id'] or '-'}"
 
 
 def _logging_info(facts: dict[str, Any]) -> dict[str, str]:
@@ -253,9 +257,12 @@ def _fcpx_metadata(facts: dict[str, Any], frames: int) -> dict[str, Any]:
 
 
 def _note(facts: dict[str, Any]) -> str:
+    """The log note an editor reads: which take, the task, and the director's decision and notes."""
     final = " (final)" if facts["final"] else ""
-    return (f"{facts['shot']} take {facts['take']}{final}; task {facts['task_id'] or '-'}; "
-            f"model {facts['model']}; fingerprint {facts['fingerprint']}")
+    decided = f"; {facts['status']}" if facts.get("status") else ""
+    notes = f"; notes: {_one_line(facts['notes'])}" if facts.get("notes") else ""
+    return (f"{facts['shot']} take {facts['take']}{final}{decided}; task {facts['task_id'] or '-'}; "
+            f"model {facts['model']}; fingerprint {facts['fingerprint']}{notes}")
 
 
 def _one_line(text: str) -> str:

@@ -58,6 +58,7 @@ def plan_text(plan: Plan, *, reasons: bool, estimate_s: float, simulated: bool,
     lines = [*order, *([""] if order else []), table(rows, header), ""]
     lines.append("; ".join(f"{n} {action.label}" for action, n in counts.items()) or "nothing to do")
     lines += chainview.cascade_lines(plan, money)
+    lines += redo_lines(plan)
     lines.append(f"new tasks: {len(plan.creates)}, estimated cost: {cost}"
                  + (" (simulator: nothing is billed)" if simulated else ""))
     lines.append(f"estimated wall time: {duration(estimate_s)}" + (" (simulator)" if simulated else ""))
@@ -67,6 +68,18 @@ def plan_text(plan: Plan, *, reasons: bool, estimate_s: float, simulated: bool,
         lines.append(f"outputs: {out_dir}/")
     lines += removed_notes(plan)
     return "\n".join(lines)
+
+
+def redo_lines(plan: Plan) -> list[str]:
+    """Shots marked `status: redo` that this plan leaves as they are: a decision recorded, not yet
+    acted on (a redo never spends on its own)."""
+    lines = []
+    for shot in {t.spec.shot.id: t.spec.shot for t in plan.takes}.values():
+        if getattr(shot, "status", None) == "redo" and not any(t.creates for t in plan.takes if t.spec.shot.id == shot.id):
+            note = f" ({shot.notes.strip()})" if shot.notes else ""
+            lines.append(f"redo: {shot.id}{note} is marked for redo but unchanged, so nothing is made: edit the "
+                         f"shot, or add a take (takes:)")
+    return lines
 
 
 def budget_line(plan: Plan, budget: Budget, simulated: bool) -> str:

@@ -261,7 +261,7 @@ def regeneration_price(shot: Any) -> catalogue.Price:
         total += seconds * video_rate
     total = round(total, 6)
     return catalogue.Price(total, "catalogue",
-                           " + ".join(parts) + f" = {'at most ' if bound else ''}{catalogue.usd(total)} (A8)")
+                           " + ".join(parts) + f" = {'at most ' if bound else ''}{catalogue.usd(total)} (catalogue rates)")
 
 
 def final_file(out_dir: Path, shot: Shot, view: LedgerView, *, draft_fingerprint: str | None = None) -> Path | None:
