@@ -18,7 +18,6 @@ from typing import Any
 
 from pipeline.errors import InputError
 from pipeline.minimax.client import (
-    AccountError,
     RateLimitError,
     ShotRejectedError,
     TransientError,
@@ -102,20 +101,8 @@ class ImageJob(TakeJob):
     async def _request_once(self, body: dict[str, Any]) -> None:
         """intent -> POST -> the still on disk -> downloaded. Runs to the end even if the take is cancelled."""
         ctx, key, spec, res = self.ctx, self.key, self.spec, self.res
-        await ctx.writer.write(event("intent", *key, req=spec.request, cost=self.planned.cost))
-        ctx.totals.creates += 1
-        try:
-            answer = await ctx.client.images.generate(body, hints={"shot": spec.shot.id, "take": spec.take})
-        except UncertainCreateError as exc:
-            await ctx.writer.write(event("uncertain", *key, reason=str(exc)))
-            raise
-        except (ShotRejectedError, AccountError) as exc:
-            await ctx.writer.write(event("create_failed", *key, final=isinstance(exc, ShotRejectedError),
-                                         code=exc.code, reason=str(exc)))
-            raise
-        except TransientError as exc:
-            await ctx.writer.write(event("create_failed", *key, final=False, code=exc.code, reason=str(exc)))
-            raise
+        answer = await self._recorded_create(
+            lambda: ctx.client.images.generate(body, hints={"shot": spec.shot.id, "take": spec.take}))
         res.task_id, res.task_made = answer.id, True
         if not answer.images:
             await ctx.writer.write(event("create_failed", *key, final=True, code="withheld", reason=WITHHELD))

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Literal
 
 from pipeline.errors import AbortError, InputError, ShotsError
 from pipeline.minimax.client import (
@@ -301,10 +301,23 @@ class TakeJob:
         """intent -> POST -> record the answer. Runs to completion even if the take is cancelled."""
         ctx, key = self.ctx, self.key
         self.sent_at = time.time()
+        task_id = await self._recorded_create(
+            lambda: ctx.client.create(body, hints={"shot": self.spec.shot.id, "take": self.spec.take}))
+        ctx.pacer.accepted_creates.record()
+        if ctx.finder is not None:
+            ctx.finder.claim(task_id)
+        await ctx.writer.write(event("submitted", *key, task_id=task_id))
+        return task_id
+
+    async def _recorded_create(self, send: Callable[[], Awaitable[Any]]) -> Any:
+        """The ledger's rule for any create (a video's or a still's): the intent written before it
+        is sent; a lost answer recorded uncertain, a refusal failed (for good, or not: no task was
+        made). The answer is the caller's to record."""
+        ctx, key = self.ctx, self.key
         await ctx.writer.write(event("intent", *key, req=self.spec.request, cost=self.planned.cost))
         ctx.totals.creates += 1
         try:
-            task_id = await ctx.client.create(body, hints={"shot": self.spec.shot.id, "take": self.spec.take})
+            return await send()
         except UncertainCreateError as exc:
             await ctx.writer.write(event("uncertain", *key, reason=str(exc)))
             raise
@@ -315,11 +328,6 @@ class TakeJob:
         except TransientError as exc:  # proven: no task was made
             await ctx.writer.write(event("create_failed", *key, final=False, code=exc.code, reason=str(exc)))
             raise
-        ctx.pacer.accepted_creates.record()
-        if ctx.finder is not None:
-            ctx.finder.claim(task_id)
-        await ctx.writer.write(event("submitted", *key, task_id=task_id))
-        return task_id
 
     async def _look_up(self, sent_at: float, lost_at: float, why: str) -> str | None:
         """Find the lost create's task in the v2 task list. The task id: adopted (recorded, then
